@@ -1,0 +1,222 @@
+"""The connector contract: what a connector declares and the four things it does.
+
+A connector *declares* (its type name, its `Settings` model, its capabilities, its streams,
+page and batch sizes) and *does* four things: `check()` connectivity, `read()` one stream from
+a cursor page by page, `write()` a batch and answer per record, and `close()`. Paging loops
+across runs, checkpoints, retries of whole batches, counting and the outbox all live in the
+engine, so a connector stays small. Register a connector class through the
+`register_connectors` hook (see `hub.hookspecs`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from hub.secrets import SecretRef, Secrets
+
+
+class Capability(StrEnum):
+    """What a connector can do; the engine only asks for what is declared."""
+
+    READ_CONTACTS = "read_contacts"
+    WRITE_CONTACTS = "write_contacts"
+    WRITE_LEAD_STATUS = "write_lead_status"
+    READ_ORDERS = "read_orders"
+    READ_ENGAGEMENT = "read_engagement"
+    READ_CONSENT = "read_consent"
+    WRITE_CONSENT = "write_consent"
+    DELETE_CONTACTS = "delete_contacts"
+
+
+class ConnectorSettings(BaseModel):
+    """Base of every connector's settings: the keys every ``[connectors.NAME]`` table shares.
+
+    A plugin subclasses this with its own keys. Unknown keys are errors (a typo must not be
+    silently ignored); secrets are typed `SecretRef` and resolved with `ConnectorContext.secret`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    plugin: str
+    enabled: bool = True
+    #: Golden fields this connector writes; None means the connector's own default.
+    write_fields: list[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentObservation:
+    """What a system says about a contact's e-mail marketing permission, with its evidence.
+
+    `kind` is one of: signup, single_opt_in, doi_requested, doi_confirmed, opt_out, bounce,
+    complaint, erasure, none. Only evidence of a confirmed double opt-in may say
+    ``doi_confirmed`` (CONSENT.md rule 1).
+    """
+
+    kind: str
+    at: datetime | None
+    purpose: str = "newsletter"
+    channel: str = "email"
+    evidence: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """One contact as one system holds it, mapped to golden field names, not yet normalised.
+
+    `id` is the system's own stable id (a CRM id, a Shopify gid, a CSV row key): the same id
+    always maps to the same golden contact, even when the e-mail in it changes.
+    """
+
+    id: str
+    fields: Mapping[str, Any]
+    updated_at: datetime | None = None
+    deleted: bool = False
+    consent: Sequence[ConsentObservation] = ()
+    #: Behaviour signals for scoring and customer value (orders, engagement), by name.
+    signals: Mapping[str, Any] = field(default_factory=dict)
+    #: Where the record came from in human terms (file and line), for error messages.
+    origin: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A record the connector could not use or the system refused, with the reason.
+
+    It becomes a dead letter; the rest of the run carries on.
+    """
+
+    record_id: str | None
+    reason: str
+    origin: str | None = None
+    payload: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a stream; the engine commits its records and `cursor` in one transaction.
+
+    `cursor` is opaque to the engine (a JSON-able string the connector understands); the next
+    `read()` after a crash starts from the last committed one. `total`, when the system says
+    how many records the whole read will return, feeds the reconciliation counts.
+    """
+
+    records: Sequence[SourceRecord]
+    cursor: str | None
+    rejected: Sequence[Rejection] = ()
+    total: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundRecord:
+    """A golden contact (or part of it) that the engine wants written to one system.
+
+    `key` is the outbox key: idempotent, the same write has the same key across retries.
+    `external_id` is this system's id for the contact when hub already knows it.
+    """
+
+    key: str
+    contact_id: int
+    fields: Mapping[str, Any]
+    external_id: str | None = None
+    operation: Literal["upsert", "delete"] = "upsert"
+    consent: str | None = None
+
+
+WriteStatus = Literal["created", "updated", "unchanged", "rejected", "retry"]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """The system's answer for one `OutboundRecord`, matched by `key`."""
+
+    key: str
+    status: WriteStatus
+    external_id: str | None = None
+    reason: str | None = None
+
+
+def utcnow() -> datetime:
+    """The real clock; tests inject a fixed one through `ConnectorContext.clock`."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class ConnectorContext:
+    """Everything a connector gets from outside, so tests can hand it fakes instead of patching.
+
+    `base_dir` is the folder of config.toml: relative paths in settings are relative to it.
+    `http` builds the connector's HTTP client (the engine's shared one with retries, counting
+    and rate limiting; tests bind it to the sandbox).
+    """
+
+    name: str
+    secrets: Secrets
+    base_dir: Path = field(default_factory=Path.cwd)
+    clock: Callable[[], datetime] = utcnow
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("hub.connector"))
+    http: Callable[..., httpx.Client] | None = None
+
+    def secret(self, ref: SecretRef) -> SecretStr:
+        """Resolve a secret setting; the error names this connector and both ways to set it."""
+        return self.secrets.resolve(ref, where=f"connector {self.name!r}")
+
+    def path(self, value: str | Path) -> Path:
+        """A settings path made absolute against the config file's folder."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+
+class Connector:
+    """Base class of every connector type. Subclass, declare, implement the four methods."""
+
+    #: The type name used as ``plugin = "..."`` in config.toml.
+    plugin: ClassVar[str]
+    #: The pydantic model of this connector's ``[connectors.NAME]`` table.
+    Settings: ClassVar[type[ConnectorSettings]] = ConnectorSettings
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    #: Streams `read()` accepts, in the order the engine reads them.
+    streams: ClassVar[tuple[str, ...]] = ("contacts",)
+    #: Largest page `read()` should return and largest batch `write()` accepts.
+    page_size: ClassVar[int] = 1000
+    batch_size: ClassVar[int] = 100
+    #: Golden fields written when the config does not say `write_fields`.
+    default_write_fields: ClassVar[tuple[str, ...]] = ()
+    #: Whether the engine may create records in this system (False: update linked ones only).
+    creates_records: ClassVar[bool] = True
+
+    def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
+        self.settings = settings
+        self.context = context
+        self.name = context.name
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+    def check(self) -> None:
+        """Prove the system is reachable and the credentials work; raise `UnreachableError`."""
+
+    def read(self, stream: str, cursor: str | None) -> Iterator[Page]:
+        """Yield pages of `stream` changed since `cursor` (None: everything), oldest first."""
+        raise NotImplementedError(f"{type(self).__name__} does not read")
+
+    def write(self, records: Sequence[OutboundRecord]) -> list[WriteResult]:
+        """Write one batch (at most `batch_size`) and answer once per record, by key."""
+        raise NotImplementedError(f"{type(self).__name__} does not write")
+
+    def close(self) -> None:
+        """Release files, connections; finish anything `write()` staged. Called once."""
+
+    @property
+    def write_fields(self) -> tuple[str, ...]:
+        """The golden fields this instance writes: config's `write_fields` or the default."""
+        configured = self.settings.write_fields
+        return tuple(configured) if configured is not None else self.default_write_fields

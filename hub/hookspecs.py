@@ -1,0 +1,70 @@
+"""The whole plugin contract: every hook a plugin may implement, each documented here.
+
+A plugin is a module registered under the ``hub`` entry-point group::
+
+    [project.entry-points.hub]
+    pipedrive = "hub_pipedrive.plugin"
+
+and implements any of the hooks below with ``@hub.hookspecs.hookimpl``. The built-in connectors
+(`plugins/csv`, `plugins/hubspot`, `plugins/shopify`, `plugins/mailchimp`) are plugins exactly
+like that and are the templates to copy. `hub.testing` checks a connector against the contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from hub.connector import Connector, OutboundRecord
+
+hookspec = pluggy.HookspecMarker("hub")
+hookimpl = pluggy.HookimplMarker("hub")
+
+
+@hookspec
+def register_connectors(register: Callable[[type[Connector]], None]) -> None:
+    """Register connector types: call ``register(MyConnector)`` once per class.
+
+    The class's `plugin` attribute is the type name ops write as ``plugin = "..."``; its
+    `Settings` model validates the ``[connectors.NAME]`` table. Two plugins registering the same
+    type name is a start-up error naming both distributions.
+    """
+
+
+@hookspec
+def register_signals(register: Callable[[str, Callable[[Mapping[str, Any]], float]], None]) -> None:
+    """Register scoring signals: ``register("webinar_attended", fn)``.
+
+    `fn` gets the golden contact (fields plus the signals connectors reported, as a read-only
+    mapping) and returns a number that ``[scoring]`` rules can refer to by the signal's name.
+    """
+
+
+@hookspec
+def veto_push(connector: str, record: OutboundRecord) -> str | None:
+    """Return a reason to stop `record` from being written to connector instance `connector`.
+
+    Any plugin's reason vetoes the write; the record is set aside as a dead letter with that
+    reason (so ops can see it) instead of being written. Return None to let it pass.
+    """
+
+
+@hookspec
+def transform_push(connector: str, record: OutboundRecord) -> Mapping[str, Any] | None:
+    """Return field overrides for `record` before it is written to `connector`, or None.
+
+    Overrides are merged over `record.fields` in plugin registration order. A transform cannot
+    change consent: the consent state is decided by hub's policy, not by plugins.
+    """
+
+
+@hookspec
+def run_finished(summary: Mapping[str, Any]) -> None:
+    """Observe the end of every sync run: alerts, metrics, notifications.
+
+    `summary` is the same object `hub sync --json` prints (counts per connector, exit code,
+    rejected records, errors). Exceptions raised here are logged and never fail the run.
+    """
