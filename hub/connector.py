@@ -164,6 +164,8 @@ class ConnectorContext:
     clock: Callable[[], datetime] = utcnow
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("hub.connector"))
     http: Callable[..., httpx.Client] | None = None
+    #: Requests made to the system in this run; the HTTP layer counts, the engine reports.
+    api_calls: int = 0
 
     def secret(self, ref: SecretRef) -> SecretStr:
         """Resolve a secret setting; the error names this connector and both ways to set it."""

@@ -85,19 +85,17 @@ class Plugins:
         self.manager.hook.register_signals(register=register)
         return found
 
-    def connector_type(self, type_name: str, *, where: str) -> type[Connector]:
-        """The class for `type_name`; the error says which distribution to install."""
-        try:
-            return self.connector_types[type_name]
-        except KeyError:
-            pass
-        installed = ", ".join(sorted(self.connector_types)) or "none"
+    def missing_plugin_message(self, type_name: str) -> str:
+        """What to say when a config names a connector type no installed plugin registers."""
+        return f"plugin {type_name!r} is not installed"
+
+    def missing_plugin_hint(self, type_name: str) -> str:
+        """Which distribution to install for `type_name`, or which types are installed."""
         if type_name in KNOWN_DISTRIBUTIONS:
             dist, folder = KNOWN_DISTRIBUTIONS[type_name]
-            hint = f"install the distribution {dist!r} (pip install -e {folder} from the hub source tree)"
-        else:
-            hint = f"install the distribution that provides it; installed connector types: {installed}"
-        raise PluginError(f"plugin {type_name!r} is not installed", key=where, hint=hint)
+            return f"install the distribution {dist!r} (pip install -e {folder} in the hub source tree)"
+        installed = ", ".join(sorted(self.connector_types)) or "none"
+        return f"install the distribution that provides it; installed connector types: {installed}"
 
     def infos(self) -> list[PluginInfo]:
         """Every loaded plugin with the distribution it came from and its connector types."""

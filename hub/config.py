@@ -1,0 +1,327 @@
+"""config.toml: pydantic models plus a loader whose errors name the file, key, line and fix.
+
+Ops edit this file by hand. Every mistake they can make (a typo in a key, a wrong type, a
+connector whose plugin is not installed, a survivorship rule naming an unknown connector) is
+one `ConfigError` that says where it is and what to do, before anything touches a system.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from hub.connector import ConnectorSettings
+from hub.contact import GOLDEN_FIELDS, SCALAR_FIELDS, is_golden_field
+from hub.errors import ConfigError
+from hub.plugins import Plugins
+
+DEFAULT_PATH = Path("config.toml")
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """'15m', '1h', '30s', '7d', '2w' → timedelta; the error lists the accepted forms."""
+    match = _DURATION.match(text)
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(f"{text!r} is not a duration; write a positive number and a unit: "
+                         "30s, 15m, 1h, 1d or 1w")
+    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class HubSection(_Section):
+    """``[hub]``: where hub keeps its state and how it reads phone numbers."""
+
+    store: str = "sqlite:///hub.db"
+    #: Region for phone numbers written without a country code (ISO 3166-1 alpha-2).
+    default_region: str = Field(default="DE", pattern=r"^[A-Z]{2}$")
+
+
+class IdentitySection(_Section):
+    """``[identity]``: which e-mail addresses may join records into one contact."""
+
+    #: Extra addresses that identify nobody (added to the built-in list).
+    placeholder_emails: list[str] = []
+    #: Extra shared local parts (added to info@, office@, kontakt@, …) that never merge people.
+    role_addresses: list[str] = []
+    #: A merge that would join more source records than this is held for review.
+    max_records_per_contact: int = Field(default=25, ge=2)
+
+
+class MergeRule(_Section):
+    """Survivorship for one golden field."""
+
+    rule: Literal["priority", "most_recent"]
+    order: list[str] = []
+
+    @model_validator(mode="after")
+    def _order_fits_rule(self) -> MergeRule:
+        if self.rule == "priority" and not self.order:
+            raise ValueError('rule "priority" needs order = ["connector", ...]')
+        if self.rule == "most_recent" and self.order:
+            raise ValueError('rule "most_recent" takes no order; remove it or use rule "priority"')
+        return self
+
+
+class ConsentSection(_Section):
+    """``[consent]``: where e-mail marketing happens and how consent is kept fresh."""
+
+    newsletter: str | None = None
+    expire_after_days: int = Field(default=730, ge=1)
+    doi_request_window_days: int = Field(default=30, ge=1)
+    suppress_stale: bool = False
+    existing_customer_exception: bool = False
+
+
+class ScoringRule(_Section):
+    """One scoring rule: a condition on a field or signal and the points it gives."""
+
+    field: str
+    points: float
+    equals: str | float | None = None
+    within: list[str] | None = Field(default=None, alias="in")
+    matches: str | None = None
+    min: float | None = None
+    max: float | None = None
+    behaviour: bool = False
+
+
+class ScoringSection(_Section):
+    """``[scoring]``: profile and behaviour points, decay and bands."""
+
+    rules: list[ScoringRule] = []
+    half_life_days: float | None = Field(default=None, gt=0)
+    bands: dict[str, float] = {"cold": 0, "warm": 30, "hot": 60}
+
+
+class LifecycleSection(_Section):
+    """``[lifecycle]``: the marketing/sales agreement on stages, made executable."""
+
+    mql_threshold: float = 50
+    dormant_after_days: int = Field(default=365, ge=1)
+    push: dict[str, dict[str, Any]] = {}
+
+
+class ScheduleSection(_Section):
+    """``[schedule.NAME]``: one pipeline the scheduler runs."""
+
+    every: str | None = None
+    cron: str | None = None
+    timezone: str = "UTC"
+    connectors: list[str] | None = None
+    full_every: str | None = None
+    jitter: str | None = None
+
+    @field_validator("every", "full_every", "jitter")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> ScheduleSection:
+        if (self.every is None) == (self.cron is None):
+            raise ValueError('set exactly one of every = "15m" or cron = "*/15 7-19 * * mon-fri"')
+        return self
+
+
+class Config(_Section):
+    """The whole file, before connector tables are checked against their plugins."""
+
+    hub: HubSection = HubSection()
+    identity: IdentitySection = IdentitySection()
+    connectors: dict[str, dict[str, Any]] = {}
+    merge: dict[str, MergeRule] = {}
+    consent: ConsentSection = ConsentSection()
+    scoring: ScoringSection = ScoringSection()
+    lifecycle: LifecycleSection = LifecycleSection()
+    schedule: dict[str, ScheduleSection] = {}
+
+
+@dataclass
+class LoadedConfig:
+    """A validated config: the models plus each connector's validated settings and class."""
+
+    path: Path
+    config: Config
+    connectors: dict[str, ConnectorSettings]
+
+    @property
+    def base_dir(self) -> Path:
+        """Relative paths in the config are relative to the file's own folder."""
+        return self.path.resolve().parent
+
+
+def load_config(path: Path | str, plugins: Plugins) -> LoadedConfig:
+    """Read, parse and validate `path`; raise one `ConfigError` for the first problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("no such file", path=str(path),
+                          hint="run `hub init` to write one, or pass --config PATH") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the file ({exc})", path=str(path)) from None
+    return parse_config(text, plugins, path=path)
+
+
+def parse_config(text: str, plugins: Plugins, *, path: Path) -> LoadedConfig:
+    """Validate TOML text; `path` is where it came from (for messages and relative paths)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        raise ConfigError(f"not valid TOML: {exc}", path=str(path),
+                          line=int(match.group(1)) if match else None,
+                          hint="fix the syntax at that line") from None
+    locate = _Locator(text)
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise _config_error(exc, (), Config, raw, path, locate) from None
+
+    connectors: dict[str, ConnectorSettings] = {}
+    for name, table in config.connectors.items():
+        where = ("connectors", name)
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", name):
+            raise ConfigError("connector names use letters, digits, - and _", path=str(path),
+                              key=_dotted(where), line=locate(where))
+        type_name = table.get("plugin")
+        if not isinstance(type_name, str):
+            raise ConfigError('missing plugin = "..." (the connector type, e.g. "csv")',
+                              path=str(path), key=_dotted(where), line=locate(where))
+        if type_name not in plugins.connector_types:
+            raise ConfigError(plugins.missing_plugin_message(type_name), path=str(path),
+                              key=_dotted((*where, "plugin")), line=locate((*where, "plugin")),
+                              hint=plugins.missing_plugin_hint(type_name))
+        cls = plugins.connector_types[type_name]
+        try:
+            connectors[name] = cls.Settings.model_validate(table)
+        except ValidationError as exc:
+            raise _config_error(exc, where, cls.Settings, table, path, locate) from None
+
+    _check_references(config, path, locate)
+    return LoadedConfig(path=path, config=config, connectors=connectors)
+
+
+def _check_references(config: Config, path: Path, locate: _Locator) -> None:
+    """Names that point at other parts of the file must exist."""
+    names = set(config.connectors)
+    for field, rule in config.merge.items():
+        if field not in SCALAR_FIELDS and not is_golden_field(field):
+            raise ConfigError(
+                "unknown golden field" + _suggest(field, GOLDEN_FIELDS),
+                path=str(path), key=f"merge.{field}", line=locate(("merge", field)),
+                hint="use a golden field name or custom.<name>",
+            )
+        for i, name in enumerate(rule.order):
+            if name not in names:
+                raise ConfigError(
+                    f"no connector named {name!r}" + _suggest(name, names),
+                    path=str(path), key=f"merge.{field}.order[{i}]",
+                    line=locate(("merge", field)),
+                    hint="name a [connectors.NAME] table of this file",
+                )
+    if config.consent.newsletter and config.consent.newsletter not in names:
+        raise ConfigError(
+            f"no connector named {config.consent.newsletter!r}"
+            + _suggest(config.consent.newsletter, names),
+            path=str(path), key="consent.newsletter", line=locate(("consent", "newsletter")),
+        )
+    for pipeline, schedule in config.schedule.items():
+        for name in schedule.connectors or ():
+            if name not in names:
+                raise ConfigError(
+                    f"no connector named {name!r}" + _suggest(name, names),
+                    path=str(path), key=f"schedule.{pipeline}.connectors",
+                    line=locate(("schedule", pipeline, "connectors")),
+                )
+
+
+def _config_error(exc: ValidationError, prefix: tuple[str, ...], model: type[BaseModel],
+                  raw: Mapping[str, Any], path: Path, locate: _Locator) -> ConfigError:
+    error = exc.errors()[0]
+    loc = tuple(str(part) for part in error["loc"])
+    full = prefix + loc
+    hint: str | None = None
+    if error["type"] == "extra_forbidden":
+        known = _known_keys(model, loc[:-1])
+        message = f"unknown key {loc[-1]!r}" + _suggest(loc[-1], known)
+        hint = ("remove it or fix its spelling; valid keys here: " + ", ".join(sorted(known))
+                if known else "remove it")
+    elif error["type"] == "missing":
+        message = "required key is missing"
+        hint = f"add {loc[-1]} = ..." if loc else None
+    else:
+        message = error["msg"].removeprefix("Value error, ")
+    return ConfigError(message, path=str(path), key=_dotted(full), line=locate(full), hint=hint)
+
+
+def _known_keys(model: type[BaseModel], loc: Sequence[str]) -> list[str]:
+    """The keys a model accepts at `loc` (following nested models), for 'did you mean'."""
+    current: Any = model
+    for part in loc:
+        fields = getattr(current, "model_fields", None)
+        if not fields or part not in fields:
+            # dict[str, Model]: the part is a free name; stay on the value model
+            args = getattr(current, "__args__", None)
+            current = args[-1] if args else None
+            continue
+        annotation = fields[part].annotation
+        args = getattr(annotation, "__args__", None)
+        current = args[-1] if args and not hasattr(annotation, "model_fields") else annotation
+    fields = getattr(current, "model_fields", None)
+    if not fields:
+        return []
+    return [info.alias or name for name, info in fields.items()]
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _dotted(parts: Sequence[str]) -> str:
+    return ".".join(parts)
+
+
+class _Locator:
+    """Finds the line of a key path in TOML text; tomllib keeps no positions."""
+
+    _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+    _KEY = re.compile(r'^\s*("?)([A-Za-z0-9_.-]+)\1\s*=')
+
+    def __init__(self, text: str) -> None:
+        self._entries: list[tuple[tuple[str, ...], int]] = []
+        table: tuple[str, ...] = ()
+        for number, line in enumerate(text.splitlines(), start=1):
+            header = self._HEADER.match(line)
+            if header:
+                table = tuple(p.strip().strip('"') for p in header.group(1).split("."))
+                self._entries.append((table, number))
+                continue
+            key = self._KEY.match(line)
+            if key:
+                self._entries.append((table + tuple(key.group(2).split(".")), number))
+
+    def __call__(self, path: Sequence[str]) -> int | None:
+        path = tuple(path)
+        for length in range(len(path), 0, -1):
+            for entry, number in self._entries:
+                if entry == path[:length]:
+                    return number
+        return None

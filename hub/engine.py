@@ -1,0 +1,233 @@
+"""One sync run: PULL → RESOLVE → DECIDE → PUSH → REPORT, in that order and nothing more.
+
+Each stage lives in its own module; this one builds the connectors, orders the stages, keeps
+one connector's failure from stopping the others, and writes the run row whose summary is
+what `hub sync --json` prints and what `run_finished` plugins observe.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+
+from hub import golden, identity, outbox, pull, push
+from hub.connector import Capability, Connector, Rejection
+from hub.errors import ConfigError, ConnectorError, HubError, UnreachableError
+from hub.merge import Survivorship
+from hub.normalize import IdentitySettings, Normalizer
+from hub.pull import ProgressSink, Silent
+from hub.runtime import Runtime
+from hub.store.schema import contacts, runs, source_records
+
+log = logging.getLogger("hub.engine")
+MAX_REJECTIONS_SHOWN = 50
+
+
+@dataclass
+class SyncOptions:
+    """What `hub sync` (or a scheduled pipeline) asks for."""
+
+    plan: bool = False
+    full: bool = False
+    connectors: list[str] | None = None
+    pipeline: str = "manual"
+    trigger: str = "manual"
+
+
+@dataclass
+class _Tally:
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    rejected_total: int = 0
+    errors: list[dict[str, str]] = field(default_factory=list)
+    exit_code: int = 0
+
+    def connector(self, name: str) -> dict[str, int]:
+        return self.counts.setdefault(name, {
+            "read": 0, "created": 0, "updated": 0, "merged": 0, "rejected": 0,
+            "api_calls": 0, "skipped_unchanged": 0, "deleted": 0})
+
+    def reject(self, name: str, rejection: Rejection, stage: str = "read") -> None:
+        self.rejected_total += 1
+        self.connector(name)["rejected"] += 1
+        if len(self.rejected) < MAX_REJECTIONS_SHOWN:
+            self.rejected.append({"connector": name, "stage": stage,
+                                  "record_id": rejection.record_id,
+                                  "origin": rejection.origin, "reason": rejection.reason})
+
+    def fail(self, name: str, error: HubError) -> None:
+        self.errors.append({"connector": name, "message": str(error)})
+        self.exit_code = max(self.exit_code, error.exit_code)
+
+
+def normalizer_for(runtime: Runtime) -> Normalizer:
+    """The normaliser configured by ``[hub] default_region`` and ``[identity]``."""
+    config = runtime.config.config
+    defaults = IdentitySettings()
+    settings = IdentitySettings(
+        placeholder_emails=defaults.placeholder_emails
+        | {e.strip().casefold() for e in config.identity.placeholder_emails},
+        placeholder_local_parts=defaults.placeholder_local_parts,
+        role_local_parts=defaults.role_local_parts
+        | {r.strip().casefold().split("@")[0] for r in config.identity.role_addresses},
+    )
+    return Normalizer(default_region=config.hub.default_region, identity=settings)
+
+
+def sync(runtime: Runtime, options: SyncOptions,
+         progress: ProgressSink | None = None) -> dict[str, Any]:
+    """Run one sync and return its summary (also stored in the run row)."""
+    progress = progress or Silent()
+    store = runtime.store
+    started = runtime.clock()
+    clock_start = time.monotonic()
+    names = _selected(runtime, options)
+    # Build every connector first: a missing secret stops the run before anything is touched.
+    connectors: dict[str, Connector] = {name: runtime.connector(name) for name in names}
+    with store.begin() as conn:
+        run_id = conn.execute(insert(runs).values(
+            pipeline=options.pipeline, trigger=options.trigger, status="running",
+            started_at=started).returning(runs.c.id)).scalar_one()
+    tally = _Tally()
+    for name in names:
+        tally.connector(name)
+    failed: set[str] = set()
+    contact_counts: dict[str, int] = {"created": 0, "updated": 0, "merged": 0,
+                                      "held_for_review": 0}
+    planned: dict[str, dict[str, int]] = {}
+    try:
+        normalizer = normalizer_for(runtime)
+        for name, connector in connectors.items():
+            if Capability.READ_CONTACTS not in connector.capabilities:
+                continue
+            for stream in connector.streams:
+                progress.stage(f"read {name}", None)
+                try:
+                    pulled = pull.pull(store, connector, stream, normalizer=normalizer,
+                                      run_id=run_id, now=started, full=options.full,
+                                      progress=progress, on_reject=tally.reject)
+                except ConnectorError as exc:
+                    tally.fail(name, exc)
+                    failed.add(name)
+                    break
+                finally:
+                    progress.done()
+                counts = tally.connector(name)
+                counts["read"] += pulled.read
+                counts["skipped_unchanged"] += pulled.skipped_unchanged
+                counts["deleted"] += pulled.deleted
+
+        progress.stage("resolve", None)
+        with store.begin() as conn:
+            total_records = conn.execute(
+                select(func.count()).select_from(source_records)).scalar_one()
+            resolution = identity.resolve(
+                conn, max_records=runtime.config.config.identity.max_records_per_contact,
+                run_id=run_id, now=started)
+            for name, n in _joined_counts(conn).items():
+                if name in tally.counts:
+                    tally.connector(name)["merged"] += n
+            rebuilt = golden.rebuild(
+                conn, resolution.touched, Survivorship(runtime.config.config.merge),
+                run_id=run_id, now=started, bulk=len(resolution.touched) * 2 >= max(total_records, 1))
+        progress.done()
+        contact_counts.update(created=resolution.created,
+                              updated=rebuilt.updated - rebuilt.created,
+                              merged=resolution.merged, held_for_review=resolution.held)
+
+        for name, connector in connectors.items():
+            if name in failed or Capability.WRITE_CONTACTS not in connector.capabilities:
+                continue
+            with store.begin() as conn:
+                planned[name] = outbox.plan(conn, connector, run_id=run_id, now=started,
+                                            full=options.full).as_dict()
+            if options.plan:
+                continue
+            progress.stage(f"push {name}", None)
+            try:
+                stats = push.drain(store, connector, runtime.plugins, run_id=run_id,
+                                   now=started, progress=progress,
+                                   on_reject=lambda n, r: tally.reject(n, r, stage="push"))
+            except ConnectorError as exc:
+                tally.fail(name, exc)
+                failed.add(name)
+                continue
+            finally:
+                progress.done()
+            counts = tally.connector(name)
+            counts["created"] += stats.created
+            counts["updated"] += stats.updated
+    finally:
+        for name, connector in connectors.items():
+            tally.connector(name)["api_calls"] = connector.context.api_calls
+            try:
+                connector.close()
+            except ConnectorError as exc:
+                tally.fail(name, exc)
+    if tally.rejected_total and tally.exit_code == 0:
+        tally.exit_code = 1
+    with store.begin() as conn:
+        contact_counts["total"] = conn.execute(select(func.count()).select_from(contacts).where(
+            contacts.c.status == "active")).scalar_one()
+    finished = runtime.clock()
+    summary: dict[str, Any] = {
+        "run_id": run_id,
+        "status": {0: "ok", 1: "failed"}.get(tally.exit_code, "error"),
+        "exit_code": tally.exit_code,
+        "plan": options.plan,
+        "full": options.full,
+        "pipeline": options.pipeline,
+        "trigger": options.trigger,
+        "started_at": _iso(started),
+        "finished_at": _iso(finished),
+        "duration_s": round(time.monotonic() - clock_start, 3),
+        "connectors": tally.counts,
+        "contacts": contact_counts,
+        "rejected_total": tally.rejected_total,
+        "rejected": tally.rejected,
+        "errors": tally.errors,
+        "planned": planned,
+    }
+    with store.begin() as conn:
+        conn.execute(update(runs).where(runs.c.id == run_id).values(
+            status=summary["status"], finished_at=finished, exit_code=tally.exit_code,
+            summary=summary))
+    try:
+        runtime.plugins.hook.run_finished(summary=summary)
+    except Exception:  # an observer must never fail the run it observes
+        log.exception("a run_finished plugin failed", extra={"run_id": run_id})
+    return summary
+
+
+def _selected(runtime: Runtime, options: SyncOptions) -> list[str]:
+    names = runtime.connector_names
+    if options.connectors is None:
+        return names
+    unknown = [n for n in options.connectors if n not in runtime.config.connectors]
+    if unknown:
+        raise ConfigError(f"no connector named {unknown[0]!r}", path=str(runtime.config.path),
+                          hint="configured connectors: " + ", ".join(names))
+    return [n for n in names if n in options.connectors]
+
+
+def _joined_counts(conn: Any) -> dict[str, int]:
+    """Per connector: changed records that share their contact with another system's record."""
+    mine = source_records.alias("mine")
+    other = source_records.alias("other")
+    query = (
+        select(mine.c.connector, func.count(func.distinct(mine.c.id)))
+        .join(other, (other.c.contact_id == mine.c.contact_id)
+              & (other.c.connector != mine.c.connector))
+        .where(mine.c.dirty.is_(True))
+        .group_by(mine.c.connector)
+    )
+    return {name: n for name, n in conn.execute(query).tuples()}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,170 @@
+"""DECIDE: turn changed golden contacts into outbox rows, one per system that should learn.
+
+Defaults (DESIGN.md, issue 4): a connector that creates records (the CRM, a CSV export)
+receives every active golden contact; one that does not (the shop) receives updates to the
+contacts it already holds. Only the fields a connector writes (`write_fields`) are compared.
+Nothing is queued when the system already holds exactly those values (no echo back to the
+source, no ping-pong between systems) or when it was last sent the same payload.
+
+The outbox row holds the full desired state for that contact in that system, so writing it
+twice is harmless: a crash between a write and its acknowledgement just writes it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select
+
+from hub.connector import Connector
+from hub.identity import chunks
+from hub.store import upsert
+from hub.store.schema import contacts, outbox, source_records, sync_state
+
+BATCH = 2000
+
+
+@dataclass
+class Planned:
+    """Writes queued for one connector in this run."""
+
+    create: int = 0
+    update: int = 0
+    delete: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The shape `hub sync --json` prints under "planned"."""
+        return {"create": self.create, "update": self.update, "delete": self.delete}
+
+
+def payload_hash(payload: Mapping[str, Any]) -> str:
+    """A stable digest of what would be written; equal digests mean nothing to do."""
+    blob = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.md5(blob.encode(), usedforsecurity=False).hexdigest()
+
+
+def desired_payload(values: Mapping[str, Any], write_fields: Sequence[str]) -> dict[str, Any]:
+    """The fields of a golden contact that one system should hold (empty values left out)."""
+    return {f: values[f] for f in write_fields if values.get(f) not in (None, "", [])}
+
+
+def _holds(own: Mapping[str, Any] | None, payload: Mapping[str, Any]) -> bool:
+    """True when the system's own record already carries every value of `payload`."""
+    if own is None:
+        return False
+    for field, value in payload.items():
+        mine = own.get(field)
+        if isinstance(value, list):
+            if sorted(map(str, mine or [])) != sorted(map(str, value)):
+                return False
+        elif mine != value:
+            return False
+    return True
+
+
+def _candidates(conn: Connection, connector: Connector, run_id: int,
+                full: bool) -> Iterator[Any]:
+    """Active contacts this connector may need to hear about, with its sync state."""
+    name = connector.name
+    state = sync_state.alias("state")
+    query = (
+        select(contacts.c.id, contacts.c.fields, state.c.external_id, state.c.pushed_hash)
+        .outerjoin(state, and_(state.c.contact_id == contacts.c.id, state.c.connector == name))
+        .where(contacts.c.status == "active")
+        .order_by(contacts.c.id)
+    )
+    if not full:
+        query = query.where(or_(contacts.c.updated_run == run_id, state.c.contact_id.is_(None)))
+    if not connector.creates_records:
+        held = select(source_records.c.contact_id).where(
+            source_records.c.connector == name, source_records.c.deleted.is_(False))
+        query = query.where(contacts.c.id.in_(held))
+    yield from conn.execution_options(yield_per=BATCH).execute(query)
+
+
+def _own_records(conn: Connection, name: str, ids: Sequence[int]) -> dict[int, tuple[str, Any]]:
+    """The connector's own (external id, fields) for each contact it holds."""
+    own: dict[int, tuple[str, Any]] = {}
+    for part in chunks(ids):
+        rows = conn.execute(
+            select(source_records.c.contact_id, source_records.c.external_id,
+                   source_records.c.fields)
+            .where(source_records.c.connector == name, source_records.c.deleted.is_(False),
+                   source_records.c.contact_id.in_(part))
+            .order_by(source_records.c.external_id.desc()))
+        for contact_id, external_id, fields in rows.tuples():
+            own[contact_id] = (external_id, fields)  # several: the smallest id wins, stably
+    return own
+
+
+def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
+         full: bool) -> Planned:
+    """Queue the writes `connector` needs after this run's changes."""
+    planned = Planned()
+    fields = connector.write_fields
+    if not fields:
+        return planned
+    name = connector.name
+    batch: list[Any] = []
+
+    def flush() -> None:
+        own = _own_records(conn, name, [row.id for row in batch])
+        queued: list[dict[str, Any]] = []
+        in_sync: list[dict[str, Any]] = []
+        for row in batch:
+            payload = desired_payload(row.fields, fields)
+            if not payload:
+                continue
+            digest = payload_hash(payload)
+            if row.pushed_hash == digest:
+                continue
+            external_id = row.external_id or (own[row.id][0] if row.id in own else None)
+            if _holds(own[row.id][1] if row.id in own else None, payload):
+                in_sync.append({"connector": name, "contact_id": row.id,
+                                "external_id": external_id, "pushed_hash": digest,
+                                "pushed_at": now})
+                continue
+            queued.append({"key": f"{name}:{row.id}:{digest}", "connector": name,
+                           "contact_id": row.id, "operation": "upsert", "payload": payload,
+                           "payload_hash": digest, "external_id": external_id,
+                           "status": "pending", "attempts": 0, "created_at": now,
+                           "run_id": run_id})
+            if external_id is None:
+                planned.create += 1
+            else:
+                planned.update += 1
+        upsert(conn, sync_state, in_sync, ("connector", "contact_id"))
+        if queued:
+            # the newest desired state replaces any older one still waiting
+            conn.execute(delete(outbox).where(
+                outbox.c.connector == name, outbox.c.status == "pending",
+                outbox.c.contact_id == bindparam("cid")),
+                [{"cid": q["contact_id"]} for q in queued])
+            existing = set(conn.execute(select(outbox.c.key).where(
+                outbox.c.key.in_([q["key"] for q in queued]))).scalars())
+            fresh = [q for q in queued if q["key"] not in existing]
+            if fresh:
+                conn.execute(insert(outbox), fresh)
+        batch.clear()
+
+    for row in _candidates(conn, connector, run_id, full):
+        batch.append(row)
+        if len(batch) >= BATCH:
+            flush()
+    if batch:
+        flush()
+    return planned
+
+
+def pending_counts(conn: Connection) -> dict[str, int]:
+    """Outbox rows waiting per connector (for `hub status` and --plan)."""
+    from sqlalchemy import func
+
+    rows = conn.execute(select(outbox.c.connector, func.count())
+                        .where(outbox.c.status == "pending").group_by(outbox.c.connector))
+    return {name: count for name, count in rows.tuples()}

@@ -1,0 +1,238 @@
+"""PULL: read each connector's changed records page by page into `source_records`.
+
+Each page and the cursor after it are committed in one transaction (the checkpoint), so a
+crash resumes from the last committed page and never skips or double-counts one. Records whose
+normalised content did not change since the last read are skipped without a write: that is
+what makes a no-change re-run cheap. Records that cannot be used (an invalid e-mail, a
+malformed row) become dead letters with the reason; the rest of the page goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+
+from hub.connector import Connector, ConsentObservation, Page, Rejection, SourceRecord
+from hub.identity import chunks
+from hub.normalize import Normalizer
+from hub.store import Store
+from hub.store.schema import cursors, dead_letters, identity_keys, source_records
+
+
+class ProgressSink(Protocol):
+    """Where long work reports progress: rich bars on a terminal, nothing under the scheduler."""
+
+    def stage(self, name: str, total: int | None) -> None: ...
+    def advance(self, n: int = 1) -> None: ...
+    def done(self) -> None: ...
+
+
+class Silent:
+    """The progress sink for scripts, the scheduler and tests."""
+
+    def stage(self, name: str, total: int | None) -> None:
+        """Ignore."""
+
+    def advance(self, n: int = 1) -> None:
+        """Ignore."""
+
+    def done(self) -> None:
+        """Ignore."""
+
+
+@dataclass
+class PullStats:
+    """What reading one connector did, for the run summary and reconciliation."""
+
+    read: int = 0
+    changed: int = 0
+    skipped_unchanged: int = 0
+    rejected: int = 0
+    deleted: int = 0
+    pages: int = 0
+    reported_total: int | None = None
+
+
+#: A record refused before it reached the store: (connector, stage, id, origin, reason).
+RejectionSink = Callable[[str, Rejection], None]
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """Aware UTC; SQLite hands datetimes back naive, and they were stored as UTC."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def load_cursor(store: Store, connector: str, stream: str) -> str | None:
+    """The committed cursor of `connector`/`stream`, None before the first read."""
+    with store.begin() as conn:
+        return conn.execute(select(cursors.c.value).where(
+            cursors.c.connector == connector, cursors.c.stream == stream)).scalar()
+
+
+def pull(store: Store, connector: Connector, stream: str, *, normalizer: Normalizer,
+         run_id: int, now: datetime, full: bool, progress: ProgressSink,
+         on_reject: RejectionSink) -> PullStats:
+    """Read `stream` of `connector` from its cursor (or from scratch with `full`)."""
+    stats = PullStats()
+    cursor = None if full else load_cursor(store, connector.name, stream)
+    with store.begin() as conn:
+        known = conn.execute(select(source_records.c.id).where(
+            source_records.c.connector == connector.name).limit(1)).first() is not None
+    for page in connector.read(stream, cursor):
+        with store.begin() as conn:
+            _apply_page(conn, connector.name, page, normalizer=normalizer, run_id=run_id,
+                        now=now, known=known, stats=stats, on_reject=on_reject)
+            _save_cursor(conn, connector.name, stream, page.cursor, now)
+        stats.pages += 1
+        if page.total is not None:
+            stats.reported_total = page.total
+        progress.advance(len(page.records) + len(page.rejected))
+    return stats
+
+
+def _apply_page(conn: Connection, name: str, page: Page, *, normalizer: Normalizer,
+                run_id: int, now: datetime, known: bool, stats: PullStats,
+                on_reject: RejectionSink) -> None:
+    letters: list[dict[str, Any]] = []
+    for rejection in page.rejected:
+        letters.append(_letter(name, run_id, now, rejection))
+        on_reject(name, rejection)
+    rows: dict[str, dict[str, Any]] = {}
+    keys: dict[str, tuple[str, ...]] = {}
+    for record in page.records:
+        stats.read += 1
+        prepared = _prepare(name, record, normalizer, now)
+        if isinstance(prepared, Rejection):
+            letters.append(_letter(name, run_id, now, prepared))
+            on_reject(name, prepared)
+            continue
+        row, merge_keys = prepared
+        rows[record.id] = row  # a system listing one id twice: the later entry wins
+        keys[record.id] = merge_keys
+        if record.deleted:
+            stats.deleted += 1
+    stats.rejected += len(letters)
+    if letters:
+        conn.execute(insert(dead_letters), letters)
+    if not rows:
+        return
+
+    existing: dict[str, tuple[int, str]] = {}
+    if known:
+        for part in chunks(list(rows)):
+            for rid, ext, digest in conn.execute(
+                select(source_records.c.id, source_records.c.external_id,
+                       source_records.c.content_hash)
+                .where(source_records.c.connector == name,
+                       source_records.c.external_id.in_(part))).tuples():
+                existing[ext] = (rid, digest)
+
+    fresh = [row for ext, row in rows.items() if ext not in existing]
+    changed = [(existing[ext][0], row) for ext, row in rows.items()
+               if ext in existing and existing[ext][1] != row["content_hash"]]
+    stats.skipped_unchanged += len(rows) - len(fresh) - len(changed)
+    stats.changed += len(fresh) + len(changed)
+
+    key_rows: list[dict[str, Any]] = []
+    if fresh:
+        new_ids = conn.execute(
+            insert(source_records).returning(source_records.c.id, sort_by_parameter_order=True),
+            fresh).scalars().all()
+        for row, rid in zip(fresh, new_ids, strict=True):
+            key_rows.extend({"key": k, "source_record_id": rid}
+                            for k in keys[row["external_id"]])
+    if changed:
+        changed_ids = [rid for rid, _ in changed]
+        for id_part in chunks(changed_ids):
+            conn.execute(delete(identity_keys).where(
+                identity_keys.c.source_record_id.in_(id_part)))
+        conn.execute(
+            update(source_records).where(source_records.c.id == bindparam("rid")).values(
+                email=bindparam("email"), fields=bindparam("fields"),
+                problems=bindparam("problems"), signals=bindparam("signals"),
+                consent=bindparam("consent"), content_hash=bindparam("content_hash"),
+                source_updated_at=bindparam("source_updated_at"), seen_at=bindparam("seen_at"),
+                deleted=bindparam("deleted"), dirty=True, origin=bindparam("origin")),
+            [{"rid": rid, **{k: v for k, v in row.items()
+                             if k not in ("connector", "external_id", "dirty")}}
+             for rid, row in changed])
+        for rid, row in changed:
+            key_rows.extend({"key": k, "source_record_id": rid}
+                            for k in keys[row["external_id"]])
+    if key_rows:
+        conn.execute(insert(identity_keys), key_rows)
+
+
+def _prepare(name: str, record: SourceRecord, normalizer: Normalizer,
+             now: datetime) -> tuple[dict[str, Any], tuple[str, ...]] | Rejection:
+    """The store row for `record` and its merge keys, or why it cannot be used."""
+    normalised = normalizer.record(record.fields)
+    if normalised.invalid_email is not None:
+        return Rejection(record_id=record.id, reason=normalised.invalid_email,
+                         origin=record.origin)
+    fields = normalised.values()
+    problems = [list(p) for p in normalised.problems] or None
+    consent = [_consent_json(c) for c in record.consent] or None
+    signals = dict(record.signals) or None
+    digest = _content_hash(fields, record.deleted, consent, signals, record.updated_at)
+    row = {
+        "connector": name,
+        "external_id": record.id,
+        "email": normalised.email,
+        "fields": fields,
+        "problems": problems,
+        "signals": signals,
+        "consent": consent,
+        "content_hash": digest,
+        "source_updated_at": as_utc(record.updated_at),
+        "seen_at": now,
+        "deleted": record.deleted,
+        "dirty": True,
+        "origin": record.origin,
+    }
+    # a record deleted in its system keeps its contact link but joins nobody any more
+    merge_keys = () if record.deleted else tuple(normalised.merge_keys)
+    return row, merge_keys
+
+
+def _consent_json(observation: ConsentObservation) -> dict[str, Any]:
+    return {
+        "kind": observation.kind,
+        "at": observation.at.astimezone(UTC).isoformat() if observation.at else None,
+        "purpose": observation.purpose,
+        "channel": observation.channel,
+        "evidence": dict(observation.evidence),
+    }
+
+
+def _content_hash(fields: dict[str, Any], deleted: bool, consent: Sequence[Any] | None,
+                  signals: dict[str, Any] | None, updated_at: datetime | None) -> str:
+    blob = json.dumps([fields, deleted, consent, signals], sort_keys=True, default=str,
+                      separators=(",", ":"))
+    return hashlib.md5(blob.encode(), usedforsecurity=False).hexdigest()
+
+
+def _letter(name: str, run_id: int, now: datetime, rejection: Rejection) -> dict[str, Any]:
+    return {
+        "run_id": run_id, "connector": name, "stage": "read", "record_id": rejection.record_id,
+        "origin": rejection.origin, "reason": rejection.reason,
+        "payload": dict(rejection.payload) if rejection.payload else None, "created_at": now,
+    }
+
+
+def _save_cursor(conn: Connection, name: str, stream: str, value: str | None,
+                 now: datetime) -> None:
+    updated = conn.execute(update(cursors).where(
+        cursors.c.connector == name, cursors.c.stream == stream).values(
+        value=value, updated_at=now)).rowcount
+    if not updated:
+        conn.execute(insert(cursors).values(connector=name, stream=stream, value=value,
+                                            updated_at=now))

@@ -1,0 +1,140 @@
+"""PUSH: drain one connector's outbox in batches and record the system's answer per record.
+
+The batch is read in one transaction, written to the system outside any transaction, and the
+answers committed in another; a crash in between leaves the rows pending and they are written
+again next run (the write is a full-state upsert, so that is harmless). A record the system
+rejects becomes a dead letter with the system's reason; a retryable answer keeps the row
+pending until `MAX_ATTEMPTS`, after which it is a dead letter too, so nothing waits forever
+unseen. Plugins may veto or transform a record just before it is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+
+from hub.connector import Connector, OutboundRecord, Rejection, WriteResult
+from hub.plugins import Plugins
+from hub.pull import ProgressSink, RejectionSink
+from hub.store import Store, upsert
+from hub.store.schema import dead_letters, outbox, sync_state
+
+MAX_ATTEMPTS = 5
+
+
+@dataclass
+class PushStats:
+    """What draining one connector's outbox did."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    retried: int = 0
+    batches: int = 0
+
+
+def drain(store: Store, connector: Connector, plugins: Plugins, *, run_id: int, now: datetime,
+          progress: ProgressSink, on_reject: RejectionSink) -> PushStats:
+    """Write every pending outbox row of `connector` once (retries wait for the next run)."""
+    stats = PushStats()
+    last_id = 0
+    while True:
+        with store.begin() as conn:
+            rows = conn.execute(
+                select(outbox).where(outbox.c.connector == connector.name,
+                                     outbox.c.status == "pending", outbox.c.id > last_id)
+                .order_by(outbox.c.id).limit(connector.batch_size)).all()
+        if not rows:
+            return stats
+        last_id = rows[-1].id
+        records, vetoed = _prepare(connector.name, rows, plugins)
+        results = connector.write(records) if records else []
+        stats.batches += 1
+        with store.begin() as conn:
+            _settle(conn, connector.name, rows, records, results, vetoed, run_id=run_id,
+                    now=now, stats=stats, on_reject=on_reject)
+        progress.advance(len(rows))
+
+
+def _prepare(name: str, rows: Sequence[Any],
+             plugins: Plugins) -> tuple[list[OutboundRecord], dict[str, str]]:
+    records: list[OutboundRecord] = []
+    vetoed: dict[str, str] = {}
+    for row in rows:
+        record = OutboundRecord(key=row.key, contact_id=row.contact_id, fields=dict(row.payload),
+                                external_id=row.external_id, operation=row.operation)
+        reasons = [r for r in plugins.hook.veto_push(connector=name, record=record) if r]
+        if reasons:
+            vetoed[row.key] = "; ".join(reasons)
+            continue
+        overrides = [o for o in plugins.hook.transform_push(connector=name, record=record) if o]
+        if overrides:
+            fields = dict(record.fields)
+            for override in reversed(overrides):  # pluggy answers last-registered first
+                fields.update(override)
+            record = OutboundRecord(key=record.key, contact_id=record.contact_id, fields=fields,
+                                    external_id=record.external_id, operation=record.operation,
+                                    consent=record.consent)
+        records.append(record)
+    return records, vetoed
+
+
+def _settle(conn: Any, name: str, rows: Sequence[Any], records: Sequence[OutboundRecord],
+            results: Sequence[WriteResult], vetoed: dict[str, str], *, run_id: int,
+            now: datetime, stats: PushStats, on_reject: RejectionSink) -> None:
+    by_key = {result.key: result for result in results}
+    done: list[dict[str, Any]] = []
+    states: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    letters: list[dict[str, Any]] = []
+    sent = {record.key for record in records}
+    for row in rows:
+        if row.key in vetoed:
+            reason, stage = f"vetoed by a plugin: {vetoed[row.key]}", "veto"
+        elif row.key not in sent:
+            continue
+        else:
+            result = by_key.get(row.key) or WriteResult(
+                key=row.key, status="retry",
+                reason="the connector returned no result for this record")
+            if result.status in ("created", "updated", "unchanged"):
+                setattr(stats, result.status, getattr(stats, result.status) + 1)
+                done.append({"oid": row.id})
+                states.append({"connector": name, "contact_id": row.contact_id,
+                               "external_id": result.external_id or row.external_id,
+                               "pushed_hash": row.payload_hash, "pushed_at": now})
+                continue
+            attempts = row.attempts + 1
+            if result.status == "retry" and attempts < MAX_ATTEMPTS:
+                stats.retried += 1
+                failed.append({"oid": row.id, "attempts": attempts, "status": "pending",
+                               "error": result.reason})
+                continue
+            reason = result.reason or "rejected without a reason"
+            if result.status == "retry":
+                reason = f"gave up after {attempts} attempts: {reason}"
+            stage = "push"
+        stats.rejected += 1
+        failed.append({"oid": row.id, "attempts": row.attempts + 1, "status": "dead",
+                       "error": reason})
+        letters.append({"run_id": run_id, "connector": name, "stage": stage,
+                        "record_id": row.external_id or f"contact:{row.contact_id}",
+                        "origin": f"outbox {row.key}", "reason": reason,
+                        "payload": dict(row.payload), "created_at": now})
+        on_reject(name, Rejection(record_id=row.external_id or f"contact:{row.contact_id}",
+                                  reason=reason, origin=stage))
+    if done:
+        conn.execute(update(outbox).where(outbox.c.id == bindparam("oid"))
+                     .values(status="done"), done)
+    if failed:
+        conn.execute(update(outbox).where(outbox.c.id == bindparam("oid")).values(
+            status=bindparam("status"), attempts=bindparam("attempts"),
+            last_error=bindparam("error")), failed)
+    if letters:
+        conn.execute(insert(dead_letters), letters)
+    upsert(conn, sync_state, states, ("connector", "contact_id"))

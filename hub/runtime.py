@@ -1,0 +1,68 @@
+"""Everything one hub process works with, wired once: config, plugins, secrets, store, clock.
+
+Commands and the scheduler build a `Runtime` and hand it to the engine; tests build one with
+a dict-backed secrets store, a fixed clock and a chosen plugin set instead of patching globals.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+
+import httpx
+
+from hub.config import LoadedConfig, load_config
+from hub.connector import Connector, ConnectorContext, utcnow
+from hub.plugins import Plugins, load_plugins
+from hub.secrets import Secrets
+from hub.store import Store
+
+
+@dataclass
+class Runtime:
+    """A loaded configuration plus the services the engine needs."""
+
+    config: LoadedConfig
+    plugins: Plugins
+    secrets: Secrets = field(default_factory=Secrets)
+    clock: Callable[[], datetime] = utcnow
+    #: Builds each connector's HTTP client; the engine's default adds retries and counting.
+    http_factory: Callable[..., httpx.Client] | None = None
+
+    @classmethod
+    def load(cls, config_path: Path | str, *, plugins: Plugins | None = None,
+             secrets: Secrets | None = None,
+             clock: Callable[[], datetime] | None = None) -> Runtime:
+        """Load plugins and config; raise `ConfigError` with file/key/line on any problem."""
+        plugins = plugins or load_plugins()
+        loaded = load_config(config_path, plugins)
+        return cls(config=loaded, plugins=plugins, secrets=secrets or Secrets(),
+                   clock=clock or utcnow)
+
+    @cached_property
+    def store(self) -> Store:
+        """The store named by ``[hub] store``, migrated to the newest schema."""
+        return Store.open(self.config.config.hub.store, base_dir=self.config.base_dir)
+
+    @property
+    def connector_names(self) -> list[str]:
+        """Enabled connector instances in config order."""
+        return [name for name, s in self.config.connectors.items() if s.enabled]
+
+    def connector(self, name: str) -> Connector:
+        """A fresh connector instance for `name`; resolves its secrets (may raise SecretError)."""
+        settings = self.config.connectors[name]
+        cls = self.plugins.connector_types[settings.plugin]
+        context = ConnectorContext(
+            name=name,
+            secrets=self.secrets,
+            base_dir=self.config.base_dir,
+            clock=self.clock,
+            logger=logging.getLogger(f"hub.connector.{name}"),
+            http=self.http_factory,
+        )
+        return cls(settings, context)

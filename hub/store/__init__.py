@@ -1,0 +1,116 @@
+"""The store: SQLite (WAL) by default, PostgreSQL for several nodes, same code for both.
+
+`Store.open(url)` connects and brings the schema to the newest Alembic revision, so a user
+never runs migrations by hand and an upgraded hub migrates its own database on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from hub.errors import StoreError
+from hub.store import schema
+
+__all__ = ["Store", "schema", "upsert"]
+
+_MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class Store:
+    """A connection pool to the store plus transactions; one per process."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def dialect(self) -> str:
+        """'sqlite' or 'postgresql': the engine uses it to pick upsert syntax."""
+        return self.engine.dialect.name
+
+    @classmethod
+    def open(cls, url: str, *, base_dir: Path | None = None, migrate: bool = True) -> Store:
+        """Connect to `url` (relative SQLite paths against `base_dir`) and migrate to head."""
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise StoreError(f"[hub] store = {url!r} is not a database URL; use "
+                             "sqlite:///hub.db or postgresql+psycopg://user@host/db") from None
+        kwargs: dict[str, Any] = {}
+        if parsed.get_backend_name() == "sqlite":
+            database = parsed.database or ""
+            if database and database != ":memory:" and not Path(database).is_absolute():
+                parsed = parsed.set(database=str((base_dir or Path.cwd()) / database))
+            kwargs["connect_args"] = {"timeout": 30}
+        elif parsed.get_backend_name() == "postgresql":
+            if parsed.drivername == "postgresql":
+                parsed = parsed.set(drivername="postgresql+psycopg")
+            kwargs["pool_pre_ping"] = True
+        else:
+            raise StoreError(f"[hub] store: unsupported database {parsed.get_backend_name()!r}; "
+                             "use sqlite:///… or postgresql+psycopg://…")
+        engine = create_engine(parsed, **kwargs)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        store = cls(engine)
+        if migrate:
+            store.migrate()
+        return store
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (no-op when it is there already)."""
+        from alembic import command
+        from alembic.config import Config as AlembicConfig
+
+        config = AlembicConfig()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        try:
+            with self.engine.begin() as conn:
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+        except OperationalError as exc:
+            raise StoreError(f"cannot open the store {self.engine.url.render_as_string()}: "
+                             f"{exc.orig}") from None
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """One transaction: committed when the block ends, rolled back on an exception."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets `hub status` read while a sync writes; NORMAL sync is safe with WAL.
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA cache_size=-65536")
+    cursor.close()
+
+
+def upsert(conn: Connection, table: Any, rows: list[dict[str, Any]], keys: tuple[str, ...]) -> None:
+    """Insert `rows`, updating the non-key columns where `keys` already exist (both dialects)."""
+    if not rows:
+        return
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    statement: Any = (postgresql.insert(table) if conn.dialect.name == "postgresql"
+                      else sqlite.insert(table))
+    columns = [c for c in rows[0] if c not in keys]
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={c: statement.excluded[c] for c in columns},
+    )
+    conn.execute(statement, rows)

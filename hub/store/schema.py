@@ -1,0 +1,169 @@
+"""The store's tables (SQLAlchemy Core). Alembic migrations in hub/migrations create them.
+
+Design notes:
+- `source_records` keeps every record as each system last showed it (normalised fields as
+  JSON, plus the content hash that lets a re-run skip unchanged rows). Its link to a golden
+  contact (`contact_id`) is stable: the same (connector, external_id) always maps to the same
+  contact, so an e-mail changed in one system updates that contact instead of duplicating it.
+- `contacts` holds the golden record; `provenance` maps each field to the source record it
+  came from (an id, so the record's connector, id and time are one join away).
+- `identity_keys` are the normalised e-mails each source record may be merged on.
+- `outbox` rows are idempotent writes waiting for a system; `sync_state` remembers what each
+  system last got, so only changes are pushed and nothing echoes back.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+_Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite: INTEGER PRIMARY KEY = rowid
+
+contacts = Table(
+    "contacts", metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("email", String(320), index=True),
+    #: The golden values: field name → value (lists for emails/tags).
+    Column("fields", JSON, nullable=False),
+    #: field name → source_records.id that supplied the value.
+    Column("provenance", JSON, nullable=False),
+    #: active | merged (into merged_into) | erased
+    Column("status", String(16), nullable=False, default="active"),
+    Column("merged_into", _Id, nullable=True),
+    Column("content_hash", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_run", _Id, nullable=True, index=True),
+)
+
+source_records = Table(
+    "source_records", metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("connector", String(64), nullable=False),
+    Column("external_id", String(512), nullable=False),
+    Column("contact_id", _Id, nullable=True, index=True),
+    Column("email", String(320), nullable=True),
+    #: Normalised golden fields as the system holds them.
+    Column("fields", JSON, nullable=False),
+    #: Values dropped during normalisation, with the reason (nothing is silently lost).
+    Column("problems", JSON, nullable=True),
+    Column("signals", JSON, nullable=True),
+    Column("consent", JSON, nullable=True),
+    Column("content_hash", String(32), nullable=False),
+    Column("source_updated_at", DateTime(timezone=True), nullable=True),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+    Column("deleted", Boolean, nullable=False, default=False),
+    #: Set when the record changed and identity/survivorship must look at it again.
+    Column("dirty", Boolean, nullable=False, default=True),
+    Column("origin", String(512), nullable=True),
+    UniqueConstraint("connector", "external_id"),
+    Index("ix_source_records_dirty", "dirty"),
+)
+
+identity_keys = Table(
+    "identity_keys", metadata,
+    Column("key", String(320), primary_key=True),
+    Column("source_record_id", _Id, ForeignKey("source_records.id", ondelete="CASCADE"),
+           primary_key=True),
+    Index("ix_identity_keys_source_record_id", "source_record_id"),
+)
+
+merges = Table(
+    "merges", metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("run_id", _Id, nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    #: merged: `other_id` was folded into `contact_id`; held: a merge on `key` was refused
+    #: for review (too many records would have joined).
+    Column("kind", String(16), nullable=False),
+    Column("contact_id", _Id, nullable=True, index=True),
+    Column("other_id", _Id, nullable=True, index=True),
+    Column("key", String(320), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("source_record_ids", JSON, nullable=True),
+)
+
+cursors = Table(
+    "cursors", metadata,
+    Column("connector", String(64), primary_key=True),
+    Column("stream", String(64), primary_key=True),
+    Column("value", Text, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+sync_state = Table(
+    "sync_state", metadata,
+    Column("connector", String(64), primary_key=True),
+    Column("contact_id", _Id, primary_key=True),
+    Column("external_id", String(512), nullable=True),
+    #: Hash of the fields last written and acknowledged; equal hash → nothing to push.
+    Column("pushed_hash", String(32), nullable=True),
+    Column("pushed_at", DateTime(timezone=True), nullable=True),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("key", String(128), nullable=False, unique=True),
+    Column("connector", String(64), nullable=False),
+    Column("contact_id", _Id, nullable=False),
+    Column("operation", String(16), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("payload_hash", String(32), nullable=False),
+    Column("external_id", String(512), nullable=True),
+    #: pending → done | dead
+    Column("status", String(16), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("run_id", _Id, nullable=True),
+    Index("ix_outbox_connector_status", "connector", "status"),
+)
+
+dead_letters = Table(
+    "dead_letters", metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("run_id", _Id, nullable=True, index=True),
+    Column("connector", String(64), nullable=False),
+    #: read (the record could not be used) | push (the system refused it) | veto (a plugin)
+    Column("stage", String(16), nullable=False),
+    Column("record_id", String(512), nullable=True),
+    Column("origin", String(512), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("payload", JSON, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+)
+
+runs = Table(
+    "runs", metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("pipeline", String(64), nullable=False, default="manual"),
+    Column("trigger", String(32), nullable=False, default="manual"),
+    #: running | ok | failed (record-level failures) | error (a system or config failed)
+    Column("status", String(16), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("exit_code", Integer, nullable=True),
+    Column("summary", JSON, nullable=True),
+)
