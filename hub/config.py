@@ -268,6 +268,9 @@ def _config_error(exc: ValidationError, prefix: tuple[str, ...], model: type[Bas
         hint = f"add {loc[-1]} = ..." if loc else None
     else:
         message = error["msg"].removeprefix("Value error, ")
+        given = error.get("input")
+        if isinstance(given, str | int | float | bool) and error["type"] != "value_error":
+            message = f"{message} (got {given!r})"
     return ConfigError(message, path=str(path), key=_dotted(full), line=locate(full), hint=hint)
 
 

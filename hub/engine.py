@@ -226,7 +226,7 @@ def _joined_counts(conn: Any) -> dict[str, int]:
         .where(mine.c.dirty.is_(True))
         .group_by(mine.c.connector)
     )
-    return {name: n for name, n in conn.execute(query).tuples()}
+    return {name: n for name, n in conn.execute(query)}
 
 
 def _iso(moment: datetime) -> str:

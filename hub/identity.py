@@ -87,13 +87,13 @@ def resolve(conn: Connection, *, max_records: int, run_id: int | None, now: date
     if bulk:
         rows: Iterable[tuple[str, int]] = conn.execute(
             key_query.join(source_records, source_records.c.id == identity_keys.c.source_record_id)
-            .where(source_records.c.dirty.is_(True))).tuples()
+            .where(source_records.c.dirty.is_(True)))
         for key, record_id in rows:
             keys_of[record_id].append(key)
     else:
         for part in chunks(dirty_ids):
             for key, record_id in conn.execute(
-                    key_query.where(identity_keys.c.source_record_id.in_(part))).tuples():
+                    key_query.where(identity_keys.c.source_record_id.in_(part))):
                 keys_of[record_id].append(key)
 
     all_keys = sorted({k for ks in keys_of.values() for k in ks})
@@ -169,10 +169,11 @@ def _crowded_keys(conn: Connection, keys: Sequence[str], max_records: int,
     query = (select(identity_keys.c.key, func.count().label("n"))
              .group_by(identity_keys.c.key).having(func.count() > max_records))
     if bulk:
-        return {key: n for key, n in conn.execute(query).tuples()}
+        return {key: n for key, n in conn.execute(query)}
     crowded: dict[str, int] = {}
     for part in chunks(keys):
-        crowded.update(conn.execute(query.where(identity_keys.c.key.in_(part))).tuples())
+        crowded.update((key, n) for key, n in conn.execute(
+            query.where(identity_keys.c.key.in_(part))))
     return crowded
 
 
@@ -188,12 +189,12 @@ def _existing_owners(conn: Connection, keys: Sequence[str], bulk: bool) -> dict[
         if clean is None:
             return owners  # first import: nothing resolved before
         wanted = set(keys)
-        for key, contact_id in conn.execute(query).tuples():
+        for key, contact_id in conn.execute(query):
             if key in wanted:
                 owners[key].add(contact_id)
         return owners
     for part in chunks(keys):
-        for key, contact_id in conn.execute(query.where(identity_keys.c.key.in_(part))).tuples():
+        for key, contact_id in conn.execute(query.where(identity_keys.c.key.in_(part))):
             owners[key].add(contact_id)
     return owners
 

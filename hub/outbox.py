@@ -97,7 +97,7 @@ def _own_records(conn: Connection, name: str, ids: Sequence[int]) -> dict[int, t
             .where(source_records.c.connector == name, source_records.c.deleted.is_(False),
                    source_records.c.contact_id.in_(part))
             .order_by(source_records.c.external_id.desc()))
-        for contact_id, external_id, fields in rows.tuples():
+        for contact_id, external_id, fields in rows:
             own[contact_id] = (external_id, fields)  # several: the smallest id wins, stably
     return own
 
@@ -167,4 +167,4 @@ def pending_counts(conn: Connection) -> dict[str, int]:
 
     rows = conn.execute(select(outbox.c.connector, func.count())
                         .where(outbox.c.status == "pending").group_by(outbox.c.connector))
-    return {name: count for name, count in rows.tuples()}
+    return {name: count for name, count in rows}

@@ -132,7 +132,7 @@ def _apply_page(conn: Connection, name: str, page: Page, *, normalizer: Normaliz
                 select(source_records.c.id, source_records.c.external_id,
                        source_records.c.content_hash)
                 .where(source_records.c.connector == name,
-                       source_records.c.external_id.in_(part))).tuples():
+                       source_records.c.external_id.in_(part))):
                 existing[ext] = (rid, digest)
 
     fresh = [row for ext, row in rows.items() if ext not in existing]

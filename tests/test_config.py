@@ -1,0 +1,132 @@
+"""config.toml errors name the file, the key, the line and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from hub.config import load_config, parse_duration
+from hub.connector import Capability, Connector, ConnectorSettings
+from hub.errors import ConfigError
+from hub.hookspecs import hookimpl
+from hub.plugins import Plugins, load_plugins
+from hub.secrets import SecretRef
+
+
+class FakeSettings(ConnectorSettings):
+    token: SecretRef
+    base_url: str = "https://api.example.com"
+
+
+class FakeConnector(Connector):
+    plugin = "fake"
+    Settings = FakeSettings
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.READ_CONTACTS})
+
+
+class FakePlugin:
+    @staticmethod
+    @hookimpl
+    def register_connectors(register):  # type: ignore[no-untyped-def]
+        register(FakeConnector)
+
+
+@pytest.fixture
+def plugins() -> Plugins:
+    return load_plugins([], extra=(FakePlugin(),))
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+GOOD = """\
+[hub]
+store = "sqlite:///hub.db"
+
+[connectors.crm]
+plugin = "fake"
+token = { secret = "crm-token" }
+
+[merge]
+first_name = { rule = "priority", order = ["crm"] }
+
+[schedule.main]
+every = "15m"
+"""
+
+
+def test_a_valid_file_loads_with_typed_connector_settings(tmp_path: Path, plugins: Plugins) -> None:
+    loaded = load_config(write(tmp_path, GOOD), plugins)
+    settings = loaded.connectors["crm"]
+    assert isinstance(settings, FakeSettings)
+    assert settings.token == SecretRef(secret="crm-token")
+    assert loaded.base_dir == tmp_path.resolve()
+
+
+def test_unknown_key_suggests_the_right_one_with_line(tmp_path: Path, plugins: Plugins) -> None:
+    path = write(tmp_path, GOOD.replace('base_url', 'x').replace(
+        'token = { secret = "crm-token" }', 'token = { secret = "crm-token" }\nbase_ulr = "x"'))
+    with pytest.raises(ConfigError) as info:
+        load_config(path, plugins)
+    text = str(info.value)
+    assert str(path) in text and ":7:" in text
+    assert "connectors.crm.base_ulr" in text and "did you mean 'base_url'" in text
+
+
+def test_unknown_section_key(tmp_path: Path, plugins: Plugins) -> None:
+    with pytest.raises(ConfigError, match=r"hub.stroe: unknown key 'stroe' \(did you mean 'store'"):
+        load_config(write(tmp_path, GOOD.replace("store =", "stroe =")), plugins)
+
+
+def test_wrong_type_names_key_and_line(tmp_path: Path, plugins: Plugins) -> None:
+    path = write(tmp_path, GOOD + "\n[consent]\nexpire_after_days = \"two years\"\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, plugins)
+    assert "consent.expire_after_days" in str(info.value) and ":16:" in str(info.value)
+
+
+def test_plugin_not_installed_names_the_distribution(tmp_path: Path, plugins: Plugins) -> None:
+    path = write(tmp_path, GOOD.replace('plugin = "fake"', 'plugin = "hubspot"'))
+    with pytest.raises(ConfigError) as info:
+        load_config(path, plugins)
+    assert "plugin 'hubspot' is not installed" in str(info.value)
+    assert "hub-hubspot" in str(info.value) and "connectors.crm.plugin" in str(info.value)
+
+
+def test_merge_order_must_name_a_connector(tmp_path: Path, plugins: Plugins) -> None:
+    path = write(tmp_path, GOOD.replace('order = ["crm"]', 'order = ["cmr"]'))
+    with pytest.raises(ConfigError, match=r"no connector named 'cmr' \(did you mean 'crm'\?\)"):
+        load_config(path, plugins)
+
+
+def test_merge_field_must_exist(tmp_path: Path, plugins: Plugins) -> None:
+    path = write(tmp_path, GOOD.replace("first_name = {", "fist_name = {"))
+    with pytest.raises(ConfigError, match="did you mean 'first_name'"):
+        load_config(path, plugins)
+
+
+def test_toml_syntax_error_has_a_line(tmp_path: Path, plugins: Plugins) -> None:
+    with pytest.raises(ConfigError, match=r"config.toml:5: not valid TOML"):
+        load_config(write(tmp_path, GOOD.replace('plugin = "fake"', 'plugin = fake')), plugins)
+
+
+def test_missing_file_says_how_to_create_one(tmp_path: Path, plugins: Plugins) -> None:
+    with pytest.raises(ConfigError, match="hub init"):
+        load_config(tmp_path / "nope.toml", plugins)
+
+
+def test_schedule_needs_exactly_one_trigger(tmp_path: Path, plugins: Plugins) -> None:
+    with pytest.raises(ConfigError, match="exactly one of every"):
+        load_config(write(tmp_path, GOOD.replace('every = "15m"', 'every = "15m"\ncron = "* * * * *"')),
+                    plugins)
+
+
+def test_durations() -> None:
+    assert parse_duration("15m").total_seconds() == 900
+    with pytest.raises(ValueError, match="30s, 15m"):
+        parse_duration("15 minutes")
