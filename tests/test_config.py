@@ -87,7 +87,8 @@ def test_wrong_type_names_key_and_line(tmp_path: Path, plugins: Plugins) -> None
     path = write(tmp_path, GOOD + "\n[consent]\nexpire_after_days = \"two years\"\n")
     with pytest.raises(ConfigError) as info:
         load_config(path, plugins)
-    assert "consent.expire_after_days" in str(info.value) and ":16:" in str(info.value)
+    assert "consent.expire_after_days" in str(info.value) and ":15:" in str(info.value)
+    assert "got 'two years'" in str(info.value)
 
 
 def test_plugin_not_installed_names_the_distribution(tmp_path: Path, plugins: Plugins) -> None:
