@@ -11,6 +11,7 @@ engine, so a connector stays small. Register a connector class through the
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +22,14 @@ from typing import Any, ClassVar, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from hub.http import (
+    Classifier,
+    Counter,
+    RateLimit,
+    RetryPolicy,
+    build_client,
+    default_classify,
+)
 from hub.secrets import SecretRef, Secrets
 
 
@@ -154,8 +163,8 @@ class ConnectorContext:
     """Everything a connector gets from outside, so tests can hand it fakes instead of patching.
 
     `base_dir` is the folder of config.toml: relative paths in settings are relative to it.
-    `http` builds the connector's HTTP client (the engine's shared one with retries, counting
-    and rate limiting; tests bind it to the sandbox).
+    `client()` builds the connector's HTTP client with hub's retries, rate limiting and request
+    counting; tests set `transport` (and `sleep`) to bind it to the sandbox without waiting.
     """
 
     name: str
@@ -163,13 +172,35 @@ class ConnectorContext:
     base_dir: Path = field(default_factory=Path.cwd)
     clock: Callable[[], datetime] = utcnow
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("hub.connector"))
-    http: Callable[..., httpx.Client] | None = None
+    transport: httpx.BaseTransport | None = None
+    sleep: Callable[[float], None] = time.sleep
     #: Requests made to the system in this run; the HTTP layer counts, the engine reports.
     api_calls: int = 0
+    _counters: list[Counter] = field(default_factory=list, repr=False)
 
     def secret(self, ref: SecretRef) -> SecretStr:
         """Resolve a secret setting; the error names this connector and both ways to set it."""
         return self.secrets.resolve(ref, where=f"connector {self.name!r}")
+
+    def client(self, *, base_url: str, headers: dict[str, str] | None = None, auth: Any = None,
+               classify: Classifier | None = None, rate: RateLimit | None = None,
+               policy: RetryPolicy | None = None, timeout: float = 60.0,
+               max_connections: int = 10) -> httpx.Client:
+        """An HTTP client for this connector: counted, rate-limited, retrying (hub.http)."""
+        counter = Counter(on_request=self._count_request)
+        self._counters.append(counter)
+        return build_client(base_url=base_url, headers=headers, auth=auth,
+                            classify=classify or default_classify, rate=rate, policy=policy,
+                            counter=counter, timeout=timeout, transport=self.transport,
+                            sleep=self.sleep, max_connections=max_connections)
+
+    def _count_request(self) -> None:
+        self.api_calls += 1
+
+    @property
+    def retries(self) -> int:
+        """Retried requests so far, over every client this context built."""
+        return sum(c.retries for c in self._counters)
 
     def path(self, value: str | Path) -> Path:
         """A settings path made absolute against the config file's folder."""

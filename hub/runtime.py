@@ -30,8 +30,8 @@ class Runtime:
     plugins: Plugins
     secrets: Secrets = field(default_factory=Secrets)
     clock: Callable[[], datetime] = utcnow
-    #: Builds each connector's HTTP client; the engine's default adds retries and counting.
-    http_factory: Callable[..., httpx.Client] | None = None
+    #: Where connectors' HTTP goes; None is the network, tests pass a transport or leave it.
+    transport: httpx.BaseTransport | None = None
 
     @classmethod
     def load(cls, config_path: Path | str, *, plugins: Plugins | None = None,
@@ -63,6 +63,6 @@ class Runtime:
             base_dir=self.config.base_dir,
             clock=self.clock,
             logger=logging.getLogger(f"hub.connector.{name}"),
-            http=self.http_factory,
+            transport=self.transport,
         )
         return cls(settings, context)

@@ -1,0 +1,222 @@
+"""The HTTP layer every connector shares: retries, rate limiting and request counting.
+
+A connector asks its context for a client (`ConnectorContext.http(...)`) and gets an
+`httpx.Client` whose transport:
+
+- counts every request into `ConnectorContext.api_calls` (the run summary reports it),
+- waits before each request so the connector stays at, not over, its declared rate (a token
+  bucket: a large sync runs near the limit instead of bouncing off 429s),
+- retries 429, 5xx, timeouts, connection errors and truncated bodies with exponential backoff
+  and jitter (tenacity), honouring ``Retry-After`` and whatever the connector's `classify`
+  hook reads from the response (HubSpot's policy names, Shopify's THROTTLED inside an HTTP 200),
+- never retries a validation error: a 4xx is the caller's per-record answer.
+
+Clock and sleep are injected, so tests run retries and rate limits without real waiting.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+from hub import __version__
+from hub.errors import RetryableError, UnreachableError
+
+USER_AGENT = f"hub/{__version__}"
+
+#: What a connector's `classify` hook says about a response: None (fine, or a final 4xx),
+#: or a `RetryableError` carrying the wait the API asked for.
+Classifier = Callable[[httpx.Response], RetryableError | None]
+
+
+@dataclass
+class RetryPolicy:
+    """How hard to try: attempts, backoff base and cap (seconds), jitter."""
+
+    attempts: int = 8
+    base: float = 0.5
+    cap: float = 60.0
+    jitter: float = 0.5
+
+
+@dataclass
+class RateLimit:
+    """At most `rate` requests per second on average, in bursts of up to `burst`."""
+
+    rate: float
+    burst: int = 1
+
+
+class TokenBucket:
+    """Client-side limiter: `acquire()` waits until a request may go out."""
+
+    def __init__(self, limit: RateLimit, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.limit = limit
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = float(limit.burst)
+        self._stamp = clock()
+        self._lock = threading.Lock()
+        self.waited = 0.0
+
+    def acquire(self) -> None:
+        """Take one token, sleeping for the refill if the bucket is empty."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.limit.burst,
+                               self._tokens + (now - self._stamp) * self.limit.rate)
+            self._stamp = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return
+            wait = (1 - self._tokens) / self.limit.rate
+            self._tokens = 0.0
+            self._stamp = now + wait
+        self.waited += wait
+        self._sleep(wait)
+
+    def slow_down(self, seconds: float) -> None:
+        """The server said 'too many': empty the bucket so the next request waits too."""
+        with self._lock:
+            self._tokens = min(self._tokens, 0.0) - seconds * self.limit.rate
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta or HTTP date), if present and sane."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())
+
+
+def default_classify(response: httpx.Response) -> RetryableError | None:
+    """429 and 5xx are retryable; everything else is the caller's answer."""
+    if response.status_code == 429 or response.status_code >= 500:
+        return RetryableError(f"HTTP {response.status_code} from {response.request.url.path}",
+                              retry_after=retry_after(response))
+    return None
+
+
+@dataclass
+class Counter:
+    """Requests made and what they ran into; shared with the connector context."""
+
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    on_request: Callable[[], None] | None = None
+    by_status: dict[int, int] = field(default_factory=dict)
+
+
+class ResilientTransport(httpx.BaseTransport):
+    """Wraps a transport with rate limiting, counting and retries (see module docstring)."""
+
+    def __init__(self, inner: httpx.BaseTransport, *, classify: Classifier = default_classify,
+                 policy: RetryPolicy | None = None, bucket: TokenBucket | None = None,
+                 counter: Counter | None = None, sleep: Callable[[float], None] = time.sleep,
+                 rng: random.Random | None = None) -> None:
+        self._inner = inner
+        self._classify = classify
+        self._policy = policy or RetryPolicy()
+        self._bucket = bucket
+        self.counter = counter or Counter()
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+
+    def _wait(self, state: RetryCallState) -> float:
+        policy = self._policy
+        backoff = min(policy.cap, policy.base * 2 ** (state.attempt_number - 1))
+        backoff += self._rng.uniform(0, policy.jitter * backoff)
+        outcome = state.outcome
+        error = outcome.exception() if outcome is not None else None
+        asked = error.retry_after if isinstance(error, RetryableError) else None
+        return float(min(policy.cap, max(backoff, asked or 0.0)))
+
+    def _once(self, request: httpx.Request) -> httpx.Response:
+        if self._bucket is not None:
+            self._bucket.acquire()
+        self.counter.requests += 1
+        if self.counter.on_request is not None:
+            self.counter.on_request()
+        try:
+            response = self._inner.handle_request(request)
+            response.request = request
+            response.read()  # a truncated body surfaces here, inside the retry
+        except httpx.TimeoutException as exc:
+            raise RetryableError(f"timed out: {type(exc).__name__}") from exc
+        except (httpx.TransportError, httpx.DecodingError) as exc:
+            raise RetryableError(f"connection problem: {type(exc).__name__}: {exc}") from exc
+        status = response.status_code
+        self.counter.by_status[status] = self.counter.by_status.get(status, 0) + 1
+        problem = self._classify(response)
+        if problem is not None:
+            if status == 429 or "throttl" in str(problem).lower():
+                self.counter.throttled += 1
+                if self._bucket is not None:
+                    self._bucket.slow_down(problem.retry_after or 1.0)
+            response.close()
+            raise problem
+        return response
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send `request`, retrying transient failures; raise `UnreachableError` at the end."""
+        retrying = Retrying(
+            stop=stop_after_attempt(self._policy.attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(RetryableError),
+            sleep=self._sleep,
+            reraise=True,
+            before_sleep=lambda _state: self._count_retry(),
+        )
+        try:
+            response: httpx.Response = retrying(self._once, request)
+        except RetryableError as exc:
+            raise UnreachableError(
+                f"{request.method} {request.url.copy_with(query=None)} failed "
+                f"{self._policy.attempts} times; last: {exc}",
+            ) from None
+        return response
+
+    def _count_retry(self) -> None:
+        self.counter.retries += 1
+
+    def close(self) -> None:
+        """Close the wrapped transport."""
+        self._inner.close()
+
+
+def build_client(*, base_url: str, headers: dict[str, str] | None = None,
+                 auth: Any = None, classify: Classifier = default_classify,
+                 rate: RateLimit | None = None, policy: RetryPolicy | None = None,
+                 counter: Counter | None = None, timeout: float = 60.0,
+                 transport: httpx.BaseTransport | None = None,
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic,
+                 max_connections: int = 10) -> httpx.Client:
+    """An httpx client with hub's transport; `transport` lets tests bind it to the sandbox."""
+    inner = transport or httpx.HTTPTransport(
+        limits=httpx.Limits(max_connections=max_connections,
+                            max_keepalive_connections=max_connections),
+        retries=0)
+    bucket = TokenBucket(rate, clock=clock, sleep=sleep) if rate else None
+    resilient = ResilientTransport(inner, classify=classify, policy=policy, bucket=bucket,
+                                   counter=counter, sleep=sleep)
+    return httpx.Client(base_url=base_url, headers={"User-Agent": USER_AGENT, **(headers or {})},
+                        auth=auth, timeout=timeout, transport=resilient)

@@ -1,0 +1,126 @@
+"""The shared HTTP layer: retries, Retry-After, throttle signals, rate limiting, counting."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from hub.errors import RetryableError, UnreachableError
+from hub.http import Counter, RateLimit, RetryPolicy, TokenBucket, build_client
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def scripted(*answers: httpx.Response | Exception) -> tuple[httpx.MockTransport, list[str]]:
+    seen: list[str] = []
+    queue = list(answers)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        answer = queue.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+    return httpx.MockTransport(handler), seen
+
+
+def client(transport: httpx.BaseTransport, t: FakeTime, **kw: object) -> tuple[httpx.Client, Counter]:
+    counter = Counter()
+    c = build_client(base_url="http://sandbox", transport=transport, sleep=t.sleep,
+                     clock=t.clock, counter=counter,
+                     policy=RetryPolicy(attempts=4, base=1.0, cap=30, jitter=0.0), **kw)  # type: ignore[arg-type]
+    return c, counter
+
+
+def test_retries_429_and_5xx_then_succeeds_honouring_retry_after() -> None:
+    t = FakeTime()
+    transport, seen = scripted(
+        httpx.Response(429, headers={"Retry-After": "7"}),
+        httpx.Response(503),
+        httpx.Response(200, json={"ok": True}))
+    c, counter = client(transport, t)
+    assert c.get("/x").json() == {"ok": True}
+    assert len(seen) == 3 and counter.requests == 3 and counter.retries == 2
+    assert t.sleeps == [7.0, 2.0]  # Retry-After wins over the 1 s backoff; then 2 s
+    assert counter.throttled == 1
+
+
+def test_timeouts_and_resets_are_retried() -> None:
+    t = FakeTime()
+    transport, _ = scripted(httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("reset"),
+                            httpx.Response(200, json={}))
+    c, counter = client(transport, t)
+    assert c.get("/x").status_code == 200 and counter.requests == 3
+
+
+def test_validation_errors_are_not_retried() -> None:
+    t = FakeTime()
+    transport, seen = scripted(httpx.Response(400, json={"message": "bad"}))
+    c, _ = client(transport, t)
+    assert c.get("/x").status_code == 400 and len(seen) == 1 and t.sleeps == []
+
+
+def test_giving_up_raises_unreachable_without_query_secrets() -> None:
+    t = FakeTime()
+    transport, _ = scripted(*[httpx.Response(500) for _ in range(4)])
+    c, _ = client(transport, t)
+    with pytest.raises(UnreachableError) as info:
+        c.get("/x", params={"apikey": "s3cret"})
+    assert "failed 4 times" in str(info.value) and "s3cret" not in str(info.value)
+
+
+def test_a_connector_classifier_sees_throttling_inside_http_200() -> None:
+    t = FakeTime()
+    throttled = httpx.Response(200, json={"errors": [{"extensions": {"code": "THROTTLED"}}]})
+
+    def classify(response: httpx.Response) -> RetryableError | None:
+        if response.status_code == 200 and "THROTTLED" in response.text:
+            return RetryableError("throttled", retry_after=3.0)
+        return None
+    transport, seen = scripted(throttled, httpx.Response(200, json={"data": {}}))
+    c, counter = client(transport, t, classify=classify)
+    assert c.post("/graphql.json").json() == {"data": {}}
+    assert counter.throttled == 1 and t.sleeps == [3.0]
+
+
+def test_token_bucket_keeps_to_the_rate_without_real_waiting() -> None:
+    t = FakeTime()
+    bucket = TokenBucket(RateLimit(rate=10, burst=10), clock=t.clock, sleep=t.sleep)
+    for _ in range(30):
+        bucket.acquire()
+    # 10 in the burst, then 20 more at 10/s: 2 seconds of waiting in total
+    assert t.now == pytest.approx(2.0)
+
+
+def test_rate_limited_client_spreads_requests() -> None:
+    t = FakeTime()
+    answers: list[Callable[[], httpx.Response]] = []
+    transport = httpx.MockTransport(lambda r: httpx.Response(200, json={}))
+    del answers
+    c, counter = client(transport, t, rate=RateLimit(rate=5, burst=5))
+    for _ in range(15):
+        c.get("/x")
+    assert counter.requests == 15 and t.now == pytest.approx(2.0)
+
+
+def test_user_agent_names_hub() -> None:
+    t = FakeTime()
+    seen: list[str] = []
+    transport = httpx.MockTransport(lambda r: (seen.append(r.headers["user-agent"]),
+                                               httpx.Response(200))[1])
+    c, _ = client(transport, t)
+    c.get("/x")
+    assert seen[0].startswith("hub/")
