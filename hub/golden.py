@@ -68,8 +68,8 @@ def rebuild(conn: Connection, touched: set[int], survivorship: Survivorship, *,
         return result
     hashes: dict[int, str] = {}
     for part in chunks(sorted(touched)):
-        hashes.update(conn.execute(select(contacts.c.id, contacts.c.content_hash)
-                                   .where(contacts.c.id.in_(part))))
+        hashes.update((cid, digest) for cid, digest in conn.execute(
+            select(contacts.c.id, contacts.c.content_hash).where(contacts.c.id.in_(part))))
     pending: list[dict[str, Any]] = []
     for contact_id, group in groupby(_record_rows(conn, touched, bulk), key=lambda r: r.contact_id):
         if contact_id not in touched:

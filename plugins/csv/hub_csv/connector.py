@@ -1,0 +1,264 @@
+"""The CSV connector: reads exports page by page; in write mode, exports golden contacts.
+
+Incremental reading: the cursor remembers, per file, its fingerprint and the last line whose
+page was committed. A file that is unchanged since it was fully read is skipped without being
+opened (size and mtime first, content hash only when those moved); a changed file is read
+again in full and the engine skips the rows whose content did not change; a crash mid-file
+resumes after the last committed page.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import json
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from hub.connector import (
+    Capability,
+    Connector,
+    ConnectorContext,
+    OutboundRecord,
+    Page,
+    Rejection,
+    SourceRecord,
+    WriteResult,
+)
+from hub.contact import SCALAR_FIELDS
+from hub.errors import ConnectorError
+from hub_csv.export import Export
+from hub_csv.files import detect_delimiter, detect_encoding, fingerprint, same_stat
+from hub_csv.formats import KNOWN, ExportFormat, detect, generic, parse_time
+from hub_csv.settings import CsvSettings
+
+csv.field_size_limit(16 * 1024 * 1024)
+
+
+class CsvConnector(Connector):
+    """``plugin = "csv"``: files in, or golden contacts out."""
+
+    plugin = "csv"
+    Settings = CsvSettings
+    page_size = 5000
+    batch_size = 5000
+    default_write_fields: ClassVar[tuple[str, ...]] = (*SCALAR_FIELDS, "tags")
+
+    def __init__(self, settings: CsvSettings, context: ConnectorContext) -> None:
+        super().__init__(settings, context)
+        self.settings: CsvSettings = settings
+        self._export: Export | None = None
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:  # type: ignore[override]
+        """Read mode reads contacts, consent and order totals; write mode writes contacts."""
+        if self.settings.mode == "write":
+            return frozenset({Capability.WRITE_CONTACTS})
+        return frozenset({Capability.READ_CONTACTS, Capability.READ_CONSENT,
+                          Capability.READ_ORDERS, Capability.READ_ENGAGEMENT})
+
+    # -- files ---------------------------------------------------------------------------
+    def files(self) -> list[Path]:
+        """The files `path` names, sorted (a glob may match several)."""
+        pattern = str(self.context.path(self.settings.path))
+        if glob.has_magic(pattern):
+            return sorted(Path(p) for p in glob.glob(pattern) if Path(p).is_file())
+        path = Path(pattern)
+        return [path] if path.is_file() else []
+
+    def check(self) -> None:
+        """Read mode: the files exist and their header is understood. Write mode: writable."""
+        if self.settings.mode == "write":
+            folder = self.context.path(self.settings.path).parent
+            if not folder.is_dir():
+                raise ConnectorError(f"connector {self.name!r}: folder {folder} does not exist — "
+                                     "create it or change `path`")
+            return
+        found = self.files()
+        if not found:
+            raise ConnectorError(f"connector {self.name!r}: no file matches path = "
+                                 f"{self.settings.path!r} (looked in {self.context.base_dir})")
+        for path in found:
+            encoding = self.settings.encoding or detect_encoding(path)
+            with path.open(encoding=encoding, newline="") as f:
+                header = next(csv.reader(f, delimiter=self._delimiter(f)), [])
+            self._format(header, path)
+
+    def _delimiter(self, f: Any) -> str:
+        if self.settings.delimiter:
+            return self.settings.delimiter
+        first = f.readline()
+        f.seek(0)
+        return detect_delimiter(first)
+
+    def _format(self, header: Sequence[str], path: Path) -> ExportFormat:
+        s = self.settings
+        if s.format == "generic" or (s.format == "auto" and s.columns and detect(header) is None):
+            fmt = generic(s.columns, s.id_column, s.updated_column)
+        elif s.format == "auto":
+            detected = detect(header)
+            if detected is None:
+                raise ConnectorError(
+                    f"{path.name}: the header is not a Mailchimp, Shopify or HubSpot export — "
+                    f'set format = "generic" and map [connectors.{self.name}.columns]')
+            fmt = detected
+        else:
+            fmt = KNOWN[s.format]
+        if s.columns and fmt.name != "generic":
+            fmt = ExportFormat(
+                name=fmt.name, fields={**fmt.fields, **{h: g for g, h in s.columns.items()}},
+                id_columns=(s.id_column,) if s.id_column else fmt.id_columns,
+                updated_columns=(s.updated_column,) if s.updated_column else fmt.updated_columns,
+                signature=fmt.signature, consent=fmt.consent, signals=fmt.signals)
+        present = {h.strip() for h in header}
+        missing = [h for h in fmt.fields if h not in present and fmt.name == "generic"]
+        if missing:
+            raise ConnectorError(f"{path.name}: column {missing[0]!r} (from columns) is not in "
+                                 f"the header; the header has: {', '.join(sorted(present))}")
+        return fmt
+
+    # -- reading -------------------------------------------------------------------------
+    def read(self, stream: str, cursor: str | None) -> Iterator[Page]:
+        """Pages of rows from every file that changed since `cursor`."""
+        if self.settings.mode == "write":
+            return
+        state: dict[str, dict[str, Any]] = json.loads(cursor)["files"] if cursor else {}
+        for path in self.files():
+            key = str(path)
+            known = state.get(key)
+            if known and known.get("done") and same_stat(path, known):
+                continue
+            print_ = fingerprint(path)
+            if known and known.get("sha256") == print_.sha256:
+                if known.get("done"):
+                    state[key] = {**print_.as_json(), "line": known["line"], "done": True}
+                    yield Page(records=(), cursor=_cursor(state))
+                    continue
+                start = int(known.get("line", 0))
+            else:
+                start = 0
+            yield from self._read_file(path, print_.as_json(), start, state)
+
+    def _read_file(self, path: Path, printed: dict[str, object], start: int,
+                   state: dict[str, dict[str, Any]]) -> Iterator[Page]:
+        encoding = self.settings.encoding or detect_encoding(path)
+        mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        key = str(path)
+        with path.open(encoding=encoding, newline="") as f:
+            reader = csv.reader(f, delimiter=self._delimiter(f))
+            header = next(reader, None)
+            if header is None:
+                state[key] = {**printed, "line": 0, "done": True}
+                yield Page(records=(), cursor=_cursor(state))
+                return
+            header = [h.strip().lstrip("\ufeff") for h in header]
+            fmt = self._format(header, path)
+            rows = _RowReader(fmt, header, path.name, mtime)
+            records: list[SourceRecord] = []
+            rejected: list[Rejection] = []
+            line = 0
+            while True:
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    line = reader.line_num
+                    rejected.append(Rejection(None, f"unreadable CSV ({exc}); fix the quoting "
+                                                    "on that line", origin=f"{path.name}:{line}"))
+                    continue
+                line = reader.line_num
+                if line <= start or not any(row):
+                    continue
+                made = rows.make(row, line)
+                if isinstance(made, Rejection):
+                    rejected.append(made)
+                else:
+                    records.append(made)
+                if len(records) + len(rejected) >= self.page_size:
+                    state[key] = {**printed, "line": line, "done": False}
+                    yield Page(records=records, cursor=_cursor(state), rejected=rejected)
+                    records, rejected = [], []
+            state[key] = {**printed, "line": line, "done": True}
+            yield Page(records=records, cursor=_cursor(state), rejected=rejected)
+
+    # -- writing -------------------------------------------------------------------------
+    def write(self, records: Sequence[OutboundRecord]) -> list[WriteResult]:
+        """Update the export's rows in memory; `close()` writes the file atomically."""
+        if self.settings.mode != "write":
+            return [WriteResult(r.key, "rejected", reason=f"connector {self.name!r} is in read "
+                                "mode; set mode = \"write\" to export") for r in records]
+        if self._export is None:
+            self._export = Export(self.context.path(self.settings.path), self.write_fields,
+                                  delimiter=self.settings.delimiter or ",",
+                                  encoding=self.settings.encoding or "utf-8")
+        return self._export.apply(records)
+
+    def close(self) -> None:
+        """Write the export file if anything changed."""
+        if self._export is not None:
+            self._export.save()
+            self._export = None
+
+
+def _cursor(state: dict[str, dict[str, Any]]) -> str:
+    return json.dumps({"files": state}, sort_keys=True)
+
+
+class _RowReader:
+    """Turns rows of one file into SourceRecords; the column plan is computed once."""
+
+    def __init__(self, fmt: ExportFormat, header: list[str], filename: str,
+                 mtime: datetime) -> None:
+        self.fmt = fmt
+        self.width = len(header)
+        self.index = {h: i for i, h in enumerate(header)}
+        plan: dict[str, list[int]] = {}
+        for head, golden in fmt.fields.items():
+            if head in self.index:
+                plan.setdefault(golden, []).append(self.index[head])
+        self.plan = list(plan.items())
+        self.id_index = next((self.index[c] for c in fmt.id_columns if c in self.index), None)
+        self.updated_index = next((self.index[c] for c in fmt.updated_columns
+                                   if c in self.index), None)
+        self.filename = filename
+        self.mtime = mtime
+        self.id_is_email = self.id_index is not None and \
+            fmt.fields.get(header[self.id_index]) == "email"
+
+    def make(self, row: list[str], line: int) -> SourceRecord | Rejection:
+        origin = f"{self.filename}:{line}"
+        if len(row) != self.width:
+            return Rejection(None, f"row has {len(row)} fields but the header has {self.width}; "
+                                   "check the delimiter and quoting on that line", origin=origin)
+        fields: dict[str, Any] = {}
+        for golden, indices in self.plan:
+            for i in indices:
+                value = row[i]
+                if value and not value.isspace():
+                    fields[golden] = _unquote_tags(value) if golden == "tags" else value
+                    break
+        record_id = row[self.id_index].strip().lstrip("'") if self.id_index is not None else ""
+        if self.id_is_email:
+            record_id = record_id.casefold()
+        if not record_id:
+            return Rejection(None, "the row has no id (and no e-mail to use as one); add the "
+                                   "id column or the e-mail", origin=origin)
+        updated = self.mtime
+        if self.updated_index is not None and row[self.updated_index].strip():
+            parsed = parse_time(row[self.updated_index])
+            if parsed is None:
+                return Rejection(record_id, f"{row[self.updated_index]!r} is not a date and "
+                                            "time", origin=origin)
+            updated = parsed
+        consent = self.fmt.consent(row, self.index) if self.fmt.consent else ()
+        signals = self.fmt.signals(row, self.index) if self.fmt.signals else {}
+        return SourceRecord(id=record_id, fields=fields, updated_at=updated, consent=consent,
+                            signals=signals, origin=origin)
+
+
+def _unquote_tags(value: str) -> list[str]:
+    """Mailchimp writes tags as "a","b" inside one cell; Shopify as a, b."""
+    return [t.strip().strip('"').strip() for t in value.split(",") if t.strip().strip('"')]
