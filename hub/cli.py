@@ -1,0 +1,384 @@
+"""The `hub` command line (typer + rich). Exit codes: 0 ok, 1 rejected records, 2 usage or
+configuration error, 3 a system could not be reached; --json output is stable for scripts."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import shutil
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hub import __version__
+from hub.config import DEFAULT_PATH
+from hub.console import RichProgress, err_console, setup_logging
+from hub.errors import HubError
+
+app = typer.Typer(name="hub", no_args_is_help=True, add_completion=False,
+                  help="Keep one consistent contact record across CRM, shop, newsletter and files.")
+contacts_app = typer.Typer(no_args_is_help=True, help="Look up golden contacts.")
+secrets_app = typer.Typer(no_args_is_help=True, help="Store or remove secrets in the keyring.")
+app.add_typer(contacts_app, name="contacts")
+app.add_typer(secrets_app, name="secrets")
+
+out = Console()
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Path of config.toml.",
+                                            envvar="HUB_CONFIG")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
+_state = {"debug": False}
+
+
+@app.callback()
+def _main(debug: Annotated[bool, typer.Option("--debug", help="Tracebacks and debug logs.")]
+          = False,
+          version: Annotated[bool, typer.Option("--version", help="Print the version.")]
+          = False) -> None:
+    _state["debug"] = debug
+    setup_logging(debug=debug)
+    if version:
+        out.print(f"hub {__version__}")
+        raise typer.Exit(0)
+
+
+def _fail(error: HubError) -> NoReturn:
+    err_console.print(f"[red]error:[/red] {error}", markup=True, highlight=False, soft_wrap=True)
+    raise typer.Exit(error.exit_code)
+
+
+def _runtime(config: Path) -> Any:
+    from hub.runtime import Runtime
+
+    try:
+        return Runtime.load(config)
+    except HubError as exc:
+        _fail(exc)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+# -- setup -----------------------------------------------------------------------------------
+@app.command()
+def init(config: ConfigOption = DEFAULT_PATH,
+         force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")]
+         = False) -> None:
+    """Write a commented starter config.toml."""
+    if config.exists() and not force:
+        err_console.print(f"[red]error:[/red] {config} exists — edit it, or pass --force to "
+                          "replace it")
+        raise typer.Exit(2)
+    template = resources.files("hub").joinpath("templates/config.toml").read_text("utf-8")
+    config.write_text(template, encoding="utf-8")
+    out.print(f"wrote {config}; next: edit it, then `hub check`")
+
+
+@app.command()
+def check(config: ConfigOption = DEFAULT_PATH, as_json: JsonOption = False) -> None:
+    """Validate config and secrets, then test each connector's connection."""
+    runtime = _runtime(config)
+    results: dict[str, dict[str, str]] = {}
+    code = 0
+    for name in runtime.connector_names:
+        try:
+            connector = runtime.connector(name)
+            try:
+                connector.check()
+            finally:
+                connector.close()
+            results[name] = {"status": "ok", "plugin": runtime.config.connectors[name].plugin}
+        except HubError as exc:
+            results[name] = {"status": "problem", "message": str(exc),
+                             "plugin": runtime.config.connectors[name].plugin}
+            code = max(code, exc.exit_code)
+    if as_json:
+        _print_json({"config": str(config), "connectors": results, "exit_code": code})
+    else:
+        table = Table("connector", "plugin", "status", title=f"hub check — {config}")
+        for name, result in results.items():
+            mark = "[green]ok[/green]" if result["status"] == "ok" else \
+                f"[red]{result['message']}[/red]"
+            table.add_row(name, result["plugin"], mark)
+        out.print(table)
+    raise typer.Exit(code)
+
+
+@app.command()
+def plugins(as_json: JsonOption = False) -> None:
+    """List installed plugins, their distributions and connector types."""
+    from hub.plugins import load_plugins
+
+    try:
+        infos = load_plugins().infos()
+    except HubError as exc:
+        _fail(exc)
+    if as_json:
+        _print_json([{"name": i.name, "distribution": i.distribution, "version": i.version,
+                      "connector_types": list(i.connector_types)} for i in infos])
+        return
+    table = Table("plugin", "distribution", "version", "connector types")
+    for i in infos:
+        table.add_row(i.name, i.distribution or "-", i.version or "-",
+                      ", ".join(i.connector_types))
+    out.print(table)
+
+
+# -- syncing ---------------------------------------------------------------------------------
+@app.command()
+def sync(config: ConfigOption = DEFAULT_PATH,
+         plan: Annotated[bool, typer.Option("--plan", help="Read and decide; write nothing "
+                                            "to any system.")] = False,
+         full: Annotated[bool, typer.Option("--full", help="Ignore cursors; read everything.")]
+         = False,
+         connector: Annotated[list[str] | None, typer.Option(
+             "--connector", help="Only this connector (repeatable).")] = None,
+         as_json: JsonOption = False) -> None:
+    """Run one sync: read every system, merge, decide, write back."""
+    from hub.engine import SyncOptions
+    from hub.engine import sync as run_sync
+
+    runtime = _runtime(config)
+    options = SyncOptions(plan=plan, full=full, connectors=connector)
+    try:
+        if sys.stderr.isatty() and not as_json:
+            with RichProgress() as progress:
+                summary = run_sync(runtime, options, progress)
+        else:
+            summary = run_sync(runtime, options)
+    except HubError as exc:
+        _fail(exc)
+    if as_json:
+        _print_json(summary)
+    else:
+        print_summary(summary)
+    raise typer.Exit(summary["exit_code"])
+
+
+def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:
+    """The run report people read after `hub sync` and `hub demo`."""
+    console = console or out
+    title = "plan (nothing written)" if summary["plan"] else f"run {summary['run_id']}"
+    table = Table("connector", "read", "unchanged", "merged", "created", "updated",
+                  "rejected", "API calls", title=f"hub sync — {title}")
+    for name, c in summary["connectors"].items():
+        table.add_row(name, str(c["read"]), str(c["skipped_unchanged"]), str(c["merged"]),
+                      str(c["created"]), str(c["updated"]), str(c["rejected"]),
+                      str(c["api_calls"]))
+    console.print(table)
+    contacts = summary["contacts"]
+    console.print(f"contacts: {contacts['total']} in total, {contacts['created']} new, "
+                  f"{contacts['updated']} updated, {contacts['merged']} merged, "
+                  f"{contacts['held_for_review']} merges held for review")
+    if summary.get("planned") and summary["plan"]:
+        for name, p in summary["planned"].items():
+            console.print(f"would write to {name}: {p['create']} new, {p['update']} updates, "
+                          f"{p['delete']} deletions")
+    if summary["rejected"]:
+        console.print(f"[yellow]{summary['rejected_total']} records rejected[/yellow] "
+                      "(all of them: `hub dead-letters`):")
+        for r in summary["rejected"][:20]:
+            where = r["origin"] or r["record_id"] or "?"
+            console.print(f"  {r['connector']} {where}: {r['reason']}", highlight=False)
+    for e in summary["errors"]:
+        console.print(f"[red]{e['connector']}: {e['message']}[/red]", highlight=False)
+    console.print(f"finished in {summary['duration_s']:.1f} s, exit code {summary['exit_code']}")
+
+
+@app.command()
+def status(config: ConfigOption = DEFAULT_PATH, as_json: JsonOption = False) -> None:
+    """Contacts, waiting writes, dead letters and the last runs."""
+    from hub import lookup
+
+    runtime = _runtime(config)
+    with runtime.store.begin() as conn:
+        data = lookup.status(conn)
+    if as_json:
+        _print_json(data)
+        return
+    out.print(f"contacts: {data['contacts']}   held for review: {data['held_for_review']}")
+    table = Table("connector", "source records", "outbox pending", "dead letters")
+    for name in sorted(set(data["source_records"]) | set(data["outbox_pending"])
+                       | set(data["dead_letters"])):
+        table.add_row(name, str(data["source_records"].get(name, 0)),
+                      str(data["outbox_pending"].get(name, 0)),
+                      str(data["dead_letters"].get(name, 0)))
+    out.print(table)
+    runs = Table("run", "pipeline", "status", "started", "duration s", "exit", title="last runs")
+    for r in data["runs"]:
+        runs.add_row(str(r["id"]), r["pipeline"], r["status"], r["started_at"] or "",
+                     str(r["duration_s"] or ""), str(r["exit_code"]))
+    out.print(runs)
+
+
+@app.command("dead-letters")
+def dead_letters(config: ConfigOption = DEFAULT_PATH, as_json: JsonOption = False,
+                 limit: Annotated[int, typer.Option(help="How many to show.")] = 50) -> None:
+    """Records a system could not use or refused, with the reason."""
+    from hub import lookup
+
+    runtime = _runtime(config)
+    with runtime.store.begin() as conn:
+        rows = lookup.dead_letter_list(conn, limit=limit)
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("id", "connector", "stage", "where", "reason")
+    for r in rows:
+        table.add_row(str(r["id"]), r["connector"], r["stage"],
+                      r["origin"] or r["record_id"] or "", r["reason"])
+    out.print(table)
+
+
+# -- contacts --------------------------------------------------------------------------------
+def _contact_id(runtime: Any, conn: Any, email: str) -> int:
+    from hub import lookup
+
+    found = lookup.find_contact(conn, email)
+    if found is None:
+        err_console.print(f"no contact with e-mail {email!r}", highlight=False)
+        raise typer.Exit(1)
+    return found
+
+
+@contacts_app.command("show")
+def contacts_show(email: str, config: ConfigOption = DEFAULT_PATH,
+                  as_json: JsonOption = False) -> None:
+    """The golden contact for EMAIL, its sources and where each field came from."""
+    from hub import lookup
+
+    runtime = _runtime(config)
+    with runtime.store.begin() as conn:
+        view = lookup.contact_view(conn, _contact_id(runtime, conn, email))
+    if as_json:
+        _print_json(view)
+        return
+    table = Table("field", "value", "from", title=f"contact {view['id']}")
+    for field in ("email", "first_name", "last_name", "phone", "company", "job_title",
+                  "street", "zip", "city", "region", "country", "birthday", "language"):
+        if view.get(field):
+            p = view["provenance"].get(field, {})
+            table.add_row(field, str(view[field]), f"{p.get('connector', '')} {p.get('id', '')}")
+    if view["emails"]:
+        table.add_row("emails", ", ".join(view["emails"]), "all sources")
+    if view["tags"]:
+        table.add_row("tags", ", ".join(view["tags"]), "all sources")
+    out.print(table)
+    out.print("sources: " + ", ".join(f"{s['connector']}:{s['id']}" for s in view["sources"]))
+
+
+@contacts_app.command("explain")
+def contacts_explain(email: str, config: ConfigOption = DEFAULT_PATH,
+                     as_json: JsonOption = False) -> None:
+    """Why these records are one contact, and why each field has its value."""
+    from hub import lookup
+    from hub.merge import Survivorship
+
+    runtime = _runtime(config)
+    with runtime.store.begin() as conn:
+        data = lookup.explain(conn, _contact_id(runtime, conn, email),
+                              Survivorship(runtime.config.config.merge))
+    if as_json:
+        _print_json(data)
+        return
+    out.print(f"[bold]contact {data['contact']['id']}[/bold] "
+              f"({data['contact']['email']}) is made of {len(data['records'])} records:")
+    for r in data["records"]:
+        flag = " [red](deleted in its system)[/red]" if r["deleted"] else ""
+        out.print(f"  {r['connector']}:{r['id']}  {r['origin'] or ''}  keys: "
+                  f"{', '.join(r['keys']) or 'none'}{flag}", highlight=False)
+    for j in data["joined_by"]:
+        out.print(f"  joined because they share {j['key']}: {', '.join(j['records'])}",
+                  highlight=False)
+    for m in data["merges"]:
+        out.print(f"  {m['kind']} {m['at']}: {m['reason']}", highlight=False)
+    table = Table("field", "value", "from", "rule", "beat")
+    for f in data["fields"]:
+        beat = "; ".join(f"{b['value']} ({b['connector']})" for b in f["beaten"])
+        table.add_row(f["field"], str(f["value"]), f"{f['from']['connector']} {f['from']['id']}",
+                      f["rule"], beat)
+    out.print(table)
+
+
+# -- secrets ---------------------------------------------------------------------------------
+@secrets_app.command("set")
+def secrets_set(name: str,
+                from_env: Annotated[str | None, typer.Option(
+                    "--from-env", help="Read the value from this environment variable.")] = None,
+                stdin: Annotated[bool, typer.Option(
+                    "--stdin", help="Read the value from standard input.")] = False) -> None:
+    """Store secret NAME in the system keyring (asks twice, shows nothing)."""
+    from hub.secrets import Secrets, env_var_name
+
+    if from_env:
+        value = os.environ.get(from_env, "")
+    elif stdin:
+        value = sys.stdin.readline().rstrip("\n")
+    else:
+        value = getpass.getpass(f"value for {name}: ")
+        if value != getpass.getpass("again: "):
+            err_console.print("the two entries differ; nothing stored")
+            raise typer.Exit(2)
+    if not value:
+        err_console.print("empty value; nothing stored")
+        raise typer.Exit(2)
+    try:
+        Secrets().set(name, value)
+    except HubError as exc:
+        _fail(exc)
+    out.print(f"stored {name} in the keyring (an environment variable {env_var_name(name)} "
+              "would take precedence)")
+
+
+@secrets_app.command("delete")
+def secrets_delete(name: str) -> None:
+    """Remove secret NAME from the system keyring."""
+    from hub.secrets import Secrets
+
+    if Secrets().delete(name):
+        out.print(f"deleted {name}")
+    else:
+        err_console.print(f"{name} was not in the keyring")
+        raise typer.Exit(1)
+
+
+def _mount_sandbox() -> None:
+    import importlib
+
+    try:
+        sandbox_app = importlib.import_module("hub.sandbox.cli").app
+    except ImportError:
+        return
+    app.add_typer(sandbox_app, name="sandbox", help="Local simulators of HubSpot, Shopify "
+                  "and Mailchimp.")
+
+
+_mount_sandbox()
+
+
+def main() -> None:
+    """Entry point of the `hub` executable."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except HubError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        if _state["debug"]:
+            raise
+        err_console.print(f"[red]unexpected error:[/red] {type(exc).__name__}: {exc} — run "
+                          "with --debug for the traceback", highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
