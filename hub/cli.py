@@ -83,7 +83,10 @@ def init(config: ConfigOption = DEFAULT_PATH,
 @app.command()
 def check(config: ConfigOption = DEFAULT_PATH, as_json: JsonOption = False) -> None:
     """Validate config and secrets, then test each connector's connection."""
+    from hub.http import RetryPolicy
+
     runtime = _runtime(config)
+    runtime.retry = RetryPolicy(attempts=2, base=0.5, cap=2.0)
     results: dict[str, dict[str, str]] = {}
     code = 0
     for name in runtime.connector_names:

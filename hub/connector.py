@@ -174,6 +174,8 @@ class ConnectorContext:
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("hub.connector"))
     transport: httpx.BaseTransport | None = None
     sleep: Callable[[float], None] = time.sleep
+    #: When set, overrides every client's retry policy (`hub check` uses a short one).
+    retry: RetryPolicy | None = None
     #: Requests made to the system in this run; the HTTP layer counts, the engine reports.
     api_calls: int = 0
     _counters: list[Counter] = field(default_factory=list, repr=False)
@@ -190,7 +192,8 @@ class ConnectorContext:
         counter = Counter(on_request=self._count_request)
         self._counters.append(counter)
         return build_client(base_url=base_url, headers=headers, auth=auth,
-                            classify=classify or default_classify, rate=rate, policy=policy,
+                            classify=classify or default_classify, rate=rate,
+                            policy=self.retry or policy,
                             counter=counter, timeout=timeout, transport=self.transport,
                             sleep=self.sleep, max_connections=max_connections)
 

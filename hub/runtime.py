@@ -17,6 +17,7 @@ import httpx
 
 from hub.config import LoadedConfig, load_config
 from hub.connector import Connector, ConnectorContext, utcnow
+from hub.http import RetryPolicy
 from hub.plugins import Plugins, load_plugins
 from hub.secrets import Secrets
 from hub.store import Store
@@ -32,6 +33,8 @@ class Runtime:
     clock: Callable[[], datetime] = utcnow
     #: Where connectors' HTTP goes; None is the network, tests pass a transport or leave it.
     transport: httpx.BaseTransport | None = None
+    #: Overrides connectors' retry policies (`hub check` must answer in seconds, not minutes).
+    retry: RetryPolicy | None = None
 
     @classmethod
     def load(cls, config_path: Path | str, *, plugins: Plugins | None = None,
@@ -64,5 +67,6 @@ class Runtime:
             clock=self.clock,
             logger=logging.getLogger(f"hub.connector.{name}"),
             transport=self.transport,
+            retry=self.retry,
         )
         return cls(settings, context)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import glob
 import json
+import os
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,9 +73,10 @@ class CsvConnector(Connector):
         """Read mode: the files exist and their header is understood. Write mode: writable."""
         if self.settings.mode == "write":
             folder = self.context.path(self.settings.path).parent
-            if not folder.is_dir():
-                raise ConnectorError(f"connector {self.name!r}: folder {folder} does not exist — "
-                                     "create it or change `path`")
+            existing = next(p for p in (folder, *folder.parents) if p.exists())
+            if not existing.is_dir() or not os.access(existing, os.W_OK):
+                raise ConnectorError(f"connector {self.name!r}: cannot write to {folder} — "
+                                     "fix the folder's permissions or change `path`")
             return
         found = self.files()
         if not found:

@@ -1,0 +1,145 @@
+"""The real CLI on the bundled example: three exports of 40 people with real-world noise."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import run_hub
+
+pytestmark = pytest.mark.e2e
+
+
+def test_plugins_lists_the_csv_distribution(example: Path) -> None:
+    result = run_hub("plugins", "--json", cwd=example)
+    assert result.code == 0, result.stderr
+    by_name = {p["name"]: p for p in result.json()}
+    assert by_name["csv"]["distribution"] == "hub-csv" and by_name["csv"]["connector_types"] == ["csv"]
+
+
+def test_check_passes_on_the_example(example: Path) -> None:
+    result = run_hub("check", "--json", cwd=example)
+    assert result.code == 0, result.stdout + result.stderr
+    assert {c["status"] for c in result.json()["connectors"].values()} == {"ok"}
+
+
+def test_sync_merges_three_exports_into_one_contact_per_person(example: Path) -> None:
+    first = run_hub("sync", "--json", cwd=example)
+    assert first.code == 1, first.stderr  # two malformed rows → record-level failures
+    summary = first.json()
+    assert summary["contacts"]["total"] == 40 and summary["contacts"]["created"] == 40
+    assert summary["connectors"]["newsletter"]["read"] == 29
+    assert summary["connectors"]["shop"]["read"] == 25
+    assert summary["connectors"]["accounting"]["read"] == 21
+    assert summary["connectors"]["export"]["created"] == 40
+    reasons = {r["origin"]: r["reason"] for r in summary["rejected"]}
+    assert "kaputt@@example.de" in reasons["newsletter_members.csv:30"]
+    assert "12 fields" in reasons["buchhaltung.csv:23"]
+    with (example / "out" / "contacts.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 40 and len({r["email"] for r in rows}) == 40
+    assert all(not r["phone"] or r["phone"].startswith("'+49") for r in rows)
+
+    second = run_hub("sync", "--json", cwd=example)
+    assert second.code == 0, second.stderr
+    again = second.json()
+    assert all(c["read"] == 0 for c in again["connectors"].values())
+    assert again["contacts"]["created"] == 0 and again["planned"]["export"]["create"] == 0
+
+    status = run_hub("status", "--json", cwd=example).json()
+    assert status["contacts"] == 40 and status["dead_letters"] == {"newsletter": 1, "accounting": 1}
+    assert [r["exit_code"] for r in status["runs"]] == [0, 1]
+
+
+def test_contacts_show_and_explain_give_provenance(example: Path) -> None:
+    run_hub("sync", cwd=example)
+    shown = run_hub("contacts", "show", " Jakob.Krueger@EXAMPLE.de ", "--json", cwd=example)
+    assert shown.code == 0, shown.stderr
+    contact = shown.json()
+    assert {"connector": "shop", "id": "7100000021", "deleted": False} in contact["sources"]
+    assert sorted(contact["emails"]) == ["jakob.krueger@example.de", "jakob.privat@example.com"]
+    assert contact["first_name"] == "Jakob" and contact["last_name"] == "Krüger"
+    assert contact["provenance"]["last_name"]["connector"] == "accounting"
+    assert contact["provenance"]["phone"]["at"].endswith("Z")
+
+    explained = run_hub("contacts", "explain", "jakob.privat@example.com", "--json",
+                        cwd=example).json()
+    keys = {j["key"] for j in explained["joined_by"]}
+    assert keys == {"jakob.krueger@example.de", "jakob.privat@example.com"}
+    last = next(f for f in explained["fields"] if f["field"] == "last_name")
+    assert last["rule"].startswith("priority: accounting")
+
+    text = run_hub("contacts", "explain", "jakob.privat@example.com", cwd=example)
+    assert "joined because they share jakob.privat@example.com" in text.stdout
+
+    missing = run_hub("contacts", "show", "nobody@example.de", cwd=example)
+    assert missing.code == 1 and "no contact" in missing.stderr
+
+
+def test_plan_writes_nothing(example: Path) -> None:
+    result = run_hub("sync", "--plan", "--json", cwd=example)
+    assert result.json()["planned"]["export"]["create"] == 40
+    assert not (example / "out" / "contacts.csv").exists()
+
+
+def test_changed_file_reimports_only_changed_rows(example: Path) -> None:
+    run_hub("sync", cwd=example)
+    path = example / "data" / "shop_customers.csv"
+    text = path.read_text(encoding="utf-8").replace("Krüger,jakob.privat", "Krüger-Nowak,jakob.privat")
+    path.write_text(text, encoding="utf-8")
+    summary = run_hub("sync", "--json", cwd=example).json()
+    shop = summary["connectors"]["shop"]
+    assert shop["read"] == 25 and shop["skipped_unchanged"] == 24
+    assert summary["connectors"]["newsletter"]["read"] == 0  # unchanged file not even opened
+
+
+def test_unknown_key_is_a_config_error_with_line_and_suggestion(example: Path) -> None:
+    config = example / "config.toml"
+    config.write_text(config.read_text().replace('format = "shopify"', 'fromat = "shopify"'))
+    result = run_hub("sync", cwd=example)
+    assert result.code == 2
+    assert "config.toml:17" in result.stderr and "connectors.shop.fromat" in result.stderr
+    assert "did you mean 'format'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_plugin_not_installed_names_the_distribution(example: Path) -> None:
+    config = example / "config.toml"
+    config.write_text(config.read_text().replace('plugin = "csv"\npath = "data/shop',
+                                                 'plugin = "shopify"\npath = "data/shop'))
+    result = run_hub("check", cwd=example, env={"HUB_PLUGINS": "csv"})
+    assert result.code == 2 and "plugin 'shopify' is not installed" in result.stderr
+    assert "hub-shopify" in result.stderr
+
+
+def test_missing_secret_says_how_to_set_it(example: Path) -> None:
+    # the CSV connector has no secret: use the HubSpot connector's, unresolved
+    config = example / "config.toml"
+    config.write_text(config.read_text() + '\n[connectors.crm]\nplugin = "hubspot"\n'
+                      'token = { secret = "crm-token" }\n')
+    result = run_hub("check", cwd=example)
+    assert result.code == 2, result.stdout + result.stderr
+    assert "hub secrets set crm-token" in result.stderr + result.stdout
+    assert "HUB_SECRET_CRM_TOKEN" in result.stderr + result.stdout
+
+
+def test_secret_from_environment_is_used_and_never_printed(example: Path) -> None:
+    config = example / "config.toml"
+    config.write_text(config.read_text() + '\n[connectors.crm]\nplugin = "hubspot"\n'
+                      'token = { secret = "crm-token" }\nbase_url = "http://127.0.0.1:9"\n')
+    result = run_hub("check", "--json", cwd=example,
+                     env={"HUB_SECRET_CRM_TOKEN": "pat-na1-supersecret"})
+    assert result.code == 3, result.stdout + result.stderr  # nothing listens on port 9
+    assert "pat-na1-supersecret" not in result.stdout + result.stderr
+
+
+def test_init_writes_a_config_that_loads(tmp_path: Path) -> None:
+    assert run_hub("init", cwd=tmp_path).code == 0
+    assert run_hub("init", cwd=tmp_path).code == 2  # refuses to overwrite
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "a.csv").write_text("Email Address,First Name,LAST_CHANGED\n"
+                                                "a@example.de,A,2026-01-01 10:00:00\n")
+    result = run_hub("sync", "--json", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert result.json()["contacts"]["total"] == 1
