@@ -8,18 +8,18 @@ stamped with the run id so the outbox knows what to consider pushing.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, select, update
 
 from hub.identity import chunks
 from hub.merge import Candidate, Survivorship
 from hub.pull import as_utc
+from hub.store.bulk import dumps, update_rows
 from hub.store.schema import contacts, source_records
 
 BATCH = 5000
@@ -70,21 +70,21 @@ def rebuild(conn: Connection, touched: set[int], survivorship: Survivorship, *,
     for part in chunks(sorted(touched)):
         hashes.update((cid, digest) for cid, digest in conn.execute(
             select(contacts.c.id, contacts.c.content_hash).where(contacts.c.id.in_(part))))
-    pending: list[dict[str, Any]] = []
+    pending: list[tuple[Any, ...]] = []
     for contact_id, group in groupby(_record_rows(conn, touched, bulk), key=lambda r: r.contact_id):
         if contact_id not in touched:
             continue
         values, provenance = survivorship.golden(candidates_of(group))
-        digest = hashlib.md5(json.dumps(values, sort_keys=True, default=str).encode(),
-                             usedforsecurity=False).hexdigest()
+        serialised = dumps(values)
+        digest = hashlib.md5(serialised.encode(), usedforsecurity=False).hexdigest()
         previous = hashes.get(contact_id)
         if previous == digest:
             continue
         if previous == "":
             result.created += 1
         result.updated += 1
-        pending.append({"cid": contact_id, "email": values.get("email"), "fields": values,
-                        "provenance": provenance, "content_hash": digest})
+        pending.append((values.get("email"), serialised, dumps(provenance), digest, now,
+                        run_id, contact_id))
         if len(pending) >= BATCH:
             _write(conn, pending, run_id, now)
             pending.clear()
@@ -94,10 +94,6 @@ def rebuild(conn: Connection, touched: set[int], survivorship: Survivorship, *,
     return result
 
 
-def _write(conn: Connection, rows: list[dict[str, Any]], run_id: int, now: datetime) -> None:
-    conn.execute(
-        update(contacts).where(contacts.c.id == bindparam("cid")).values(
-            email=bindparam("email"), fields=bindparam("fields"),
-            provenance=bindparam("provenance"), content_hash=bindparam("content_hash"),
-            updated_at=now, updated_run=run_id),
-        rows)
+def _write(conn: Connection, rows: list[tuple[Any, ...]], run_id: int, now: datetime) -> None:
+    update_rows(conn, contacts, ("email", "fields", "provenance", "content_hash", "updated_at",
+                                 "updated_run"), "id", rows)

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
+from hub.store.bulk import Json, insert_rows, reserve_ids, update_rows
 from hub.store.schema import contacts, identity_keys, merges, source_records
 
 T = TypeVar("T")
@@ -140,24 +141,22 @@ def resolve(conn: Connection, *, max_records: int, run_id: int | None, now: date
         else:
             new_roots[root] = None
     if new_roots:
-        ids = conn.execute(
-            insert(contacts).returning(contacts.c.id, sort_by_parameter_order=True),
-            [{"email": None, "fields": {}, "provenance": {}, "status": "active",
-              "content_hash": "", "created_at": now, "updated_at": now, "updated_run": run_id}
-             for _ in new_roots],
-        ).scalars().all()
+        # placeholders: golden.rebuild fills them; content_hash "" marks them as new
+        ids = reserve_ids(conn, contacts, len(new_roots))
+        empty = Json("{}")
+        insert_rows(conn, contacts, ("id", "fields", "provenance", "status", "content_hash",
+                                     "created_at", "updated_at", "updated_run"),
+                    [(cid, empty, empty, "active", "", now, now, run_id) for cid in ids])
         target_of_root.update(zip(new_roots, ids, strict=True))
         result.created = len(ids)
 
-    links = []
+    links: list[tuple[int, int]] = []
     for record_id in dirty_ids:
         target = target_of_root[root_of[record_id]]
         result.touched.add(target)
         if current[record_id] != target:
-            links.append({"rid": record_id, "cid": target})
-    if links:
-        conn.execute(update(source_records).where(source_records.c.id == bindparam("rid"))
-                     .values(contact_id=bindparam("cid")), links)
+            links.append((target, record_id))
+    update_rows(conn, source_records, ("contact_id",), "id", links)
     if crowded:
         _record_held(conn, crowded, run_id, now, result)
     return result

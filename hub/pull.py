@@ -10,18 +10,18 @@ malformed row) become dead letters with the reason; the rest of the page goes on
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from hub.connector import Connector, ConsentObservation, Page, Rejection, SourceRecord
 from hub.identity import chunks
 from hub.normalize import Normalizer
 from hub.store import Store
+from hub.store.bulk import dumps, insert_rows, reserve_ids, update_rows
 from hub.store.schema import cursors, dead_letters, identity_keys, source_records
 
 
@@ -91,11 +91,17 @@ def pull(store: Store, connector: Connector, stream: str, *, normalizer: Normali
             _apply_page(conn, connector.name, page, normalizer=normalizer, run_id=run_id,
                         now=now, known=known, stats=stats, on_reject=on_reject)
             _save_cursor(conn, connector.name, stream, page.cursor, now)
+        known = known or stats.changed > 0  # later pages may repeat an id of an earlier one
         stats.pages += 1
         if page.total is not None:
             stats.reported_total = page.total
         progress.advance(len(page.records) + len(page.rejected))
     return stats
+
+
+_COLUMNS = ("connector", "external_id", "email", "fields", "problems", "signals", "consent",
+            "content_hash", "source_updated_at", "seen_at", "deleted", "dirty", "origin")
+_HASH = _COLUMNS.index("content_hash")
 
 
 def _apply_page(conn: Connection, name: str, page: Page, *, normalizer: Normalizer,
@@ -105,7 +111,7 @@ def _apply_page(conn: Connection, name: str, page: Page, *, normalizer: Normaliz
     for rejection in page.rejected:
         letters.append(_letter(name, run_id, now, rejection))
         on_reject(name, rejection)
-    rows: dict[str, dict[str, Any]] = {}
+    rows: dict[str, tuple[Any, ...]] = {}
     keys: dict[str, tuple[str, ...]] = {}
     for record in page.records:
         stats.read += 1
@@ -135,69 +141,45 @@ def _apply_page(conn: Connection, name: str, page: Page, *, normalizer: Normaliz
                        source_records.c.external_id.in_(part))):
                 existing[ext] = (rid, digest)
 
-    fresh = [row for ext, row in rows.items() if ext not in existing]
-    changed = [(existing[ext][0], row) for ext, row in rows.items()
-               if ext in existing and existing[ext][1] != row["content_hash"]]
+    fresh = [(ext, row) for ext, row in rows.items() if ext not in existing]
+    changed = [(existing[ext][0], ext, row) for ext, row in rows.items()
+               if ext in existing and existing[ext][1] != row[_HASH]]
     stats.skipped_unchanged += len(rows) - len(fresh) - len(changed)
     stats.changed += len(fresh) + len(changed)
 
-    key_rows: list[dict[str, Any]] = []
+    key_rows: list[tuple[str, int]] = []
     if fresh:
-        new_ids = conn.execute(
-            insert(source_records).returning(source_records.c.id, sort_by_parameter_order=True),
-            fresh).scalars().all()
-        for row, rid in zip(fresh, new_ids, strict=True):
-            key_rows.extend({"key": k, "source_record_id": rid}
-                            for k in keys[row["external_id"]])
+        ids = reserve_ids(conn, source_records, len(fresh))
+        insert_rows(conn, source_records, ("id", *_COLUMNS),
+                    [(rid, *row) for rid, (_, row) in zip(ids, fresh, strict=True)])
+        for rid, (ext, _) in zip(ids, fresh, strict=True):
+            key_rows.extend((k, rid) for k in keys[ext])
     if changed:
-        changed_ids = [rid for rid, _ in changed]
-        for id_part in chunks(changed_ids):
+        for id_part in chunks([rid for rid, _, _ in changed]):
             conn.execute(delete(identity_keys).where(
                 identity_keys.c.source_record_id.in_(id_part)))
-        conn.execute(
-            update(source_records).where(source_records.c.id == bindparam("rid")).values(
-                email=bindparam("email"), fields=bindparam("fields"),
-                problems=bindparam("problems"), signals=bindparam("signals"),
-                consent=bindparam("consent"), content_hash=bindparam("content_hash"),
-                source_updated_at=bindparam("source_updated_at"), seen_at=bindparam("seen_at"),
-                deleted=bindparam("deleted"), dirty=True, origin=bindparam("origin")),
-            [{"rid": rid, **{k: v for k, v in row.items()
-                             if k not in ("connector", "external_id", "dirty")}}
-             for rid, row in changed])
-        for rid, row in changed:
-            key_rows.extend({"key": k, "source_record_id": rid}
-                            for k in keys[row["external_id"]])
-    if key_rows:
-        conn.execute(insert(identity_keys), key_rows)
+        update_rows(conn, source_records, _COLUMNS[2:], "id",
+                    [(*row[2:], rid) for rid, _, row in changed])
+        for rid, ext, _ in changed:
+            key_rows.extend((k, rid) for k in keys[ext])
+    insert_rows(conn, identity_keys, ("key", "source_record_id"), key_rows)
 
 
 def _prepare(name: str, record: SourceRecord, normalizer: Normalizer,
-             now: datetime) -> tuple[dict[str, Any], tuple[str, ...]] | Rejection:
-    """The store row for `record` and its merge keys, or why it cannot be used."""
+             now: datetime) -> tuple[tuple[Any, ...], tuple[str, ...]] | Rejection:
+    """The store row for `record` (in `_COLUMNS` order) and its merge keys, or why not."""
     normalised = normalizer.record(record.fields)
     if normalised.invalid_email is not None:
         return Rejection(record_id=record.id, reason=normalised.invalid_email,
                          origin=record.origin)
-    fields = normalised.values()
-    problems = [list(p) for p in normalised.problems] or None
-    consent = [_consent_json(c) for c in record.consent] or None
-    signals = dict(record.signals) or None
-    digest = _content_hash(fields, record.deleted, consent, signals, record.updated_at)
-    row = {
-        "connector": name,
-        "external_id": record.id,
-        "email": normalised.email,
-        "fields": fields,
-        "problems": problems,
-        "signals": signals,
-        "consent": consent,
-        "content_hash": digest,
-        "source_updated_at": as_utc(record.updated_at),
-        "seen_at": now,
-        "deleted": record.deleted,
-        "dirty": True,
-        "origin": record.origin,
-    }
+    fields = dumps(normalised.values())
+    problems = dumps([list(p) for p in normalised.problems]) if normalised.problems else None
+    consent = dumps([_consent_json(c) for c in record.consent]) if record.consent else None
+    signals = dumps(dict(record.signals)) if record.signals else None
+    blob = f"{fields}|{consent}|{signals}|{record.deleted}".encode()
+    digest = hashlib.md5(blob, usedforsecurity=False).hexdigest()
+    row = (name, record.id, normalised.email, fields, problems, signals, consent, digest,
+           as_utc(record.updated_at), now, record.deleted, True, record.origin)
     # a record deleted in its system keeps its contact link but joins nobody any more
     merge_keys = () if record.deleted else tuple(normalised.merge_keys)
     return row, merge_keys
@@ -211,13 +193,6 @@ def _consent_json(observation: ConsentObservation) -> dict[str, Any]:
         "channel": observation.channel,
         "evidence": dict(observation.evidence),
     }
-
-
-def _content_hash(fields: dict[str, Any], deleted: bool, consent: Sequence[Any] | None,
-                  signals: dict[str, Any] | None, updated_at: datetime | None) -> str:
-    blob = json.dumps([fields, deleted, consent, signals], sort_keys=True, default=str,
-                      separators=(",", ":"))
-    return hashlib.md5(blob.encode(), usedforsecurity=False).hexdigest()
 
 
 def _letter(name: str, run_id: int, now: datetime, rejection: Rejection) -> dict[str, Any]:

@@ -1,0 +1,120 @@
+"""Bulk writes for the hot paths (a million source records in one import).
+
+SQLAlchemy Core is used everywhere else; here its per-row parameter processing and its
+one-statement-per-row fallback for INSERT … RETURNING on SQLite cost more than the work
+itself. So ids are reserved up front (`reserve_ids`) and rows go to the driver's
+`executemany` directly, with values converted the way the column types would have:
+JSON as text (a `Json` value is already serialised and passes through untouched, so a
+record is serialised once for both its content hash and its row), datetimes as SQLite's
+text form or native for PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import JSON, Connection, DateTime, Table, func, select, text
+
+
+class Json(str):
+    """A value already serialised to JSON text; written as is."""
+
+    __slots__ = ()
+
+
+def dumps(value: Any) -> Json:
+    """Serialise once, canonically (sorted keys), for storage and hashing alike."""
+    return Json(json.dumps(value, sort_keys=True, separators=(",", ":"), default=str,
+                           ensure_ascii=False))
+
+
+def _converters(conn: Connection, table: Table, columns: Sequence[str]) -> list[Any]:
+    sqlite = conn.dialect.name == "sqlite"
+    result: list[Any] = []
+    for name in columns:
+        kind = table.c[name].type
+        if isinstance(kind, JSON):
+            result.append(_json)
+        elif isinstance(kind, DateTime) and sqlite:
+            result.append(_sqlite_time)
+        else:
+            result.append(None)
+    return result
+
+
+def _json(value: Any) -> Any:
+    if value is None or isinstance(value, Json):
+        return value
+    return dumps(value)
+
+
+@lru_cache(maxsize=4096)  # most rows of a page share their seen_at and often updated_at
+def _sqlite_time(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _placeholder(conn: Connection) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def _convert(rows: Sequence[Sequence[Any]], converters: list[Any]) -> list[tuple[Any, ...]]:
+    active = [(i, c) for i, c in enumerate(converters) if c is not None]
+    if not active:
+        return [tuple(r) for r in rows]
+    out = []
+    for row in rows:
+        values = list(row)
+        for i, convert in active:
+            values[i] = convert(values[i])
+        out.append(tuple(values))
+    return out
+
+
+def insert_rows(conn: Connection, table: Table, columns: Sequence[str],
+                rows: Sequence[Sequence[Any]]) -> None:
+    """INSERT many rows (tuples in `columns` order) in one driver executemany."""
+    if not rows:
+        return
+    mark = _placeholder(conn)
+    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
+           f"VALUES ({', '.join([mark] * len(columns))})")
+    conn.exec_driver_sql(sql, _convert(rows, _converters(conn, table, columns)))
+
+
+def update_rows(conn: Connection, table: Table, columns: Sequence[str], key: str,
+                rows: Sequence[Sequence[Any]]) -> None:
+    """UPDATE many rows by `key`: each row is the new `columns` values followed by the key."""
+    if not rows:
+        return
+    mark = _placeholder(conn)
+    sql = (f"UPDATE {table.name} SET {', '.join(f'{c} = {mark}' for c in columns)} "
+           f"WHERE {key} = {mark}")
+    conn.exec_driver_sql(sql, _convert(rows, [*_converters(conn, table, columns), None]))
+
+
+def reserve_ids(conn: Connection, table: Table, count: int) -> list[int]:
+    """`count` fresh primary keys for `table`, safe against concurrent writers.
+
+    SQLite: the write transaction holds the database lock, so max(id)+1… is ours.
+    PostgreSQL: taken from the table's sequence, which other sessions never hand out twice.
+    """
+    if count <= 0:
+        return []
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(text(
+            f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
+            "FROM generate_series(1, :n)"), {"n": count})
+        return [int(r[0]) for r in rows]
+    if conn.dialect.name == "sqlite":
+        # take the write lock now, so the max we read is still the max when we insert
+        conn.exec_driver_sql(f"UPDATE {table.name} SET id = id WHERE 0")
+    start = int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one())
+    return list(range(start + 1, start + 1 + count))
