@@ -351,6 +351,53 @@ def secrets_delete(name: str) -> None:
         raise typer.Exit(1)
 
 
+@app.command()
+def demo(directory: Annotated[Path | None, typer.Option(
+        "--dir", help="Keep the demo here (default: a temporary folder, removed after).")]
+        = None) -> None:
+    """Sync the bundled example (three overlapping exports of 40 people) and report."""
+    import tempfile
+
+    from hub.engine import SyncOptions
+    from hub.engine import sync as run_sync
+    from hub.runtime import Runtime
+
+    source = resources.files("hub").joinpath("demo")
+    with tempfile.TemporaryDirectory(prefix="hub-demo-") as scratch:
+        folder = directory or Path(scratch) / "demo"
+        if folder.exists() and any(folder.iterdir()):
+            err_console.print(f"[red]error:[/red] {folder} is not empty — pick a new --dir")
+            raise typer.Exit(2)
+        shutil.copytree(str(source), folder, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("hub.db*", "out", "__pycache__"))
+        out.print(f"[bold]hub demo[/bold] in {folder}: a newsletter export (Mailchimp), a shop "
+                  "export (Shopify) and the accountant's Excel file (; and cp1252), with the "
+                  "noise real exports have: case, spaces, phone formats, two broken rows.\n")
+        try:
+            runtime = Runtime.load(folder / "config.toml")
+            for label, options in (("first sync", SyncOptions()),
+                                   ("second sync (nothing changed)", SyncOptions())):
+                out.rule(label)
+                if sys.stderr.isatty():
+                    with RichProgress() as progress:
+                        summary = run_sync(runtime, options, progress)
+                else:
+                    summary = run_sync(runtime, options)
+                print_summary(summary)
+            runtime.store.close()
+        except HubError as exc:
+            _fail(exc)
+        config = folder / "config.toml"
+        if directory is None:
+            out.print("\nrun `hub demo --dir DIR` to keep the demo and explore it, e.g. "
+                      "`hub contacts explain jakob.krueger@example.de --config DIR/config.toml`")
+        else:
+            out.print(f"\nexplore: hub contacts explain jakob.krueger@example.de --config "
+                      f"{config}\n         hub status --config {config}")
+    # the two broken rows are part of the demonstration; only real failures fail the demo
+    raise typer.Exit(0 if summary["exit_code"] in (0, 1) else summary["exit_code"])
+
+
 def _mount_sandbox() -> None:
     import importlib
 

@@ -41,8 +41,8 @@ def run_hub(*args: str, cwd: Path, env: dict[str, str] | None = None,
 
 @pytest.fixture
 def example(tmp_path: Path) -> Path:
-    """A fresh copy of examples/ (config and data), without any store or output."""
+    """A fresh copy of hub/demo/ (config and data), without any store or output."""
     target = tmp_path / "example"
-    shutil.copytree(ROOT / "examples", target,
+    shutil.copytree(ROOT / "hub" / "demo", target,
                     ignore=shutil.ignore_patterns("hub.db*", "out", "__pycache__"))
     return target

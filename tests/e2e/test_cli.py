@@ -143,3 +143,13 @@ def test_init_writes_a_config_that_loads(tmp_path: Path) -> None:
     result = run_hub("sync", "--json", cwd=tmp_path)
     assert result.code == 0, result.stderr
     assert result.json()["contacts"]["total"] == 1
+
+
+def test_demo_runs_from_the_package_data_and_keeps_its_folder(tmp_path: Path) -> None:
+    result = run_hub("demo", "--dir", str(tmp_path / "d"), cwd=tmp_path)
+    assert result.code == 0, result.stdout + result.stderr
+    assert "contacts: 40 in total, 40 new" in result.stdout
+    assert "kaputt@@example.de" in result.stdout and "second sync" in result.stdout
+    assert (tmp_path / "d" / "out" / "contacts.csv").exists()
+    again = run_hub("demo", "--dir", str(tmp_path / "d"), cwd=tmp_path)
+    assert again.code == 2 and "not empty" in again.stderr
