@@ -107,20 +107,22 @@ def sync(runtime: Runtime, options: SyncOptions,
                 continue
             for stream in connector.streams:
                 progress.stage(f"read {name}", None)
+                pulled = pull.PullStats()
                 try:
-                    pulled = pull.pull(store, connector, stream, normalizer=normalizer,
-                                      run_id=run_id, now=started, full=options.full,
-                                      progress=progress, on_reject=tally.reject)
+                    pull.pull(store, connector, stream, normalizer=normalizer, run_id=run_id,
+                              now=started, full=options.full, progress=progress,
+                              on_reject=tally.reject, stats=pulled)
                 except ConnectorError as exc:
                     tally.fail(name, exc)
                     failed.add(name)
-                    break
                 finally:
                     progress.done()
-                counts = tally.connector(name)
-                counts["read"] += pulled.read
-                counts["skipped_unchanged"] += pulled.skipped_unchanged
-                counts["deleted"] += pulled.deleted
+                    counts = tally.connector(name)
+                    counts["read"] += pulled.read
+                    counts["skipped_unchanged"] += pulled.skipped_unchanged
+                    counts["deleted"] += pulled.deleted
+                if name in failed:
+                    break
 
         progress.stage("resolve", None)
         with store.begin() as conn:

@@ -51,9 +51,9 @@ def _record_rows(conn: Connection, touched: set[int], bulk: bool) -> Iterator[An
                source_records.c.seen_at, source_records.c.fields)
     live = source_records.c.deleted.is_(False)
     if bulk:
-        yield from conn.execution_options(yield_per=BATCH).execute(
+        yield from conn.execute(
             select(*columns).where(live, source_records.c.contact_id.is_not(None))
-            .order_by(source_records.c.contact_id))
+            .order_by(source_records.c.contact_id).execution_options(yield_per=BATCH))
         return
     for part in chunks(sorted(touched)):
         yield from conn.execute(select(*columns).where(

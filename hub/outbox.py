@@ -84,7 +84,7 @@ def _candidates(conn: Connection, connector: Connector, run_id: int,
         held = select(source_records.c.contact_id).where(
             source_records.c.connector == name, source_records.c.deleted.is_(False))
         query = query.where(contacts.c.id.in_(held))
-    yield from conn.execution_options(yield_per=BATCH).execute(query)
+    yield from conn.execute(query.execution_options(yield_per=BATCH))
 
 
 def _own_records(conn: Connection, name: str, ids: Sequence[int]) -> dict[int, tuple[str, Any]]:

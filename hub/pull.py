@@ -79,9 +79,13 @@ def load_cursor(store: Store, connector: str, stream: str) -> str | None:
 
 def pull(store: Store, connector: Connector, stream: str, *, normalizer: Normalizer,
          run_id: int, now: datetime, full: bool, progress: ProgressSink,
-         on_reject: RejectionSink) -> PullStats:
-    """Read `stream` of `connector` from its cursor (or from scratch with `full`)."""
-    stats = PullStats()
+         on_reject: RejectionSink, stats: PullStats | None = None) -> PullStats:
+    """Read `stream` of `connector` from its cursor (or from scratch with `full`).
+
+    `stats` is filled as pages commit, so a read that fails half-way still reports what
+    it committed.
+    """
+    stats = stats if stats is not None else PullStats()
     cursor = None if full else load_cursor(store, connector.name, stream)
     with store.begin() as conn:
         known = conn.execute(select(source_records.c.id).where(

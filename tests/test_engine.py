@@ -1,0 +1,122 @@
+"""The sync engine end to end on both store backends, with the CSV connector."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from hub.engine import SyncOptions, sync
+from hub.errors import ConnectorError
+from hub.plugins import load_plugins
+from hub.runtime import Runtime
+from hub.store.schema import contacts, cursors, source_records
+from tests.conftest import FIXED_NOW
+
+DEMO = Path(__file__).resolve().parents[1] / "hub" / "demo"
+
+
+def runtime_for(tmp_path: Path, store_url: str) -> Runtime:
+    folder = tmp_path / "demo"
+    shutil.copytree(DEMO, folder, ignore=shutil.ignore_patterns("hub.db*", "out"))
+    config = folder / "config.toml"
+    config.write_text(config.read_text().replace('store = "sqlite:///hub.db"',
+                                                 f'store = "{store_url}"'))
+    return Runtime.load(config, plugins=load_plugins(["csv"]), clock=lambda: FIXED_NOW)
+
+
+def count(runtime: Runtime, table: Any, *where: Any) -> int:
+    with runtime.store.begin() as conn:
+        return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
+
+
+def test_sync_is_complete_and_idempotent(tmp_path: Path, store_url: str) -> None:
+    runtime = runtime_for(tmp_path, store_url)
+    first = sync(runtime, SyncOptions())
+    assert first["contacts"]["total"] == 40 and first["exit_code"] == 1
+    assert count(runtime, source_records) == 28 + 25 + 21  # minus the two broken rows
+    second = sync(runtime, SyncOptions())
+    assert second["exit_code"] == 0 and second["contacts"]["updated"] == 0
+    full = sync(runtime, SyncOptions(full=True))
+    assert full["contacts"]["created"] == 0 and full["contacts"]["total"] == 40
+    assert full["contacts"]["updated"] == 0 and full["connectors"]["export"]["updated"] == 0
+    assert all(c["read"] - c["skipped_unchanged"] <= c["rejected"]  # only the invalid e-mail
+               for n, c in full["connectors"].items() if n != "export")
+    runtime.store.close()
+
+
+def test_changed_email_updates_the_contact_instead_of_duplicating(tmp_path: Path,
+                                                                  store_url: str) -> None:
+    runtime = runtime_for(tmp_path, store_url)
+    sync(runtime, SyncOptions())
+    shop = runtime.config.base_dir / "data" / "shop_customers.csv"
+    shop.write_text(shop.read_text(encoding="utf-8").replace(
+        "jakob.privat@example.com", "jakob.neu@example.com"), encoding="utf-8")
+    summary = sync(runtime, SyncOptions())
+    assert summary["contacts"]["total"] == 40 and summary["contacts"]["created"] == 0
+    with runtime.store.begin() as conn:
+        owner = conn.execute(select(source_records.c.contact_id).where(
+            source_records.c.external_id == "7100000021")).scalar_one()
+        emails = conn.execute(select(contacts.c.fields).where(contacts.c.id == owner)
+                              ).scalar_one()["emails"]
+    assert "jakob.neu@example.com" in emails
+    runtime.store.close()
+
+
+class Crash(Exception):
+    """Stands in for the process dying mid-read."""
+
+
+def test_a_crash_mid_read_resumes_from_the_last_committed_page(tmp_path: Path,
+                                                               store_url: str) -> None:
+    runtime = runtime_for(tmp_path, store_url)
+    shop_type = runtime.plugins.connector_types["csv"]
+    original_read = shop_type.read
+
+    def crashing_read(self: Any, stream: str, cursor: str | None) -> Iterator[Any]:
+        for n, page in enumerate(original_read(self, stream, cursor)):
+            if self.name == "shop" and n == 1:
+                raise ConnectorError("simulated crash")
+            yield page
+
+    shop_type.page_size = 10
+    try:
+        shop_type.read = crashing_read  # type: ignore[method-assign]
+        crashed = sync(runtime, SyncOptions())
+        assert crashed["errors"] and crashed["connectors"]["shop"]["read"] == 10
+        with runtime.store.begin() as conn:
+            assert conn.execute(select(cursors.c.value).where(
+                cursors.c.connector == "shop")).scalar() is not None
+        shop_type.read = original_read  # type: ignore[method-assign]
+        resumed = sync(runtime, SyncOptions())
+        assert resumed["connectors"]["shop"]["read"] == 15  # only what was not committed
+        assert resumed["contacts"]["total"] == 40
+        assert count(runtime, source_records, source_records.c.connector == "shop") == 25
+    finally:
+        shop_type.read = original_read  # type: ignore[method-assign]
+        shop_type.page_size = 5000
+        runtime.store.close()
+
+
+def test_plan_queues_but_writes_nothing_then_sync_drains(tmp_path: Path) -> None:
+    runtime = runtime_for(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}")
+    planned = sync(runtime, SyncOptions(plan=True))
+    assert planned["planned"]["export"]["create"] == 40
+    export = runtime.config.base_dir / "out" / "contacts.csv"
+    assert not export.exists()
+    done = sync(runtime, SyncOptions())
+    assert done["connectors"]["export"]["created"] == 40 and export.exists()
+    runtime.store.close()
+
+
+@pytest.mark.parametrize("bad", ["crm"])
+def test_unknown_connector_subset_is_a_config_error(tmp_path: Path, bad: str) -> None:
+    from hub.errors import ConfigError
+
+    runtime = runtime_for(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}")
+    with pytest.raises(ConfigError, match="no connector named 'crm'"):
+        sync(runtime, SyncOptions(connectors=[bad]))
