@@ -48,7 +48,8 @@ def _phone(rnd: random.Random, area: str, number: int) -> str:
 
 
 def _email(rnd: random.Random, person: int) -> str:
-    email = f"{FIRST[person % 20].lower()}.{LAST[person % 16].lower()}.{person}@example{person % 97}.de"
+    name = f"{FIRST[person % 20].lower()}.{LAST[person % 16].lower()}.{person}"
+    email = f"{name}@example{person % 97}.de"
     return email.replace("ü", "ue").replace("ö", "oe").replace("ä", "ae").replace("Ö", "oe")
 
 
@@ -92,7 +93,8 @@ def generate(rows: int, seed: int = 42) -> Path:
         elif which == 1:
             writers[1].writerow([f"'{7_000_000_000 + person}", first, last, email,
                                  "yes" if person % 2 else "no", city, zip_, "DE", phone,
-                                 f"{person % 900}.90", person % 7, "vip" if person % 11 == 0 else ""])
+                                 f"{person % 900}.90", person % 7,
+                                 "vip" if person % 11 == 0 else ""])
         else:
             writers[2].writerow([f"K-{person}", f"Firma {person % 1000} GmbH", first, last,
                                  email, zip_, city, phone])

@@ -17,7 +17,7 @@ from sqlalchemy import func, insert, select, update
 
 from hub import golden, identity, outbox, pull, push
 from hub.connector import Capability, Connector, Rejection
-from hub.errors import ConfigError, ConnectorError, HubError, UnreachableError
+from hub.errors import ConfigError, ConnectorError, HubError
 from hub.merge import Survivorship
 from hub.normalize import IdentitySettings, Normalizer
 from hub.pull import ProgressSink, Silent
@@ -136,7 +136,8 @@ def sync(runtime: Runtime, options: SyncOptions,
                     tally.connector(name)["merged"] += n
             rebuilt = golden.rebuild(
                 conn, resolution.touched, Survivorship(runtime.config.config.merge),
-                run_id=run_id, now=started, bulk=len(resolution.touched) * 2 >= max(total_records, 1))
+                run_id=run_id, now=started,
+                bulk=len(resolution.touched) * 4 >= total_records)  # stream all, not by id
         progress.done()
         contact_counts.update(created=resolution.created,
                               updated=rebuilt.updated - rebuilt.created,

@@ -111,7 +111,7 @@ class Survivorship:
             values["tags"] = sorted(tags, key=lambda t: (t.casefold(), t))
         primary = values.get("email")
         if emails:
-            values["emails"] = [primary] + sorted(emails - {primary}) if primary else sorted(emails)
+            values["emails"] = [primary, *sorted(emails - {primary})] if primary else sorted(emails)
         return values, provenance
 
     def explain(self, candidates: Sequence[Candidate]) -> list[Pick]:

@@ -93,7 +93,8 @@ class Plugins:
         """Which distribution to install for `type_name`, or which types are installed."""
         if type_name in KNOWN_DISTRIBUTIONS:
             dist, folder = KNOWN_DISTRIBUTIONS[type_name]
-            return f"install the distribution {dist!r} (pip install -e {folder} in the hub source tree)"
+            return (f"install the distribution {dist!r} "
+                    f"(pip install -e {folder} in the hub source tree)")
         installed = ", ".join(sorted(self.connector_types)) or "none"
         return f"install the distribution that provides it; installed connector types: {installed}"
 
@@ -119,9 +120,11 @@ class Plugins:
 
 def _check_connector_class(cls: Any, plugin_name: str) -> None:
     if not (isinstance(cls, type) and issubclass(cls, Connector)):
-        raise PluginError(f"plugin {plugin_name!r} registered {cls!r}, which is not a hub.connector.Connector subclass")
+        raise PluginError(f"plugin {plugin_name!r} registered {cls!r}, which is not a "
+                          "hub.connector.Connector subclass")
     if not getattr(cls, "plugin", None):
-        raise PluginError(f"plugin {plugin_name!r}: connector class {cls.__name__} does not set `plugin` (its type name)")
+        raise PluginError(f"plugin {plugin_name!r}: connector class {cls.__name__} does not "
+                          "set `plugin` (its type name)")
 
 
 def load_plugins(names: list[str] | None = None, *, extra: tuple[object, ...] = ()) -> Plugins:

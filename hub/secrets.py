@@ -32,7 +32,7 @@ class SecretRef(BaseModel):
 
 
 def env_var_name(name: str) -> str:
-    """The environment variable that overrides secret `name` (hubspot-token → HUB_SECRET_HUBSPOT_TOKEN)."""
+    """The variable overriding secret `name`: hubspot-token → HUB_SECRET_HUBSPOT_TOKEN."""
     return "HUB_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
 
 

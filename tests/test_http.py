@@ -90,7 +90,7 @@ def test_a_connector_classifier_sees_throttling_inside_http_200() -> None:
         if response.status_code == 200 and "THROTTLED" in response.text:
             return RetryableError("throttled", retry_after=3.0)
         return None
-    transport, seen = scripted(throttled, httpx.Response(200, json={"data": {}}))
+    transport, _ = scripted(throttled, httpx.Response(200, json={"data": {}}))
     c, counter = client(transport, t, classify=classify)
     assert c.post("/graphql.json").json() == {"data": {}}
     assert counter.throttled == 1 and t.sleeps == [3.0]

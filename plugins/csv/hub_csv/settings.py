@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from typing import Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from hub.connector import ConnectorSettings
 from hub.contact import GOLDEN_FIELDS, is_golden_field
@@ -24,7 +24,7 @@ class CsvSettings(ConnectorSettings):
     #: None: UTF-8 (with or without BOM) if the whole file decodes, else cp1252.
     encoding: str | None = None
     #: Golden field (or custom.<name>) → column header; required for `generic`.
-    columns: dict[str, str] = {}
+    columns: dict[str, str] = Field(default_factory=dict)
     #: The column holding a stable record id; default per format (e-mail for generic).
     id_column: str | None = None
     #: The column with the source's own update time; default per format (else file time).
