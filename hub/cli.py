@@ -189,6 +189,8 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
         for r in summary["rejected"][:20]:
             where = r["origin"] or r["record_id"] or "?"
             console.print(f"  {r['connector']} {where}: {r['reason']}", highlight=False)
+    for d in summary.get("drift", []):
+        console.print(f"[red]drift: {d['message']}[/red]", highlight=False)
     for e in summary["errors"]:
         console.print(f"[red]{e['connector']}: {e['message']}[/red]", highlight=False)
     console.print(f"finished in {summary['duration_s']:.1f} s, exit code {summary['exit_code']}")

@@ -45,6 +45,7 @@ class _Tally:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     rejected_total: int = 0
     errors: list[dict[str, str]] = field(default_factory=list)
+    drift: list[dict[str, Any]] = field(default_factory=list)
     exit_code: int = 0
 
     def connector(self, name: str) -> dict[str, int]:
@@ -123,6 +124,7 @@ def sync(runtime: Runtime, options: SyncOptions,
                     counts["deleted"] += pulled.deleted
                 if name in failed:
                     break
+                _reconcile_read(store, name, pulled, started, tally)
 
         progress.stage("resolve", None)
         with store.begin() as conn:
@@ -165,6 +167,13 @@ def sync(runtime: Runtime, options: SyncOptions,
             counts = tally.connector(name)
             counts["created"] += stats.created
             counts["updated"] += stats.updated
+            with store.begin() as conn:
+                waiting = outbox.pending_counts(conn).get(name, 0)
+            if waiting:
+                tally.drift.append({"connector": name, "kind": "unacknowledged",
+                                    "count": waiting,
+                                    "message": f"{waiting} writes to {name} were not "
+                                               "acknowledged and wait for the next run"})
     finally:
         for name, connector in connectors.items():
             tally.connector(name)["api_calls"] = connector.context.api_calls
@@ -172,7 +181,7 @@ def sync(runtime: Runtime, options: SyncOptions,
                 connector.close()
             except ConnectorError as exc:
                 tally.fail(name, exc)
-    if tally.rejected_total and tally.exit_code == 0:
+    if (tally.rejected_total or tally.drift) and tally.exit_code == 0:
         tally.exit_code = 1
     with store.begin() as conn:
         contact_counts["total"] = conn.execute(select(func.count()).select_from(contacts).where(
@@ -194,6 +203,7 @@ def sync(runtime: Runtime, options: SyncOptions,
         "rejected_total": tally.rejected_total,
         "rejected": tally.rejected,
         "errors": tally.errors,
+        "drift": tally.drift,
         "planned": planned,
     }
     with store.begin() as conn:
@@ -205,6 +215,29 @@ def sync(runtime: Runtime, options: SyncOptions,
     except Exception:  # an observer must never fail the run it observes
         log.exception("a run_finished plugin failed", extra={"run_id": run_id})
     return summary
+
+
+def _reconcile_read(store: Any, name: str, pulled: pull.PullStats, now: datetime,
+                    tally: _Tally) -> None:
+    """Counts along the way: what the system reported vs. what was read, and the sweep."""
+    received = pulled.received
+    if pulled.seen is not None and pulled.reported_total is not None \
+            and received < pulled.reported_total:
+        tally.drift.append({
+            "connector": name, "kind": "short_read",
+            "count": pulled.reported_total - received,
+            "message": f"{name} reported {pulled.reported_total} records but hub received "
+                       f"{received}"})
+    if pulled.seen is None:
+        return
+    vanished = pull.sweep(store, name, pulled.seen, now)
+    if vanished:
+        tally.connector(name)["deleted"] += len(vanished)
+        shown = ", ".join(vanished[:5]) + (" …" if len(vanished) > 5 else "")
+        tally.drift.append({
+            "connector": name, "kind": "vanished", "count": len(vanished),
+            "message": f"{len(vanished)} records hub linked are no longer in {name} "
+                       f"(marked deleted, their contacts kept): {shown}"})
 
 
 def _selected(runtime: Runtime, options: SyncOptions) -> list[str]:

@@ -110,6 +110,7 @@ def resolve(conn: Connection, *, max_records: int, run_id: int | None, now: date
         if not nodes:
             continue  # no usable key and never linked: a contact of its own
         first = nodes[0]
+        components.find(first)  # registers a lone node too, so its contact is seen below
         for other in nodes[1:]:
             components.union(first, other)
         anchor[record_id] = first

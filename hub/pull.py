@@ -51,12 +51,16 @@ class PullStats:
     """What reading one connector did, for the run summary and reconciliation."""
 
     read: int = 0
+    #: Records and unreadable rows the system delivered (for the reported-total check).
+    received: int = 0
     changed: int = 0
     skipped_unchanged: int = 0
     rejected: int = 0
     deleted: int = 0
     pages: int = 0
     reported_total: int | None = None
+    #: Ids seen in a full read (None otherwise): the sweep compares them with hub's links.
+    seen: set[str] | None = None
 
 
 #: A record refused before it reached the store: (connector, stage, id, origin, reason).
@@ -87,6 +91,8 @@ def pull(store: Store, connector: Connector, stream: str, *, normalizer: Normali
     """
     stats = stats if stats is not None else PullStats()
     cursor = None if full else load_cursor(store, connector.name, stream)
+    if cursor is None:
+        stats.seen = set()
     with store.begin() as conn:
         known = conn.execute(select(source_records.c.id).where(
             source_records.c.connector == connector.name).limit(1)).first() is not None
@@ -99,6 +105,9 @@ def pull(store: Store, connector: Connector, stream: str, *, normalizer: Normali
         stats.pages += 1
         if page.total is not None:
             stats.reported_total = page.total
+        stats.received += len(page.records) + len(page.rejected)
+        if stats.seen is not None:
+            stats.seen.update(record.id for record in page.records)
         progress.advance(len(page.records) + len(page.rejected))
     return stats
 
@@ -215,3 +224,21 @@ def _save_cursor(conn: Connection, name: str, stream: str, value: str | None,
     if not updated:
         conn.execute(insert(cursors).values(connector=name, stream=stream, value=value,
                                             updated_at=now))
+
+
+def sweep(store: Store, name: str, seen: set[str], now: datetime) -> list[str]:
+    """After a complete read: records hub holds that the system no longer lists.
+
+    They are marked deleted (they stop joining and contributing values; their contact stays
+    and nothing is deleted anywhere) and returned, so the run can report the drift.
+    """
+    with store.begin() as conn:
+        known = conn.execute(select(source_records.c.id, source_records.c.external_id).where(
+            source_records.c.connector == name, source_records.c.deleted.is_(False))).all()
+        vanished = [(rid, ext) for rid, ext in known if ext not in seen]
+        for part in chunks([rid for rid, _ in vanished]):
+            conn.execute(update(source_records).where(source_records.c.id.in_(part))
+                         .values(deleted=True, dirty=True, seen_at=now))
+            conn.execute(delete(identity_keys).where(
+                identity_keys.c.source_record_id.in_(part)))
+    return sorted(ext for _, ext in vanished)

@@ -120,3 +120,20 @@ def test_unknown_connector_subset_is_a_config_error(tmp_path: Path, bad: str) ->
     runtime = runtime_for(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}")
     with pytest.raises(ConfigError, match="no connector named 'crm'"):
         sync(runtime, SyncOptions(connectors=[bad]))
+
+
+def test_a_full_sweep_reports_records_that_vanished_from_a_system(tmp_path: Path,
+                                                                  store_url: str) -> None:
+    runtime = runtime_for(tmp_path, store_url)
+    sync(runtime, SyncOptions())
+    shop = runtime.config.base_dir / "data" / "shop_customers.csv"
+    lines = shop.read_text(encoding="utf-8").splitlines(keepends=True)
+    shop.write_text("".join(line for line in lines if not line.startswith("'7100000021")),
+                    encoding="utf-8")
+    summary = sync(runtime, SyncOptions(full=True))
+    (drift,) = summary["drift"]
+    assert drift["kind"] == "vanished" and drift["count"] == 1 and "7100000021" in drift["message"]
+    assert summary["exit_code"] == 1 and summary["contacts"]["total"] == 40  # contact kept
+    again = sync(runtime, SyncOptions(full=True))
+    assert again["drift"] == []  # reported once, not forever
+    runtime.store.close()

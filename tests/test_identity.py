@@ -135,3 +135,15 @@ def test_partition_is_independent_of_order_and_paging(
     finally:
         bulk.close()
         paged.close()
+
+
+def test_a_record_that_lost_its_keys_keeps_its_contact(store: Store) -> None:
+    with store.begin() as conn:
+        a = add(conn, "shop", "1", ["anna@example.de"])
+        settle(conn)
+        before = contact_of(conn, a)
+        conn.execute(delete(identity_keys).where(identity_keys.c.source_record_id == a))
+        conn.execute(update(source_records).where(source_records.c.id == a).values(dirty=True))
+        settle(conn)
+        assert contact_of(conn, a) == before
+        assert len(conn.execute(select(contacts.c.id)).all()) == 1
