@@ -113,27 +113,6 @@ def test_plugin_not_installed_names_the_distribution(example: Path) -> None:
     assert "hub-shopify" in result.stderr
 
 
-def test_missing_secret_says_how_to_set_it(example: Path) -> None:
-    # the CSV connector has no secret: use the HubSpot connector's, unresolved
-    config = example / "config.toml"
-    config.write_text(config.read_text() + '\n[connectors.crm]\nplugin = "hubspot"\n'
-                      'token = { secret = "crm-token" }\n')
-    result = run_hub("check", cwd=example)
-    assert result.code == 2, result.stdout + result.stderr
-    assert "hub secrets set crm-token" in result.stderr + result.stdout
-    assert "HUB_SECRET_CRM_TOKEN" in result.stderr + result.stdout
-
-
-def test_secret_from_environment_is_used_and_never_printed(example: Path) -> None:
-    config = example / "config.toml"
-    config.write_text(config.read_text() + '\n[connectors.crm]\nplugin = "hubspot"\n'
-                      'token = { secret = "crm-token" }\nbase_url = "http://127.0.0.1:9"\n')
-    result = run_hub("check", "--json", cwd=example,
-                     env={"HUB_SECRET_CRM_TOKEN": "pat-na1-supersecret"})
-    assert result.code == 3, result.stdout + result.stderr  # nothing listens on port 9
-    assert "pat-na1-supersecret" not in result.stdout + result.stderr
-
-
 def test_init_writes_a_config_that_loads(tmp_path: Path) -> None:
     assert run_hub("init", cwd=tmp_path).code == 0
     assert run_hub("init", cwd=tmp_path).code == 2  # refuses to overwrite
