@@ -33,8 +33,16 @@ class Rebuild:
     created: int = 0
 
 
-def candidates_of(rows: Iterable[Any]) -> list[Candidate]:
-    """Source-record rows (id, connector, external_id, source_updated_at, seen_at, fields)."""
+def candidates_of(rows: Iterable[Any], *, with_time: bool = False) -> list[Candidate]:
+    """Source-record rows (id, connector, external_id, source_updated_at, seen_at, fields).
+
+    A lone record needs no ranking, so its time is left out unless `with_time` asks for it.
+    """
+    rows = list(rows)
+    if len(rows) == 1 and not with_time:  # nothing to rank: skip the timestamp work (most contacts)
+        only = rows[0]
+        return [Candidate(record_id=only.id, connector=only.connector,
+                          external_id=only.external_id, updated_at="", fields=only.fields)]
     result = []
     for row in rows:
         moment = as_utc(row.source_updated_at) or as_utc(row.seen_at)

@@ -107,7 +107,8 @@ def explain(conn: Connection, contact_id: int, survivorship: Survivorship) -> di
     history = conn.execute(select(merges).where(
         (merges.c.contact_id == contact_id) | (merges.c.other_id == contact_id))
         .order_by(merges.c.id)).all()
-    picks = survivorship.explain(candidates_of([r for r in records if not r.deleted]))
+    picks = survivorship.explain(candidates_of([r for r in records if not r.deleted],
+                                                 with_time=True))
     return {
         "contact": contact_view(conn, contact_id),
         "records": [{"connector": r.connector, "id": r.external_id, "origin": r.origin,
