@@ -149,8 +149,9 @@ def sync(runtime: Runtime, options: SyncOptions,
             if name in failed or Capability.WRITE_CONTACTS not in connector.capabilities:
                 continue
             with store.begin() as conn:
-                planned[name] = outbox.plan(conn, connector, run_id=run_id, now=started,
-                                            full=options.full).as_dict()
+                planned[name] = outbox.plan(
+                    conn, connector, run_id=run_id, now=started, full=options.full,
+                    newsletter=name == runtime.config.config.consent.newsletter).as_dict()
             if options.plan:
                 continue
             progress.stage(f"push {name}", None)

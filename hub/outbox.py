@@ -15,13 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select
 
 from hub.connector import Connector
+from hub.consent import NONE, Decision, decide
 from hub.identity import chunks
 from hub.store import upsert
 from hub.store.schema import contacts, outbox, source_records, sync_state
@@ -36,10 +37,33 @@ class Planned:
     create: int = 0
     update: int = 0
     delete: int = 0
+    #: Contacts not written to the newsletter, by consent state (the report says why).
+    blocked: dict[str, int] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, Any]:
         """The shape `hub sync --json` prints under "planned"."""
-        return {"create": self.create, "update": self.update, "delete": self.delete}
+        return {"create": self.create, "update": self.update, "delete": self.delete,
+                "blocked": dict(sorted(self.blocked.items()))}
+
+
+#: What the newsletter is told for each consent state; None: leave the status alone.
+_NEWSLETTER_STATUS: dict[str, str | None] = {
+    "confirmed": "subscribed", "unconfirmed": "pending", "pending": None,
+    "unsubscribed": "unsubscribed", "suppressed": "unsubscribed",
+}
+
+
+def _consent_of(conn: Connection, ids: Sequence[int]) -> dict[int, Decision]:
+    """The newsletter decision for each contact, from all its records' observations."""
+    events: dict[int, list[tuple[str, Any]]] = {}
+    for part in chunks(ids):
+        for contact_id, connector, observed in conn.execute(
+                select(source_records.c.contact_id, source_records.c.connector,
+                       source_records.c.consent)
+                .where(source_records.c.contact_id.in_(part),
+                       source_records.c.consent.is_not(None))):
+            events.setdefault(contact_id, []).extend((connector, e) for e in observed or ())
+    return {cid: decide(evs) for cid, evs in events.items()}
 
 
 def payload_hash(payload: Mapping[str, Any]) -> str:
@@ -67,6 +91,16 @@ def _holds(own: Mapping[str, Any] | None, payload: Mapping[str, Any]) -> bool:
     return True
 
 
+_STATUS_OF_KIND = {"doi_confirmed": "subscribed", "opt_out": "unsubscribed",
+                   "bounce": "unsubscribed", "complaint": "unsubscribed"}
+
+
+def _status_shown(observed: Sequence[Any] | None) -> str | None:
+    """The newsletter status a system's own latest consent observation shows."""
+    dated = sorted((e.get("at") or "", e.get("kind")) for e in observed or ())
+    return _STATUS_OF_KIND.get(str(dated[-1][1])) if dated else None
+
+
 def _candidates(conn: Connection, connector: Connector, run_id: int,
                 full: bool) -> Iterator[Any]:
     """Active contacts this connector may need to hear about, with its sync state."""
@@ -87,24 +121,32 @@ def _candidates(conn: Connection, connector: Connector, run_id: int,
     yield from conn.execute(query.execution_options(yield_per=BATCH))
 
 
-def _own_records(conn: Connection, name: str, ids: Sequence[int]) -> dict[int, tuple[str, Any]]:
-    """The connector's own (external id, fields) for each contact it holds."""
-    own: dict[int, tuple[str, Any]] = {}
+def _own_records(conn: Connection, name: str,
+                 ids: Sequence[int]) -> dict[int, tuple[str, Any, str | None]]:
+    """The connector's own (external id, fields, implied status) for each contact it holds."""
+    own: dict[int, tuple[str, Any, str | None]] = {}
     for part in chunks(ids):
         rows = conn.execute(
             select(source_records.c.contact_id, source_records.c.external_id,
-                   source_records.c.fields)
+                   source_records.c.fields, source_records.c.consent)
             .where(source_records.c.connector == name, source_records.c.deleted.is_(False),
                    source_records.c.contact_id.in_(part))
             .order_by(source_records.c.external_id.desc()))
-        for contact_id, external_id, fields in rows:
-            own[contact_id] = (external_id, fields)  # several: the smallest id wins, stably
+        for contact_id, external_id, fields, observed in rows:
+            # several: the smallest id wins, stably
+            own[contact_id] = (external_id, fields, _status_shown(observed))
     return own
 
 
 def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
-         full: bool) -> Planned:
-    """Queue the writes `connector` needs after this run's changes."""
+         full: bool, newsletter: bool = False) -> Planned:
+    """Queue the writes `connector` needs after this run's changes.
+
+    For the newsletter (`newsletter=True`) consent decides: a confirmed double opt-in is
+    written subscribed, a single opt-in pending (the tool sends its confirmation mail), a
+    withdrawal unsubscribed where the contact is already on the list, and a contact with no
+    permission is not written at all.
+    """
     planned = Planned()
     fields = connector.write_fields
     if not fields:
@@ -114,17 +156,30 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
 
     def flush() -> None:
         own = _own_records(conn, name, [row.id for row in batch])
+        decisions = _consent_of(conn, [row.id for row in batch]) if newsletter else {}
         queued: list[dict[str, Any]] = []
         in_sync: list[dict[str, Any]] = []
         for row in batch:
             payload = desired_payload(row.fields, fields)
             if not payload:
                 continue
+            external_id = row.external_id or (own[row.id][0] if row.id in own else None)
+            if newsletter:
+                decision = decisions.get(row.id, NONE)
+                status = _NEWSLETTER_STATUS.get(decision.state)
+                listed = external_id is not None
+                if decision.state == "none" or (not listed and status in (None, "unsubscribed")):
+                    planned.blocked[decision.state] = planned.blocked.get(decision.state, 0) + 1
+                    continue
+                if status is not None:
+                    payload["consent"] = status
             digest = payload_hash(payload)
             if row.pushed_hash == digest:
                 continue
-            external_id = row.external_id or (own[row.id][0] if row.id in own else None)
-            if _holds(own[row.id][1] if row.id in own else None, payload):
+            mine = own.get(row.id)
+            if mine is not None and _holds(mine[1], {k: v for k, v in payload.items()
+                                                     if k != "consent"}) \
+                    and payload.get("consent") in (None, mine[2]):
                 in_sync.append({"connector": name, "contact_id": row.id,
                                 "external_id": external_id, "pushed_hash": digest,
                                 "pushed_at": now})

@@ -66,8 +66,11 @@ def _prepare(name: str, rows: Sequence[Any],
     records: list[OutboundRecord] = []
     vetoed: dict[str, str] = {}
     for row in rows:
-        record = OutboundRecord(key=row.key, contact_id=row.contact_id, fields=dict(row.payload),
-                                external_id=row.external_id, operation=row.operation)
+        fields = dict(row.payload)
+        consent = fields.pop("consent", None)  # hub's decision, not a field plugins may change
+        record = OutboundRecord(key=row.key, contact_id=row.contact_id, fields=fields,
+                                external_id=row.external_id, operation=row.operation,
+                                consent=consent)
         reasons = [r for r in plugins.hook.veto_push(connector=name, record=record) if r]
         if reasons:
             vetoed[row.key] = "; ".join(reasons)
