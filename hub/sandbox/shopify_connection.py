@@ -45,7 +45,7 @@ def decode_cursor(cursor: str) -> SortKey:
         raise bad_request(f"Invalid cursor for current pagination sort: {cursor!r}") from None
 
 
-def check_window(field: str, args: dict[str, Any]) -> None:
+def check_window(field: str, args: dict[str, Any], max_page: int = MAX_PAGE_SIZE) -> None:
     """Shopify's rules for `first`/`last` (the messages are Shopify's)."""
     first, last = args.get("first"), args.get("last")
     if first is None and last is None:
@@ -53,22 +53,23 @@ def check_window(field: str, args: dict[str, Any]) -> None:
     if first is not None and last is not None:
         raise bad_request("providing both first and last is not supported")
     for name, size in (("first", first), ("last", last)):
-        if size is not None and not 0 <= size <= MAX_PAGE_SIZE:
+        if size is not None and not 0 <= size <= max_page:
             raise GraphQLError(
                 f"Argument '{name}' on Field '{field}' has an invalid value ({size}). "
-                f"Expected a page size from 0 to {MAX_PAGE_SIZE}.",
+                f"Expected a page size from 0 to {max_page}.",
                 extensions={"code": "argumentLiteralsIncompatible", "argumentName": name})
 
 
 def paginate(items: Sequence[Item], key: Callable[[Item], SortKey], args: dict[str, Any],
-             *, field: str, unbounded: bool = False) -> dict[str, Any]:
+             *, field: str, unbounded: bool = False,
+             max_page: int = MAX_PAGE_SIZE) -> dict[str, Any]:
     """One page of `items` (in any order) as a connection dict: edges, nodes, pageInfo.
 
     `unbounded` serves every row regardless of `first`/`last`: bulk operations read whole
     connections that way.
     """
     if not unbounded:
-        check_window(field, args)
+        check_window(field, args, max_page)
     reverse = bool(args.get("reverse"))
     rows = sorted(((key(item), item) for item in items), key=lambda pair: pair[0],
                   reverse=reverse)

@@ -1,37 +1,31 @@
-"""The Admin API schema with its scalars and read resolvers bound to the simulated shop.
+"""The read resolvers: every object type's fields answered from the simulated shop's state.
 
-`load_schema()` builds the executable schema from `shopify_schema.graphql`; every object type's
-fields are resolved here from the `Shop` state (mutations live in `shopify_mutations`), so a
+`shopify_schema.load_schema` binds them (and `shopify_mutations`' resolvers) to the SDL, so a
 client's own selections, aliases and fragments are answered by graphql-core, not by us.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from importlib import resources
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from graphql import (
+    GraphQLEnumType,
     GraphQLError,
-    GraphQLObjectType,
     GraphQLResolveInfo,
-    GraphQLScalarType,
-    GraphQLSchema,
-    StringValueNode,
-    ValueNode,
-    build_schema,
+    get_named_type,
 )
 
 from hub.sandbox.shopify_bulk import BulkOperation, BulkOperations
 from hub.sandbox.shopify_connection import SortKey, paginate
+from hub.sandbox.shopify_schema import Resolver, format_datetime
 from hub.sandbox.shopify_search import Search, SearchField
 from hub.sandbox.shopify_shop import (
     SHOP_ID,
-    Address,
     Customer,
     Metafield,
     Shop,
@@ -44,7 +38,7 @@ from hub.sandbox.shopify_shop import (
 if TYPE_CHECKING:
     from hub.sandbox.shopify import ShopifyLimits
 
-Resolver = Callable[..., Any]
+Info: TypeAlias = "GraphQLResolveInfo[Context]"
 
 #: Without the `read_all_orders` scope Shopify shows only this much order history.
 RECENT_ORDERS = timedelta(days=60)
@@ -62,89 +56,9 @@ class Context:
     unbounded: bool = False
 
 
-def ctx(info: GraphQLResolveInfo) -> Context:
+def ctx(info: Info) -> Context:
     """The request context of a resolver call."""
-    return cast(Context, info.context)
-
-
-# scalars ---------------------------------------------------------------------------------------
-
-def format_datetime(moment: datetime) -> str:
-    """`2024-01-31T09:00:00Z`, Shopify's DateTime form."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def format_decimal(amount: Decimal) -> str:
-    """`129.9`, `100.0`: Shopify's Decimal form (shortest, at least one fraction digit)."""
-    text = format(amount.normalize(), "f")
-    return text if "." in text else f"{text}.0"
-
-
-def parse_datetime(value: Any) -> datetime:
-    """An ISO-8601 input, rejected with Shopify's wording."""
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            pass
-        else:
-            if moment.tzinfo is not None:
-                return moment
-    raise GraphQLError(f"invalid DateTime '{value}'")
-
-
-def _literal(parse: Callable[[Any], Any]) -> Callable[..., Any]:
-    def parse_literal(node: ValueNode, _variables: Any = None) -> Any:
-        if isinstance(node, StringValueNode):
-            return parse(node.value)
-        raise GraphQLError(f"Could not coerce value {node} to a string")
-    return parse_literal
-
-
-def _parse_unsigned(value: Any) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise GraphQLError(f"Could not coerce value {json.dumps(value)} to UnsignedInt64") from None
-    if number < 0:
-        raise GraphQLError(f"Could not coerce value {json.dumps(value)} to UnsignedInt64")
-    return number
-
-
-def _install_scalars(schema: GraphQLSchema) -> None:
-    def scalar(name: str) -> GraphQLScalarType:
-        return cast(GraphQLScalarType, schema.type_map[name])
-
-    date_time = scalar("DateTime")
-    date_time.serialize = lambda v: format_datetime(v) if isinstance(v, datetime) else str(v)
-    date_time.parse_value = parse_datetime
-    date_time.parse_literal = _literal(parse_datetime)  # type: ignore[assignment]
-    decimal = scalar("Decimal")
-    decimal.serialize = lambda v: format_decimal(Decimal(v))
-    decimal.parse_value = lambda v: Decimal(str(v))
-    unsigned = scalar("UnsignedInt64")
-    unsigned.serialize = lambda v: str(int(v))
-    unsigned.parse_value = _parse_unsigned
-
-
-def load_schema(resolvers: Mapping[str, Mapping[str, Resolver]]) -> GraphQLSchema:
-    """The executable schema: SDL + scalars + the given resolvers (type → field → function)."""
-    sdl = resources.files("hub.sandbox").joinpath("shopify_schema.graphql").read_text("utf-8")
-    schema = build_schema(sdl)
-    _install_scalars(schema)
-    for type_name, fields in resolvers.items():
-        object_type = cast(GraphQLObjectType, schema.type_map[type_name])
-        for field_name, resolve in fields.items():
-            object_type.fields[field_name].resolve = resolve
-    for interface in ("Node", "HasMetafields"):
-        schema.type_map[interface].resolve_type = resolve_type  # type: ignore[attr-defined]
-    return schema
-
-
-def resolve_type(value: Any, _info: GraphQLResolveInfo, _type: Any) -> str:
-    """The GraphQL type of a state object behind an interface field."""
-    return {Customer: "Customer", ShopOrder: "Order", Metafield: "Metafield",
-            Address: "MailingAddress", Shop: "Shop", BulkOperation: "BulkOperation"}[type(value)]
+    return info.context
 
 
 # lookups ---------------------------------------------------------------------------------------
@@ -217,6 +131,13 @@ def money(context: Context, amount: Decimal, currency: str | None = None) -> dic
     return {"amount": amount, "currencyCode": currency or context.shop.currency}
 
 
+def page(context: Context, items: Sequence[Any], key: Callable[[Any], SortKey],
+         args: dict[str, Any], field: str) -> dict[str, Any]:
+    """One connection page with the shop's page-size limit (whole connections in bulk runs)."""
+    return paginate(items, key, args, field=field, unbounded=context.unbounded,
+                    max_page=context.limits.max_page_size)
+
+
 def iso(moment: datetime) -> str:
     """Sortable text of a timestamp for sort keys and cursors."""
     return format_datetime(moment)
@@ -228,23 +149,22 @@ def metafield_resolvers() -> dict[str, Resolver]:
         return cast(dict[tuple[str, str], Metafield],
                     obj.shop_metafields if isinstance(obj, Shop) else obj.metafields)
 
-    def one(obj: Any, info: GraphQLResolveInfo, key: str,
+    def one(obj: Any, info: Info, key: str,
             namespace: str | None = None) -> Metafield | None:
         return holder(obj).get((namespace or ctx(info).limits.app_namespace, key))
 
-    def many(obj: Any, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:
+    def many(obj: Any, info: Info, **args: Any) -> dict[str, Any]:
         items = [m for m in holder(obj).values()
                  if (args.get("namespace") is None or m.namespace == args["namespace"])
                  and (args.get("keys") is None or f"{m.namespace}.{m.key}" in args["keys"])]
-        return paginate(items, lambda m: (m.id, m.id), args, field="metafields",
-                        unbounded=ctx(info).unbounded)
+        return page(ctx(info), items, lambda m: (m.id, m.id), args, "metafields")
 
     return {"metafield": one, "metafields": many}
 
 
 # customers -------------------------------------------------------------------------------------
 
-def _customer_sort(context: Context, sort_key: str) -> Callable[[Customer], SortKey]:
+def _customer_sort(sort_key: str) -> Callable[[Customer], SortKey]:
     if sort_key == "UPDATED_AT":
         return lambda c: (iso(c.updated_at), c.id)
     if sort_key == "CREATED_AT":
@@ -282,16 +202,16 @@ def customer_search(context: Context, query: str | None) -> Search[Customer]:
     return Search(query, fields, lambda c: (c.first_name, c.last_name, c.email, c.phone))
 
 
-def customers(_root: Any, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:
+def customers(_root: Any, info: Info, **args: Any) -> dict[str, Any]:
     """`customers(first, after, query, sortKey, reverse)`."""
     context = ctx(info)
     matches = customer_search(context, args.get("query"))
     rows = [c for c in context.shop.customers.values() if matches(c)]
-    return paginate(rows, _customer_sort(context, args.get("sortKey", "ID")), args,
-                    field="customers", unbounded=context.unbounded)
+    return page(context, rows, _customer_sort(args.get("sortKey", "ID")), args,
+                "customers")
 
 
-def customers_count(_root: Any, info: GraphQLResolveInfo, query: str | None = None,
+def customers_count(_root: Any, info: Info, query: str | None = None,
                     limit: int | None = 10000) -> dict[str, Any]:
     """`customersCount`: exact up to `limit`, AT_LEAST beyond."""
     context = ctx(info)
@@ -302,7 +222,7 @@ def customers_count(_root: Any, info: GraphQLResolveInfo, query: str | None = No
     return {"count": count, "precision": "EXACT"}
 
 
-def email_consent(customer: Customer, _info: GraphQLResolveInfo) -> dict[str, Any] | None:
+def email_consent(customer: Customer, _info: Info) -> dict[str, Any] | None:
     """Null without an e-mail address, except after erasure (then REDACTED)."""
     if customer.email is None and not customer.redacted:
         return None
@@ -311,7 +231,7 @@ def email_consent(customer: Customer, _info: GraphQLResolveInfo) -> dict[str, An
             "consentUpdatedAt": consent.updated_at}
 
 
-def default_email(customer: Customer, _info: GraphQLResolveInfo) -> dict[str, Any] | None:
+def default_email(customer: Customer, _info: Info) -> dict[str, Any] | None:
     """`defaultEmailAddress` (newer API versions' home of the e-mail consent)."""
     if customer.email is None:
         return None
@@ -320,7 +240,7 @@ def default_email(customer: Customer, _info: GraphQLResolveInfo) -> dict[str, An
             "marketingOptInLevel": consent.opt_in_level, "marketingUpdatedAt": consent.updated_at}
 
 
-def default_phone(customer: Customer, _info: GraphQLResolveInfo) -> dict[str, Any] | None:
+def default_phone(customer: Customer, _info: Info) -> dict[str, Any] | None:
     """`defaultPhoneNumber`; SMS consent is not simulated, so it is never subscribed."""
     if customer.phone is None:
         return None
@@ -329,13 +249,13 @@ def default_phone(customer: Customer, _info: GraphQLResolveInfo) -> dict[str, An
             "marketingCollectedFrom": None}
 
 
-def customer_orders(customer: Customer, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:
+def customer_orders(customer: Customer, info: Info, **args: Any) -> dict[str, Any]:
     """`Customer.orders`."""
     context = ctx(info)
     return _orders(context, context.shop.orders_of(customer), args)
 
 
-def customer_field(_root: Any, info: GraphQLResolveInfo, id: str) -> Any:
+def customer_field(_root: Any, info: Info, id: str) -> Any:
     """`customer(id:)`."""
     return find(ctx(info), id, kinds=("Customer",))
 
@@ -366,7 +286,8 @@ CUSTOMER: dict[str, Resolver] = {
 
 ADDRESS: dict[str, Resolver] = {
     "id": lambda a, _info: gid("MailingAddress", a.id) + "?model_name=CustomerAddress",
-    "countryCodeV2": attr("country_code"),
+    "countryCodeV2": lambda a, info: a.country_code
+    if a.country_code in cast(GraphQLEnumType, get_named_type(info.return_type)).values else None,
     "country": lambda a, _info: country_name(a.country_code),
     "firstName": attr("first_name"),
     "lastName": attr("last_name"),
@@ -396,8 +317,12 @@ def _order_sort(context: Context, sort_key: str) -> Callable[[ShopOrder], SortKe
         "CUSTOMER_NAME": lambda o: (shop.customers[o.customer_id].display_name.lower()
                                     if o.customer_id in shop.customers else ""),
     }
-    value = keys.get(sort_key, lambda o: o.id)
+    value = keys.get(sort_key, _order_id)
     return lambda o: (value(o), o.id)
+
+
+def _order_id(order: ShopOrder) -> int:
+    return order.id
 
 
 def order_search(context: Context, query: str | None) -> Search[ShopOrder]:
@@ -419,17 +344,16 @@ def order_search(context: Context, query: str | None) -> Search[ShopOrder]:
 def _orders(context: Context, rows: list[ShopOrder], args: dict[str, Any]) -> dict[str, Any]:
     matches = order_search(context, args.get("query"))
     shown = [o for o in rows if visible(context, o) and matches(o)]
-    return paginate(shown, _order_sort(context, args.get("sortKey", "ID")), args,
-                    field="orders", unbounded=context.unbounded)
+    return page(context, shown, _order_sort(context, args.get("sortKey", "ID")), args, "orders")
 
 
-def orders(_root: Any, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:
+def orders(_root: Any, info: Info, **args: Any) -> dict[str, Any]:
     """Top-level `orders(first, after, query, sortKey)`."""
     context = ctx(info)
     return _orders(context, list(context.shop.orders.values()), args)
 
 
-def _money_bag(order: ShopOrder, amount: Decimal, info: GraphQLResolveInfo) -> dict[str, Any]:
+def _money_bag(order: ShopOrder, amount: Decimal, info: Info) -> dict[str, Any]:
     value = money(ctx(info), amount, order.currency)
     return {"shopMoney": value, "presentmentMoney": value}
 
@@ -454,7 +378,7 @@ ORDER: dict[str, Resolver] = {
 
 # the rest --------------------------------------------------------------------------------------
 
-def _json_value(metafield: Metafield, _info: GraphQLResolveInfo) -> Any:
+def _json_value(metafield: Metafield, _info: Info) -> Any:
     if metafield.type == "json":
         return json.loads(metafield.value)
     if metafield.type == "number_integer":
@@ -484,7 +408,7 @@ SHOP: dict[str, Resolver] = {
 }
 
 
-def current_bulk_operation(_root: Any, info: GraphQLResolveInfo,
+def current_bulk_operation(_root: Any, info: Info,
                            type: str = "QUERY") -> BulkOperation | None:
     """`currentBulkOperation`: the newest operation; reading it is a poll."""
     context = ctx(info)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from phonenumbers.geocoder import LOCALE_DATA
+from phonenumbers.geodata.locale import LOCALE_DATA
 
 from hub.sandbox.people import Person, ShopifyView
 
@@ -191,6 +191,8 @@ class Shop:
         self.orders: dict[int, ShopOrder] = {}
         self.shop_metafields: dict[tuple[str, str], Metafield] = {}
         self._orders_by_customer: dict[int, list[int]] = {}
+        #: Customers with an erasure request still waiting (see `apply_due_erasures`).
+        self.pending_erasures: set[int] = set()
         seeded: list[tuple[Customer, ShopifyView]] = []
         for person in people:
             if person.shopify is not None:
@@ -235,10 +237,10 @@ class Shop:
     # lookups ---------------------------------------------------------------------------------
 
     def customer_by_email(self, email: str) -> Customer | None:
-        """The customer holding this address (case-insensitive), if any."""
-        wanted = email.strip().lower()
+        """The customer holding this address (ignoring case and whitespace), if any."""
+        wanted = "".join(email.split()).lower()
         for customer in self.customers.values():
-            if customer.email and customer.email.strip().lower() == wanted:
+            if customer.email and "".join(customer.email.split()).lower() == wanted:
                 return customer
         return None
 
@@ -294,11 +296,25 @@ class Shop:
     def apply_due_erasures(self, now: datetime) -> list[Customer]:
         """Carry out every erasure request whose waiting period is over; returns the erased."""
         erased = []
-        for customer in self.customers.values():
-            if customer.erasure_due_at is not None and customer.erasure_due_at <= now:
+        for customer_id in sorted(self.pending_erasures):
+            customer = self.customers.get(customer_id)
+            if customer is None:
+                self.pending_erasures.discard(customer_id)
+            elif customer.erasure_due_at is not None and customer.erasure_due_at <= now:
                 self.erase(customer, now)
                 erased.append(customer)
         return erased
+
+    def request_erasure(self, customer: Customer, due: datetime) -> None:
+        """Schedule the erasure (a repeated request keeps the first date)."""
+        if customer.erasure_due_at is None:
+            customer.erasure_due_at = due
+        self.pending_erasures.add(customer.id)
+
+    def cancel_erasure(self, customer: Customer) -> None:
+        """Drop a waiting erasure request."""
+        customer.erasure_due_at = None
+        self.pending_erasures.discard(customer.id)
 
     def erase(self, customer: Customer, at: datetime) -> None:
         """Remove the personal data, keep the record, its id and its orders' money.
@@ -313,6 +329,7 @@ class Shop:
         customer.metafields = {}
         customer.consent = EmailConsent("REDACTED", None, at)
         customer.erasure_due_at = None
+        self.pending_erasures.discard(customer.id)
         customer.redacted = True
         customer.updated_at = at
         for order in self.orders_of(customer):
