@@ -164,6 +164,14 @@ def sync(config: ConfigOption = DEFAULT_PATH,
     raise typer.Exit(summary["exit_code"])
 
 
+_BLOCKED = {
+    "none": "without any e-mail permission",
+    "unsubscribed": "opted out (and not on the list)",
+    "suppressed": "bounced or complained (and not on the list)",
+    "pending": "awaiting confirmation (and not on the list)",
+}
+
+
 def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:
     """The run report people read after `hub sync` and `hub demo`."""
     console = console or out
@@ -179,10 +187,15 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
     console.print(f"contacts: {contacts['total']} in total, {contacts['created']} new, "
                   f"{contacts['updated']} updated, {contacts['merged']} merged, "
                   f"{contacts['held_for_review']} merges held for review")
-    if summary.get("planned") and summary["plan"]:
-        for name, p in summary["planned"].items():
+    for name, p in (summary.get("planned") or {}).items():
+        if summary["plan"]:
             console.print(f"would write to {name}: {p['create']} new, {p['update']} updates, "
                           f"{p['delete']} deletions")
+        if p.get("blocked"):
+            why = ", ".join(f"{n} {_BLOCKED.get(state, state)}"
+                            for state, n in p["blocked"].items())
+            console.print(f"consent kept {sum(p['blocked'].values())} contacts out of {name}: "
+                          f"{why}", highlight=False)
     if summary["rejected"]:
         console.print(f"[yellow]{summary['rejected_total']} records rejected[/yellow] "
                       "(all of them: `hub dead-letters`):")

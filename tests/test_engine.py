@@ -137,3 +137,30 @@ def test_a_full_sweep_reports_records_that_vanished_from_a_system(tmp_path: Path
     again = sync(runtime, SyncOptions(full=True))
     assert again["drift"] == []  # reported once, not forever
     runtime.store.close()
+
+
+def test_the_newsletter_gets_only_contacts_consent_allows(tmp_path: Path) -> None:
+    runtime = runtime_for(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}")
+    config = runtime.config.path
+    config.write_text(config.read_text() + '\n[consent]\nnewsletter = "export"\n')
+    runtime = Runtime.load(config, plugins=load_plugins(["csv"]), clock=lambda: FIXED_NOW)
+    summary = sync(runtime, SyncOptions())
+    planned = summary["planned"]["export"]
+    assert set(planned["blocked"]) == {"none"}
+    written = summary["connectors"]["export"]["created"]
+    assert written + planned["blocked"]["none"] == 40 and 0 < written < 40
+    from hub import lookup
+    with runtime.store.begin() as conn:
+        # Jonas: newsletter row with CONFIRM_TIME; Anna: OPTIN_TIME only;
+        # Mathilda: shop "Accepts Email Marketing = no" and the accountant's file only
+        def state(email: str) -> dict[str, Any]:
+            view = lookup.contact_view(conn, lookup.find_contact(conn, email) or 0)
+            return dict(view["consent"]["newsletter"])
+        jonas, anna = state("jonas.schmidt@example.de"), state("anna.mueller@example.de")
+        mathilda = state("mathilda.krause@example.de")
+    assert jonas["state"] == "confirmed" and jonas["source"] == "newsletter"
+    assert anna["state"] == "unconfirmed" and mathilda["state"] == "none"
+    exported = (runtime.config.base_dir / "out" / "contacts.csv").read_text(encoding="utf-8")
+    assert "jonas.schmidt@example.de" in exported and "anna.mueller@example.de" in exported
+    assert "mathilda.krause@example.de" not in exported
+    runtime.store.close()
