@@ -81,8 +81,8 @@ def _holds(own: Mapping[str, Any] | None, payload: Mapping[str, Any]) -> bool:
     """True when the system's own record already carries every value of `payload`."""
     if own is None:
         return False
-    for field, value in payload.items():
-        mine = own.get(field)
+    for name, value in payload.items():
+        mine = own.get(name)
         if isinstance(value, list):
             if sorted(map(str, mine or [])) != sorted(map(str, value)):
                 return False
