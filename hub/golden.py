@@ -74,10 +74,15 @@ def rebuild(conn: Connection, touched: set[int], survivorship: Survivorship, *,
     result = Rebuild()
     if not touched:
         return result
+    # stored digests of contacts that have one (new placeholders have "": always written)
     hashes: dict[int, str] = {}
-    for part in chunks(sorted(touched)):
-        hashes.update((cid, digest) for cid, digest in conn.execute(
-            select(contacts.c.id, contacts.c.content_hash).where(contacts.c.id.in_(part))))
+    known = select(contacts.c.id, contacts.c.content_hash).where(contacts.c.content_hash != "")
+    if bulk:
+        hashes.update((cid, digest) for cid, digest in conn.execute(known) if cid in touched)
+    else:
+        for part in chunks(sorted(touched)):
+            hashes.update((cid, digest) for cid, digest in conn.execute(
+                known.where(contacts.c.id.in_(part))))
     pending: list[tuple[Any, ...]] = []
     for contact_id, group in groupby(_record_rows(conn, touched, bulk), key=lambda r: r.contact_id):
         if contact_id not in touched:
@@ -88,7 +93,7 @@ def rebuild(conn: Connection, touched: set[int], survivorship: Survivorship, *,
         previous = hashes.get(contact_id)
         if previous == digest:
             continue
-        if previous == "":
+        if previous is None:
             result.created += 1
         result.updated += 1
         pending.append((values.get("email"), serialised, dumps(provenance), digest, now,

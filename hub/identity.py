@@ -17,9 +17,10 @@ already holding those keys are loaded in bulk, and the new links are written wit
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import groupby
 from typing import TypeVar
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -29,6 +30,7 @@ from hub.store.schema import contacts, identity_keys, merges, source_records
 
 T = TypeVar("T")
 CHUNK = 900  # stays under SQLite's bound-parameter limit with room to spare
+STREAM = 20_000
 
 
 @dataclass
@@ -69,71 +71,66 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield items[start:start + size]
 
 
-def resolve(conn: Connection, *, max_records: int, run_id: int | None, now: datetime) -> Resolution:
-    """Link every dirty source record to a golden contact; merge contacts that now share a key."""
-    result = Resolution()
-    dirty = conn.execute(
-        select(source_records.c.id, source_records.c.contact_id)
+def _dirty_records(conn: Connection) -> Iterator[tuple[int, int | None, list[str]]]:
+    """(record id, current contact, its keys) for each dirty record, streamed in id order."""
+    rows = conn.execute(
+        select(source_records.c.id, source_records.c.contact_id, identity_keys.c.key)
+        .outerjoin(identity_keys, identity_keys.c.source_record_id == source_records.c.id)
         .where(source_records.c.dirty.is_(True))
-    ).all()
+        .order_by(source_records.c.id)
+        .execution_options(yield_per=STREAM))
+    for record_id, group in groupby(rows, key=lambda row: row[0]):
+        items = list(group)
+        yield record_id, items[0][1], [key for _, _, key in items if key is not None]
+
+
+def resolve(conn: Connection, *, max_records: int, run_id: int | None, now: datetime) -> Resolution:
+    """Link every dirty source record to a golden contact; merge contacts that now share a key.
+
+    Three streamed passes over the dirty records keep memory to the union-find itself (a
+    million-record import never holds a million Python records): join their keys, decide
+    each component's contact, write the links.
+    """
+    result = Resolution()
+    dirty = conn.execute(select(func.count()).select_from(source_records).where(
+        source_records.c.dirty.is_(True))).scalar_one()
     if not dirty:
         return result
-    dirty_ids = [row.id for row in dirty]
-    current = {row.id: row.contact_id for row in dirty}
     total = conn.execute(select(func.count()).select_from(source_records)).scalar_one()
-    bulk = len(dirty) * 2 >= total
+    bulk = dirty * 2 >= total
+    crowded = _crowded_keys(conn, max_records, bulk)
 
-    keys_of: dict[int, list[str]] = defaultdict(list)
-    key_query = select(identity_keys.c.key, identity_keys.c.source_record_id)
-    if bulk:
-        rows: Iterable[tuple[str, int]] = conn.execute(
-            key_query.join(source_records, source_records.c.id == identity_keys.c.source_record_id)
-            .where(source_records.c.dirty.is_(True)))
-        for key, record_id in rows:
-            keys_of[record_id].append(key)
-    else:
-        for part in chunks(dirty_ids):
-            for key, record_id in conn.execute(
-                    key_query.where(identity_keys.c.source_record_id.in_(part))):
-                keys_of[record_id].append(key)
+    def usable(current: int | None, keys: list[str]) -> list[str | int]:
+        nodes: list[str | int] = [k for k in keys if k not in crowded]
+        if current is not None:
+            nodes.append(current)
+        return nodes
 
-    all_keys = sorted({k for ks in keys_of.values() for k in ks})
-    crowded = _crowded_keys(conn, all_keys, max_records, bulk)
-    owners = _existing_owners(conn, [k for k in all_keys if k not in crowded], bulk)
-
+    # pass 1: everything a dirty record carries belongs together
     components = _Components()
-    anchor: dict[int, str | int] = {}
-    for record_id in dirty_ids:
-        nodes: list[str | int] = [k for k in keys_of.get(record_id, ()) if k not in crowded]
-        if current[record_id] is not None:
-            nodes.append(current[record_id])
-        if not nodes:
-            continue  # no usable key and never linked: a contact of its own
-        first = nodes[0]
-        components.find(first)  # registers a lone node too, so its contact is seen below
-        for other in nodes[1:]:
-            components.union(first, other)
-        anchor[record_id] = first
-    for key, contact_ids in owners.items():
-        for contact_id in contact_ids:
+    for _, current, keys in _dirty_records(conn):
+        nodes = usable(current, keys)
+        if nodes:
+            components.find(nodes[0])  # registers a lone node too, so its contact is seen below
+            for other in nodes[1:]:
+                components.union(nodes[0], other)
+    for key, contact_id in _existing_owners(conn, bulk):
+        if key not in crowded:
             components.union(key, contact_id)
 
-    # Pick each component's contact: the smallest existing id, or a new one.
+    # each component's contact: the smallest existing id (others merge into it), or a new one
     existing_in: dict[object, list[int]] = defaultdict(list)
     for node in list(components.parent):
         if isinstance(node, int):
             existing_in[components.find(node)].append(node)
     target_of_root: dict[object, int] = {}
     new_roots: dict[object, None] = {}  # insertion-ordered set
-    root_of: dict[int, object] = {}
-    for record_id in dirty_ids:
-        # a record with no usable key and no contact yet is a contact of its own
-        root: object = components.find(anchor[record_id]) if record_id in anchor \
-            else ("own", record_id)
-        root_of[record_id] = root
+    for record_id, current, keys in _dirty_records(conn):  # pass 2
+        nodes = usable(current, keys)
+        root: object = components.find(nodes[0]) if nodes else ("own", record_id)
         if root in target_of_root or root in new_roots:
             continue
-        existing = existing_in.get(root) if not isinstance(root, tuple) else None
+        existing = existing_in.get(root)
         if existing:
             target = min(existing)
             target_of_root[root] = target
@@ -145,58 +142,63 @@ def resolve(conn: Connection, *, max_records: int, run_id: int | None, now: date
         # placeholders: golden.rebuild fills them; content_hash "" marks them as new
         ids = reserve_ids(conn, contacts, len(new_roots))
         empty = Json("{}")
-        insert_rows(conn, contacts, ("id", "fields", "provenance", "status", "content_hash",
-                                     "created_at", "updated_at", "updated_run"),
-                    [(cid, empty, empty, "active", "", now, now, run_id) for cid in ids])
+        for start in range(0, len(ids), STREAM):
+            insert_rows(conn, contacts, ("id", "fields", "provenance", "status", "content_hash",
+                                         "created_at", "updated_at", "updated_run"),
+                        [(cid, empty, empty, "active", "", now, now, run_id)
+                         for cid in ids[start:start + STREAM]])
         target_of_root.update(zip(new_roots, ids, strict=True))
         result.created = len(ids)
+        del new_roots
 
+    # pass 3: write the links; a row is updated only after it was read, and the update does
+    # not change what the stream selects or how it is ordered
     links: list[tuple[int, int]] = []
-    for record_id in dirty_ids:
-        target = target_of_root[root_of[record_id]]
+    for record_id, current, keys in _dirty_records(conn):
+        nodes = usable(current, keys)
+        root = components.find(nodes[0]) if nodes else ("own", record_id)
+        target = target_of_root[root]
         result.touched.add(target)
-        if current[record_id] != target:
+        if current != target:
             links.append((target, record_id))
+            if len(links) >= STREAM:
+                update_rows(conn, source_records, ("contact_id",), "id", links)
+                links.clear()
     update_rows(conn, source_records, ("contact_id",), "id", links)
     if crowded:
         _record_held(conn, crowded, run_id, now, result)
     return result
 
 
-def _crowded_keys(conn: Connection, keys: Sequence[str], max_records: int,
-                  bulk: bool) -> dict[str, int]:
+def _crowded_keys(conn: Connection, max_records: int, bulk: bool) -> dict[str, int]:
     """Keys held by more than `max_records` source records: too shared to identify a person."""
     query = (select(identity_keys.c.key, func.count().label("n"))
              .group_by(identity_keys.c.key).having(func.count() > max_records))
-    if bulk:
-        return {key: n for key, n in conn.execute(query)}
-    crowded: dict[str, int] = {}
-    for part in chunks(keys):
-        crowded.update((key, n) for key, n in conn.execute(
-            query.where(identity_keys.c.key.in_(part))))
-    return crowded
+    if not bulk:  # only the keys this run's records carry
+        dirty_keys = (select(identity_keys.c.key)
+                      .join(source_records,
+                            source_records.c.id == identity_keys.c.source_record_id)
+                      .where(source_records.c.dirty.is_(True)))
+        query = query.where(identity_keys.c.key.in_(dirty_keys))
+    return {key: n for key, n in conn.execute(query)}
 
 
-def _existing_owners(conn: Connection, keys: Sequence[str], bulk: bool) -> dict[str, set[int]]:
-    """For each key, the contacts that already-resolved (clean) records holding it belong to."""
-    query = (select(identity_keys.c.key, source_records.c.contact_id)
-             .join(source_records, source_records.c.id == identity_keys.c.source_record_id)
-             .where(source_records.c.dirty.is_(False), source_records.c.contact_id.is_not(None)))
-    owners: dict[str, set[int]] = defaultdict(set)
-    if bulk:
-        clean = conn.execute(select(source_records.c.id).where(
-            source_records.c.dirty.is_(False)).limit(1)).first()
-        if clean is None:
-            return owners  # first import: nothing resolved before
-        wanted = set(keys)
-        for key, contact_id in conn.execute(query):
-            if key in wanted:
-                owners[key].add(contact_id)
-        return owners
-    for part in chunks(keys):
-        for key, contact_id in conn.execute(query.where(identity_keys.c.key.in_(part))):
-            owners[key].add(contact_id)
-    return owners
+def _existing_owners(conn: Connection, bulk: bool) -> Iterator[tuple[str, int]]:
+    """(key, contact) for already-resolved (clean) records sharing a key with a dirty one."""
+    if bulk and conn.execute(select(source_records.c.id).where(
+            source_records.c.dirty.is_(False)).limit(1)).first() is None:
+        return  # first import: nothing resolved before
+    mine = identity_keys.alias("mine")
+    dirty_keys = (select(mine.c.key)
+                  .join(source_records, source_records.c.id == mine.c.source_record_id)
+                  .where(source_records.c.dirty.is_(True)))
+    clean = source_records.alias("clean")
+    rows = conn.execute(
+        select(identity_keys.c.key, clean.c.contact_id).distinct()
+        .join(clean, clean.c.id == identity_keys.c.source_record_id)
+        .where(clean.c.dirty.is_(False), clean.c.contact_id.is_not(None),
+               identity_keys.c.key.in_(dirty_keys)))
+    yield from ((key, contact_id) for key, contact_id in rows.all())
 
 
 def _merge_contacts(conn: Connection, target: int, other: int, run_id: int | None,
@@ -204,8 +206,9 @@ def _merge_contacts(conn: Connection, target: int, other: int, run_id: int | Non
     """Fold contact `other` into `target`: its records move, it is kept as 'merged' (audit)."""
     moved = conn.execute(select(source_records.c.id).where(
         source_records.c.contact_id == other)).scalars().all()
+    # the moved records need no dirty flag: rebuilding `target` reads all of its records
     conn.execute(update(source_records).where(source_records.c.contact_id == other)
-                 .values(contact_id=target, dirty=True))
+                 .values(contact_id=target))
     conn.execute(update(contacts).where(contacts.c.id == other)
                  .values(status="merged", merged_into=target, updated_at=now, updated_run=run_id))
     conn.execute(insert(merges).values(
