@@ -254,6 +254,28 @@ def dead_letters(config: ConfigOption = DEFAULT_PATH, as_json: JsonOption = Fals
     out.print(table)
 
 
+@app.command()
+def duplicates(config: ConfigOption = DEFAULT_PATH, as_json: JsonOption = False) -> None:
+    """Merges held for review: an e-mail shared by more records than one person has."""
+    from hub import lookup
+
+    runtime = _runtime(config)
+    with runtime.store.begin() as conn:
+        held = lookup.held_merges(conn)
+    if as_json:
+        _print_json(held)
+        return
+    if not held:
+        out.print("no merges are held for review")
+        return
+    for h in held:
+        out.print(f"[bold]{h['key']}[/bold]: {h['reason']}", highlight=False)
+        shown = ", ".join(f"{r['connector']}:{r['id']}" for r in h["records"][:10])
+        out.print(f"  records (first {min(10, len(h['records']))}): {shown}", highlight=False)
+    out.print("these records stay separate contacts; raise [identity] max_records_per_contact "
+              "or add the address to [identity] placeholder_emails to settle it")
+
+
 # -- contacts --------------------------------------------------------------------------------
 def _contact_id(runtime: Any, conn: Any, email: str) -> int:
     from hub import lookup

@@ -164,3 +164,18 @@ def dead_letter_list(conn: Connection, *, limit: int = 50) -> list[dict[str, Any
     return [{"id": r.id, "run_id": r.run_id, "connector": r.connector, "stage": r.stage,
              "record_id": r.record_id, "origin": r.origin, "reason": r.reason,
              "at": _iso(r.created_at)} for r in rows]
+
+
+def held_merges(conn: Connection) -> list[dict[str, Any]]:
+    """Merges refused for review: a key shared by too many records (`hub duplicates`)."""
+    rows = conn.execute(select(merges).where(merges.c.kind == "held").order_by(merges.c.id))
+    result = []
+    for m in rows:
+        records = conn.execute(
+            select(source_records.c.connector, source_records.c.external_id,
+                   source_records.c.contact_id)
+            .where(source_records.c.id.in_(list(m.source_record_ids or [])))).all()
+        result.append({"key": m.key, "at": _iso(m.at), "reason": m.reason,
+                       "records": [{"connector": c, "id": e, "contact_id": cid}
+                                   for c, e, cid in records]})
+    return result

@@ -132,3 +132,18 @@ def test_demo_runs_from_the_package_data_and_keeps_its_folder(tmp_path: Path) ->
     assert (tmp_path / "d" / "out" / "contacts.csv").exists()
     again = run_hub("demo", "--dir", str(tmp_path / "d"), cwd=tmp_path)
     assert again.code == 2 and "not empty" in again.stderr
+
+
+def test_duplicates_lists_a_shared_address_held_for_review(example: Path) -> None:
+    config = example / "config.toml"
+    config.write_text(config.read_text().replace("[merge]", "[identity]\nmax_records_per_contact = 2\n\n[merge]"))
+    path = example / "data" / "buchhaltung.csv"
+    text = path.read_bytes().decode("cp1252")
+    shared = "\r\n".join(f"K-77{i};Firma;Vor{i};Nach{i};familie.schulz@example.de;;Weg;12345;Ort;;Deutschland"
+                         for i in range(3))
+    path.write_bytes((text + shared + "\r\n").encode("cp1252"))
+    summary = run_hub("sync", "--json", cwd=example).json()
+    assert summary["contacts"]["held_for_review"] == 1 and summary["contacts"]["total"] == 43
+    held = run_hub("duplicates", "--json", cwd=example).json()
+    assert held[0]["key"] == "familie.schulz@example.de" and len(held[0]["records"]) == 3
+    assert "max_records_per_contact" in run_hub("duplicates", cwd=example).stdout
