@@ -100,7 +100,11 @@ def sync(runtime: Runtime, options: SyncOptions,
     failed: set[str] = set()
     contact_counts: dict[str, int] = {"created": 0, "updated": 0, "merged": 0,
                                       "held_for_review": 0}
-    planned: dict[str, dict[str, int]] = {}
+    planned: dict[str, dict[str, Any]] = {}
+    stages: dict[str, float] = {}
+
+    def timed(stage: str, since: float) -> None:
+        stages[stage] = round(stages.get(stage, 0.0) + time.monotonic() - since, 3)
     try:
         normalizer = normalizer_for(runtime)
         for name, connector in connectors.items():
@@ -109,6 +113,7 @@ def sync(runtime: Runtime, options: SyncOptions,
             for stream in connector.streams:
                 progress.stage(f"read {name}", None)
                 pulled = pull.PullStats()
+                began = time.monotonic()
                 try:
                     pull.pull(store, connector, stream, normalizer=normalizer, run_id=run_id,
                               now=started, full=options.full, progress=progress,
@@ -118,6 +123,7 @@ def sync(runtime: Runtime, options: SyncOptions,
                     failed.add(name)
                 finally:
                     progress.done()
+                    timed(f"read {name}", began)
                     counts = tally.connector(name)
                     counts["read"] += pulled.read
                     counts["skipped_unchanged"] += pulled.skipped_unchanged
@@ -127,6 +133,7 @@ def sync(runtime: Runtime, options: SyncOptions,
                 _reconcile_read(store, name, pulled, started, tally)
 
         progress.stage("resolve", None)
+        began = time.monotonic()
         with store.begin() as conn:
             total_records = conn.execute(
                 select(func.count()).select_from(source_records)).scalar_one()
@@ -141,6 +148,7 @@ def sync(runtime: Runtime, options: SyncOptions,
                 run_id=run_id, now=started,
                 bulk=len(resolution.touched) * 4 >= total_records)  # stream all, not by id
         progress.done()
+        timed("resolve", began)
         contact_counts.update(created=resolution.created,
                               updated=rebuilt.updated - rebuilt.created,
                               merged=resolution.merged, held_for_review=resolution.held)
@@ -155,6 +163,7 @@ def sync(runtime: Runtime, options: SyncOptions,
             if options.plan:
                 continue
             progress.stage(f"push {name}", None)
+            began = time.monotonic()
             try:
                 stats = push.drain(store, connector, runtime.plugins, run_id=run_id,
                                    now=started, progress=progress,
@@ -165,6 +174,7 @@ def sync(runtime: Runtime, options: SyncOptions,
                 continue
             finally:
                 progress.done()
+                timed(f"push {name}", began)
             counts = tally.connector(name)
             counts["created"] += stats.created
             counts["updated"] += stats.updated
@@ -199,6 +209,7 @@ def sync(runtime: Runtime, options: SyncOptions,
         "started_at": _iso(started),
         "finished_at": _iso(finished),
         "duration_s": round(time.monotonic() - clock_start, 3),
+        "stages_s": stages,
         "connectors": tally.counts,
         "contacts": contact_counts,
         "rejected_total": tally.rejected_total,
