@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import sys
 from types import FrameType
@@ -48,6 +49,9 @@ def serve(
     sock.bind((host, port))
     base_url = f"http://{host}:{sock.getsockname()[1]}"
     credentials = sandbox.credentials(base_url)
+    early: list[int] = []  # a stop requested before uvicorn took over the signals
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda number, _frame: early.append(number))
     if as_json:
         sys.stdout.write(json.dumps(credentials) + "\n")
         sys.stdout.flush()
@@ -60,16 +64,25 @@ def serve(
         console.print(table)
         console.print(f"counters: {base_url}/_sandbox/stats — Ctrl-C to stop")
     config = uvicorn.Config(sandbox.app, log_level="warning", access_log=False, lifespan="off")
-    server = _Server(config)
+    server = _Server(config, early)
     server.run(sockets=[sock])
 
 
 class _Server(uvicorn.Server):
-    """uvicorn re-raises SIGTERM after shutting down; a stop on request is a clean exit here."""
+    """A stop on request is a clean exit (uvicorn would re-raise SIGTERM after shutdown)."""
+
+    def __init__(self, config: uvicorn.Config, early: list[int]) -> None:
+        super().__init__(config)
+        self._early = early
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
         self._captured_signals.clear()
+
+    async def on_tick(self, counter: int) -> bool:
+        if self._early:
+            return True
+        return await super().on_tick(counter)
 
 
 if __name__ == "__main__":
