@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from hub.sandbox.controls import Controls
+from hub.sandbox.mailchimp import MailchimpLimits, MailchimpSimulator
 from hub.sandbox.people import Person, generate
 from hub.sandbox.serving import ServedApp, serve_in_thread
 from hub.sandbox.shopify import ShopifyLimits, ShopifySimulator
@@ -42,9 +43,13 @@ class Sandbox:
         self.shopify = ShopifySimulator(
             self.people, limits=ShopifyLimits(rate_limit=rate_limit, rate_scale=rate_scale),
             clock=clock, now=now)
-        self.simulators = [self.shopify]
+        self.mailchimp = MailchimpSimulator(
+            self.people, limits=MailchimpLimits(rate_limit=rate_limit, rate_scale=rate_scale),
+            clock=clock, now=now)
+        self.simulators: list[Any] = [self.shopify, self.mailchimp]
         self.controls = Controls(seed=seed, latency_ms=latency_ms, faults=faults, throttled={
-            "shopify": self.shopify.rate_limited_response})
+            "shopify": self.shopify.rate_limited_response,
+            "mailchimp": self.mailchimp.rate_limited_response})
         routes: list[Any] = [
             Route("/_sandbox/stats", self._stats, methods=["GET"]),
             Route("/_sandbox/reset", self._reset, methods=["POST"]),
