@@ -151,6 +151,13 @@ def _moment(rnd: random.Random, days_back: int) -> datetime:
     return _EPOCH - timedelta(days=rnd.randrange(days_back), seconds=rnd.randrange(86400))
 
 
+def _past(moment: datetime) -> datetime:
+    """Seeded history ends at the epoch: edits made while the sandbox runs are always newer."""
+    if moment < _EPOCH:
+        return moment
+    return _EPOCH - (moment - _EPOCH) - timedelta(seconds=1)  # mirrored, so times stay spread
+
+
 def _spelled(rnd: random.Random, email: str) -> str:
     """The same address as another system might hold it: case and stray spaces."""
     choice = rnd.random()
@@ -216,7 +223,7 @@ def generate(seed: int = 1, count: int = 3000) -> list[Person]:
                 basis = rnd.choice(("CONSENT_WITH_NOTICE", "CONSENT_WITH_NOTICE",
                                     "LEGITIMATE_INTEREST_OTHER", "PERFORMANCE_OF_CONTRACT"))
                 if basis == "CONSENT_WITH_NOTICE" and rnd.random() < 0.7:
-                    confirmed = created + timedelta(minutes=rnd.randrange(5, 600))
+                    confirmed = _past(created + timedelta(minutes=rnd.randrange(5, 600)))
             hubspot = HubSpotView(
                 email=_spelled(rnd, email), firstname=first,
                 lastname=last if rnd.random() > 0.05 else None,
@@ -228,7 +235,7 @@ def generate(seed: int = 1, count: int = 3000) -> list[Person]:
                 hs_lead_status=rnd.choices(
                     ("NEW", "OPEN", "IN_PROGRESS", "UNQUALIFIED", "CONNECTED", None),
                     (15, 10, 8, 5, 5, 57))[0],
-                created_at=created, updated_at=created + timedelta(days=rnd.randrange(200)),
+                created_at=created, updated_at=_past(created + timedelta(days=rnd.randrange(200))),
                 subscription_status=status, legal_basis=basis, doi_confirmed_at=confirmed)
 
         shopify = None
@@ -243,7 +250,7 @@ def generate(seed: int = 1, count: int = 3000) -> list[Person]:
                 placed = _moment(rnd, 900)
                 orders.append(Order(
                     id=key * 100 + n + 1, created_at=placed,
-                    updated_at=placed + timedelta(hours=rnd.randrange(72)),
+                    updated_at=_past(placed + timedelta(hours=rnd.randrange(72))),
                     total=f"{rnd.randrange(900, 40000) / 100:.2f}", currency="EUR",
                     financial_status=rnd.choices(("PAID", "PENDING", "REFUNDED",
                                                   "PARTIALLY_REFUNDED"), (85, 5, 6, 4))[0],
@@ -253,9 +260,9 @@ def generate(seed: int = 1, count: int = 3000) -> list[Person]:
                 first_name=first, last_name=renamed, phone=phone,
                 tags=tuple(t for t in ("vip", "wholesale", "newsletter")
                            if rnd.random() < 0.15),
-                created_at=created, updated_at=created + timedelta(days=rnd.randrange(300)),
+                created_at=created, updated_at=_past(created + timedelta(days=rnd.randrange(300))),
                 marketing_state=state, opt_in_level=level,
-                consent_updated_at=created + timedelta(days=rnd.randrange(30)),
+                consent_updated_at=_past(created + timedelta(days=rnd.randrange(30))),
                 city=city, zip=zip_, country_code=country, orders=tuple(orders))
 
         mailchimp = None
@@ -263,7 +270,7 @@ def generate(seed: int = 1, count: int = 3000) -> list[Person]:
             status = rnd.choices(("subscribed", "pending", "unsubscribed", "cleaned",
                                   "transactional"), (60, 10, 18, 7, 5))[0]
             signup = created - timedelta(days=rnd.randrange(60))
-            opted = signup + timedelta(minutes=rnd.randrange(2, 2000))
+            opted = _past(signup + timedelta(minutes=rnd.randrange(2, 2000)))
             confirmed_opt = status in ("subscribed", "unsubscribed", "cleaned")
             if status == "subscribed" and rnd.random() < 0.05:
                 confirmed_opt = False
@@ -275,7 +282,7 @@ def generate(seed: int = 1, count: int = 3000) -> list[Person]:
                 timestamp_signup=signup,
                 ip_opt=f"198.51.100.{rnd.randrange(1, 255)}" if confirmed_opt else None,
                 timestamp_opt=opted if confirmed_opt else None,
-                last_changed=opted + timedelta(days=rnd.randrange(400)),
+                last_changed=_past(opted + timedelta(days=rnd.randrange(400))),
                 member_rating=rnd.choices((1, 2, 3, 4, 5), (10, 35, 30, 15, 10))[0],
                 avg_open_rate=round(rnd.betavariate(2, 4), 2),
                 avg_click_rate=round(rnd.betavariate(1, 9), 2),

@@ -42,3 +42,16 @@ def test_every_consent_state_occurs() -> None:
     assert any(p.mailchimp and p.mailchimp.status == "subscribed" and not p.mailchimp.timestamp_opt
                for p in people)
     assert any(p.shopify and p.shopify.orders for p in people)
+
+
+def test_seeded_history_ends_before_the_epoch() -> None:
+    from hub.sandbox.people import _EPOCH
+    for p in generate(2, 2000):
+        stamps = []
+        if p.mailchimp:
+            stamps += [p.mailchimp.last_changed, p.mailchimp.timestamp_opt]
+        if p.hubspot:
+            stamps += [p.hubspot.updated_at, p.hubspot.doi_confirmed_at]
+        if p.shopify:
+            stamps += [p.shopify.updated_at] + [o.updated_at for o in p.shopify.orders]
+        assert all(s is None or s < _EPOCH for s in stamps)

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hub_csv import CsvConnector, CsvSettings
 
 from hub.connector import ConnectorContext
 from hub.secrets import Secrets
+from hub_csv import CsvConnector, CsvSettings
 
 
 class _NoSecrets:

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hub_csv import CsvConnector
 
 from hub.connector import OutboundRecord
 from hub.testing import ConnectorContract, ContractEnvironment
+from hub_csv import CsvConnector
 
 HEADER = "Email Address,First Name,Last Name,LAST_CHANGED,LEID\n"
 

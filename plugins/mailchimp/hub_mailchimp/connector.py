@@ -1,0 +1,337 @@
+"""The Mailchimp connector: one audience, read by `last_changed`, written by batch subscribe.
+
+Reading lists members changed since the cursor, oldest change first (so a crash resumes
+where it stopped), then the archived ones (which become deletions). Consent evidence follows
+CONSENT.md: only ``subscribed`` *with* an opt-in timestamp is a confirmed double opt-in.
+
+Writing never makes anyone ``subscribed`` without hub's say-so: `OutboundRecord.consent` is
+hub's decision (``subscribed`` only with DOI proof, ``pending`` for a single opt-in, which
+makes Mailchimp send its confirmation mail, ``unsubscribed``); a new member without a decision
+is written ``pending``; an existing member without one keeps the status it has.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import Field, field_validator
+
+from hub.connector import (
+    Capability,
+    Connector,
+    ConnectorContext,
+    ConnectorSettings,
+    ConsentObservation,
+    OutboundRecord,
+    Page,
+    SourceRecord,
+    WriteResult,
+)
+from hub.errors import ConnectorError, UnreachableError
+from hub.secrets import SecretRef
+
+#: golden field → merge tag (overridable per instance with `merge_fields`)
+MERGE_TAGS = {"first_name": "FNAME", "last_name": "LNAME", "phone": "PHONE",
+              "birthday": "BIRTHDAY"}
+_FIELDS = ("members.id,members.email_address,members.status,members.merge_fields,"
+           "members.language,members.tags,members.member_rating,members.stats,"
+           "members.last_changed,members.timestamp_opt,members.ip_opt,members.timestamp_signup,"
+           "members.ip_signup,members.source,members.unsubscribe_reason,total_items")
+
+
+class MailchimpSettings(ConnectorSettings):
+    """``[connectors.NAME]`` for a Mailchimp audience."""
+
+    api_key: SecretRef
+    list_id: str
+    #: None: https://<dc>.api.mailchimp.com/3.0 with the data centre from the key's suffix.
+    base_url: str | None = None
+    #: Mailchimp allows 10 simultaneous connections per user; stay under it.
+    max_connections: int = 8
+    merge_fields: dict[str, str] = Field(default_factory=dict)
+    lead_status_field: str = "LEADSTATUS"
+    tag_prefix: str = "hub:"
+    #: Re-read this much before the cursor, in case two changes share a second.
+    overlap_seconds: int = 60
+
+    @field_validator("max_connections")
+    @classmethod
+    def _under_the_limit(cls, value: int) -> int:
+        if not 1 <= value <= 10:
+            raise ValueError("max_connections must be 1..10 (Mailchimp allows 10)")
+        return value
+
+
+class MailchimpConnector(Connector):
+    """``plugin = "mailchimp"``."""
+
+    plugin = "mailchimp"
+    Settings = MailchimpSettings
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({
+        Capability.READ_CONTACTS, Capability.WRITE_CONTACTS, Capability.READ_CONSENT,
+        Capability.WRITE_CONSENT, Capability.READ_ENGAGEMENT, Capability.WRITE_LEAD_STATUS,
+        Capability.DELETE_CONTACTS})
+    page_size = 1000
+    batch_size = 500
+    default_write_fields: ClassVar[tuple[str, ...]] = ("email", "first_name", "last_name",
+                                                       "phone")
+
+    def __init__(self, settings: MailchimpSettings, context: ConnectorContext) -> None:
+        super().__init__(settings, context)
+        self.settings: MailchimpSettings = settings
+        key = context.secret(settings.api_key)
+        raw = key.get_secret_value()
+        if "-" not in raw and settings.base_url is None:
+            raise ConnectorError(
+                f"connector {self.name!r}: the API key in secret {settings.api_key.secret!r} "
+                "has no data-centre suffix (like -us6); set the full key, or base_url")
+        base = settings.base_url or f"https://{raw.rsplit('-', 1)[1]}.api.mailchimp.com/3.0"
+        self.http = context.client(base_url=base.rstrip("/"), auth=httpx.BasicAuth("hub", raw),
+                                   max_connections=settings.max_connections, timeout=120.0)
+        self.tags = {**MERGE_TAGS, **settings.merge_fields}
+        self._lead_field_ready = False
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self.http.close()
+
+    def _list(self, suffix: str = "") -> str:
+        return f"/lists/{self.settings.list_id}{suffix}"
+
+    def check(self) -> None:
+        """The key works and the audience exists."""
+        response = self.http.get("/ping")
+        if response.status_code == 401:
+            raise UnreachableError(f"connector {self.name!r}: Mailchimp refused the API key — "
+                                   f"set a valid one: hub secrets set "
+                                   f"{self.settings.api_key.secret}")
+        response.raise_for_status()
+        if self.http.get(self._list()).status_code == 404:
+            raise ConnectorError(f"connector {self.name!r}: no audience with list_id = "
+                                 f"{self.settings.list_id!r} — copy the id from the "
+                                 "audience's settings")
+
+    # -- reading -------------------------------------------------------------------------
+    def read(self, stream: str, cursor: str | None) -> Iterator[Page]:
+        """Members changed since the cursor, then archived ones, oldest change first."""
+        state: dict[str, Any] = json.loads(cursor) if cursor else {}
+        for phase in ("members", "archived"):
+            window = dict(state.get(phase) or {})
+            since, offset = window.get("since"), int(window.get("offset", 0))
+            newest = window.get("newest") or since
+            while True:
+                params: dict[str, Any] = {"count": self.page_size, "offset": offset,
+                                          "sort_field": "last_changed", "sort_dir": "ASC",
+                                          "fields": _FIELDS}
+                if since:
+                    params["since_last_changed"] = since
+                if phase == "archived":
+                    params["status"] = "archived"
+                response = self.http.get(self._list("/members"), params=params)
+                self._raise_for(response)
+                body = response.json()
+                members = body.get("members", [])
+                records = [self._record(m) for m in members]
+                for m in members:
+                    newest = max(newest or "", m.get("last_changed") or "")
+                offset += len(members)
+                done = len(members) < self.page_size
+                if done:
+                    # next run: from the newest change seen, minus a small overlap
+                    state[phase] = {"since": self._back(newest), "offset": 0, "newest": None}
+                else:
+                    state[phase] = {"since": since, "offset": offset, "newest": newest}
+                yield Page(records=records, cursor=json.dumps(state, sort_keys=True),
+                           total=body.get("total_items"))
+                if done:
+                    break
+
+    def _back(self, newest: str | None) -> str | None:
+        if not newest:
+            return None
+        moment = datetime.fromisoformat(newest) - timedelta(
+            seconds=self.settings.overlap_seconds)
+        return moment.astimezone(UTC).isoformat()
+
+    def _record(self, member: dict[str, Any]) -> SourceRecord:
+        merge = member.get("merge_fields") or {}
+        fields: dict[str, Any] = {"email": member.get("email_address")}
+        for golden, tag in self.tags.items():
+            if merge.get(tag):
+                fields[golden] = merge[tag]
+        if member.get("language"):
+            fields["language"] = member["language"]
+        tags = [t["name"] for t in member.get("tags") or []
+                if not t["name"].startswith(self.settings.tag_prefix)]
+        if tags:
+            fields["tags"] = tags
+        stats = member.get("stats") or {}
+        signals = {"member_rating": member.get("member_rating"),
+                   "avg_open_rate": stats.get("avg_open_rate"),
+                   "avg_click_rate": stats.get("avg_click_rate"),
+                   "newsletter_status": member.get("status")}
+        changed = member.get("last_changed")
+        return SourceRecord(
+            id=member["id"], fields=fields,
+            updated_at=datetime.fromisoformat(changed) if changed else None,
+            deleted=member.get("status") == "archived", consent=consent_of(member),
+            signals={k: v for k, v in signals.items() if v is not None})
+
+    def _raise_for(self, response: httpx.Response) -> None:
+        if response.status_code == 401:
+            raise UnreachableError(f"connector {self.name!r}: Mailchimp refused the API key "
+                                   f"(secret {self.settings.api_key.secret!r})")
+        if response.status_code >= 400:
+            raise ConnectorError(f"connector {self.name!r}: Mailchimp answered "
+                                 f"{response.status_code}: {_detail(response)}")
+
+    # -- writing -------------------------------------------------------------------------
+    def write(self, records: Sequence[OutboundRecord]) -> list[WriteResult]:
+        """Batch subscribe (≤ 500), then lead status and tags; one answer per record."""
+        results: dict[str, WriteResult] = {}
+        batch: list[dict[str, Any]] = []
+        by_email: dict[str, OutboundRecord] = {}
+        for record in records:
+            email = str(record.fields.get("email") or "").strip()
+            if record.operation == "delete":
+                results[record.key] = self._archive(record)
+                continue
+            if not email:
+                results[record.key] = WriteResult(record.key, "rejected",
+                                                  reason="no e-mail address to write")
+                continue
+            if record.consent is None and record.external_id is not None:
+                results[record.key] = self._patch(record)  # keep the member's status
+                continue
+            status = record.consent if record.consent in ("subscribed", "pending",
+                                                          "unsubscribed") else "pending"
+            member: dict[str, Any] = {"email_address": email, "status": status,
+                                      "merge_fields": self._merge(record)}
+            batch.append(member)
+            by_email[email.lower()] = record
+        if batch:
+            response = self.http.post(self._list(), json={"members": batch,
+                                                          "update_existing": True})
+            self._raise_for(response)
+            body = response.json()
+            for kind, status in (("new_members", "created"), ("updated_members", "updated")):
+                for m in body.get(kind, []):
+                    sent = by_email.get(str(m.get("email_address", "")).lower())
+                    if sent is not None:
+                        results[sent.key] = WriteResult(sent.key, status,  # type: ignore[arg-type]
+                                                        external_id=m.get("id"))
+            for error in body.get("errors", []):
+                sent = by_email.get(str(error.get("email_address", "")).lower())
+                if sent is not None:
+                    results[sent.key] = WriteResult(sent.key, "rejected",
+                                                    reason=error.get("error") or "refused")
+        for record in records:
+            result = results.get(record.key)
+            if result is None:
+                results[record.key] = WriteResult(record.key, "retry",
+                                                  reason="Mailchimp gave no answer for it")
+            elif result.status in ("created", "updated"):
+                self._lead_status(record, result)
+        return [results[r.key] for r in records]
+
+    def _merge(self, record: OutboundRecord) -> dict[str, str]:
+        merge = {tag: str(record.fields[golden]) for golden, tag in self.tags.items()
+                 if record.fields.get(golden) not in (None, "")}
+        if record.fields.get("lead_status"):
+            self._ensure_lead_field()
+            merge[self.settings.lead_status_field] = str(record.fields["lead_status"])
+        return merge
+
+    def _patch(self, record: OutboundRecord) -> WriteResult:
+        response = self.http.patch(self._list(f"/members/{record.external_id}"),
+                                   json={"merge_fields": self._merge(record)})
+        if response.status_code >= 400:
+            return WriteResult(record.key, "rejected", reason=_detail(response))
+        return WriteResult(record.key, "updated", external_id=response.json().get("id"))
+
+    def _archive(self, record: OutboundRecord) -> WriteResult:
+        if record.external_id is None:
+            return WriteResult(record.key, "unchanged")
+        response = self.http.delete(self._list(f"/members/{record.external_id}"))
+        if response.status_code in (204, 404):
+            return WriteResult(record.key, "updated", external_id=record.external_id)
+        return WriteResult(record.key, "rejected", reason=_detail(response))
+
+    def forget(self, external_id: str) -> None:
+        """GDPR erasure: Mailchimp deletes the member for good and refuses re-imports."""
+        response = self.http.post(self._list(f"/members/{external_id}/actions/delete-permanent"))
+        if response.status_code not in (204, 404):
+            self._raise_for(response)
+
+    def _ensure_lead_field(self) -> None:
+        if self._lead_field_ready:
+            return
+        tag = self.settings.lead_status_field
+        listed = self.http.get(self._list("/merge-fields"), params={"count": 1000})
+        self._raise_for(listed)
+        if tag not in {f["tag"] for f in listed.json().get("merge_fields", [])}:
+            created = self.http.post(self._list("/merge-fields"),
+                                     json={"tag": tag, "name": "Lead status", "type": "text"})
+            self._raise_for(created)
+        self._lead_field_ready = True
+
+    def _lead_status(self, record: OutboundRecord, result: WriteResult) -> None:
+        """Replace the member's `hub:` tags with the ones hub decided (only when sent)."""
+        wanted = record.fields.get("lead_tags")
+        if wanted is None or result.external_id is None:
+            return
+        current = self.http.get(self._list(f"/members/{result.external_id}/tags"))
+        self._raise_for(current)
+        mine = {t["name"] for t in current.json().get("tags", [])
+                if t["name"].startswith(self.settings.tag_prefix)}
+        changes = [{"name": n, "status": "active"} for n in sorted(set(wanted) - mine)] + \
+                  [{"name": n, "status": "inactive"} for n in sorted(mine - set(wanted))]
+        if changes:
+            self._raise_for(self.http.post(self._list(f"/members/{result.external_id}/tags"),
+                                           json={"tags": changes}))
+
+
+def consent_of(member: dict[str, Any]) -> tuple[ConsentObservation, ...]:
+    """CONSENT.md for Mailchimp: subscribed is a confirmed DOI only with its opt-in time."""
+    status = member.get("status")
+    evidence = {k: str(member[k]) for k in ("ip_signup", "timestamp_signup", "ip_opt",
+                                            "timestamp_opt", "source") if member.get(k)}
+    evidence["list_id"] = str(member.get("list_id", ""))
+    changed = _when(member.get("last_changed"))
+    if status == "subscribed":
+        confirmed = _when(member.get("timestamp_opt"))
+        if confirmed is not None:
+            return (ConsentObservation("doi_confirmed", confirmed, evidence=evidence),)
+        signed = _when(member.get("timestamp_signup")) or changed
+        return (ConsentObservation("single_opt_in", signed, evidence=evidence),)
+    if status == "pending":
+        return (ConsentObservation("doi_requested", changed, evidence=evidence),)
+    if status == "unsubscribed":
+        reason = member.get("unsubscribe_reason")
+        if reason:
+            evidence["reason"] = str(reason)
+        return (ConsentObservation("opt_out", changed, evidence=evidence),)
+    if status == "cleaned":
+        return (ConsentObservation("bounce", changed, evidence=evidence),)
+    return ()
+
+
+def _when(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    return str(body.get("detail") or body.get("title") or f"HTTP {response.status_code}")

@@ -1,0 +1,49 @@
+"""A sandbox on loopback and connectors pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from hub.connector import ConnectorContext
+from hub.sandbox.app import RunningSandbox, Sandbox
+from hub.secrets import Secrets
+from hub_mailchimp import MailchimpConnector, MailchimpSettings
+
+
+class Keys:
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+
+    def get(self, name: str) -> str | None:
+        return self.values.get(name)
+
+    def set(self, name: str, value: str) -> None:
+        self.values[name] = value
+
+    def delete(self, name: str) -> bool:
+        return False
+
+
+@pytest.fixture
+def sandbox() -> Iterator[RunningSandbox]:
+    with Sandbox(contacts=1500, seed=11).start() as running:
+        yield running
+
+
+@pytest.fixture
+def make(sandbox: RunningSandbox) -> Any:
+    creds = sandbox.credentials()["mailchimp"]
+
+    def build(key: str | None = None, **extra: Any) -> MailchimpConnector:
+        settings = MailchimpSettings.model_validate({
+            "plugin": "mailchimp", "api_key": {"secret": "mc-key"},
+            "list_id": creds["list_id"], "base_url": creds["base_url"], **extra})
+        context = ConnectorContext(name="newsletter",
+                                   secrets=Secrets(Keys({"mc-key": key or creds["api_key"]}),
+                                                   environ={}),
+                                   sleep=lambda _s: None)
+        return MailchimpConnector(settings, context)
+    return build

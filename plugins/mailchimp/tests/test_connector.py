@@ -1,0 +1,126 @@
+"""The Mailchimp connector against the Mailchimp simulator over loopback HTTP."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hub.connector import OutboundRecord
+from hub.errors import ConnectorError, UnreachableError
+from hub.sandbox.app import RunningSandbox
+from hub_mailchimp.connector import consent_of
+
+
+def read_all(connector: Any, cursor: str | None = None) -> tuple[list[Any], str | None]:
+    pages = list(connector.read("contacts", cursor))
+    return [r for p in pages for r in p.records], pages[-1].cursor
+
+
+def test_full_read_pages_through_every_member_with_minimum_calls(sandbox: RunningSandbox,
+                                                                 make: Any) -> None:
+    connector = make()
+    records, _ = read_all(connector)
+    sim = sandbox.sandbox.mailchimp
+    assert len(records) == sim.summary()["members"]
+    live = sum(1 for r in records if not r.deleted)
+    # members in pages of 1000, plus one (empty or short) page of archived ones
+    assert connector.context.api_calls == -(-live // 1000) + 1 + (live % 1000 == 0)
+    anna = records[0]
+    assert anna.fields["email"] and anna.updated_at is not None
+    assert {"member_rating", "avg_open_rate", "newsletter_status"} <= set(anna.signals)
+
+
+def test_incremental_read_returns_only_changes(sandbox: RunningSandbox, make: Any) -> None:
+    connector = make()
+    _, cursor = read_all(connector)
+    again, cursor2 = read_all(connector, cursor)
+    assert len(again) <= 5  # only the overlap window, not the audience
+    sim = sandbox.sandbox.mailchimp
+    creds = sandbox.credentials()["mailchimp"]
+    member = next(iter(sim.members.values()))
+    httpx.patch(f"{creds['base_url']}/lists/{creds['list_id']}/members/{member['id']}",
+                json={"merge_fields": {"FNAME": "Renamed"}}, auth=("x", creds["api_key"]))
+    changed, _ = read_all(connector, cursor2)
+    assert member["id"] in {r.id for r in changed}
+
+
+def test_archived_members_are_deletions(sandbox: RunningSandbox, make: Any) -> None:
+    connector = make()
+    _, cursor = read_all(connector)
+    creds = sandbox.credentials()["mailchimp"]
+    member = next(iter(sandbox.sandbox.mailchimp.members.values()))
+    httpx.delete(f"{creds['base_url']}/lists/{creds['list_id']}/members/{member['id']}",
+                 auth=("x", creds["api_key"]))
+    changed, _ = read_all(connector, cursor)
+    assert [r.deleted for r in changed if r.id == member["id"]] == [True]
+
+
+def test_writes_new_members_pending_and_never_subscribed_without_proof(
+        sandbox: RunningSandbox, make: Any) -> None:
+    connector = make()
+    sim = sandbox.sandbox.mailchimp
+    mails_before = len(sim.confirmation_mails)
+    results = connector.write([
+        OutboundRecord("k1", 1, {"email": "neu.kunde@example.de", "first_name": "Neu"}),
+        OutboundRecord("k2", 2, {"email": "bewiesen@example.de"}, consent="subscribed"),
+        OutboundRecord("k3", 3, {"email": "fake@test.com"}),
+    ])
+    assert [r.status for r in results] == ["created", "created", "rejected"]
+    assert "looks fake" in (results[2].reason or "")
+    assert sim.members[results[0].external_id or ""]["status"] == "pending"
+    assert sim.members[results[1].external_id or ""]["status"] == "subscribed"
+    assert len(sim.confirmation_mails) == mails_before + 1
+    again = connector.write([OutboundRecord("k1b", 1, {"email": "neu.kunde@example.de",
+                                                       "first_name": "Neu"},
+                                            external_id=results[0].external_id)])
+    assert again[0].status == "updated"
+    assert len(sim.confirmation_mails) == mails_before + 1  # no second confirmation mail
+
+
+def test_lead_status_field_and_hub_tags(sandbox: RunningSandbox, make: Any) -> None:
+    connector = make()
+    sim = sandbox.sandbox.mailchimp
+    first = connector.write([OutboundRecord("a", 1, {"email": "lead@example.de",
+                                                     "lead_status": "mql",
+                                                     "lead_tags": ["hub:mql"]})])
+    member = sim.members[first[0].external_id or ""]
+    assert member["merge_fields"]["LEADSTATUS"] == "mql"
+    assert [t["name"] for t in member["tags"]] == ["hub:mql"]
+    connector.write([OutboundRecord("b", 1, {"email": "lead@example.de", "lead_status": "sql",
+                                             "lead_tags": ["hub:sql"]},
+                                    external_id=first[0].external_id)])
+    assert [t["name"] for t in member["tags"]] == ["hub:sql"]
+    assert "LEADSTATUS" in sim.merge_fields
+
+
+def test_check_names_what_is_wrong(sandbox: RunningSandbox, make: Any) -> None:
+    make().check()
+    with pytest.raises(UnreachableError, match="hub secrets set mc-key"):
+        make(key="wrongkey-us1").check()
+    with pytest.raises(ConnectorError, match="list_id = 'nope'"):
+        make(list_id="nope").check()
+
+
+_statuses = st.sampled_from(["subscribed", "pending", "unsubscribed", "cleaned",
+                             "transactional", "archived"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(status=_statuses, opt=st.sampled_from(["", "2025-01-01T10:00:00+00:00"]),
+       signup=st.sampled_from(["", "2024-12-31T10:00:00+00:00"]))
+def test_only_subscribed_with_an_opt_in_time_is_confirmed(status: str, opt: str,
+                                                          signup: str) -> None:
+    member = {"status": status, "timestamp_opt": opt, "timestamp_signup": signup,
+              "last_changed": "2025-02-01T00:00:00+00:00", "list_id": "x"}
+    kinds = [o.kind for o in consent_of(member)]
+    assert ("doi_confirmed" in kinds) == (status == "subscribed" and bool(opt))
+
+
+def test_cursor_is_plain_json(sandbox: RunningSandbox, make: Any) -> None:
+    _, cursor = read_all(make())
+    assert set(json.loads(cursor or "{}")) == {"members", "archived"}
