@@ -7,11 +7,13 @@ CONSENT.md: only ``subscribed`` *with* an opt-in timestamp is a confirmed double
 Writing never makes anyone ``subscribed`` without hub's say-so: `OutboundRecord.consent` is
 hub's decision (``subscribed`` only with DOI proof, ``pending`` for a single opt-in, which
 makes Mailchimp send its confirmation mail, ``unsubscribed``); a new member without a decision
-is written ``pending``; an existing member without one keeps the status it has.
+is written ``pending`` (one by one, with ``status_if_new``, since batch subscribe would set
+the status of an existing member too); an existing member without one keeps its status.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -204,12 +206,13 @@ class MailchimpConnector(Connector):
                 results[record.key] = WriteResult(record.key, "rejected",
                                                   reason="no e-mail address to write")
                 continue
-            if record.consent is None and record.external_id is not None:
-                results[record.key] = self._patch(record)  # keep the member's status
+            if record.consent is None:
+                # no decision: keep an existing member's status; a new one is only pending.
+                # Batch subscribe cannot say "status if new", so these go one by one.
+                results[record.key] = self._patch(record) if record.external_id \
+                    else self._put_if_new(record, email)
                 continue
-            status = record.consent if record.consent in ("subscribed", "pending",
-                                                          "unsubscribed") else "pending"
-            member: dict[str, Any] = {"email_address": email, "status": status,
+            member: dict[str, Any] = {"email_address": email, "status": record.consent,
                                       "merge_fields": self._merge(record)}
             batch.append(member)
             by_email[email.lower()] = record
@@ -252,6 +255,18 @@ class MailchimpConnector(Connector):
         if response.status_code >= 400:
             return WriteResult(record.key, "rejected", reason=_detail(response))
         return WriteResult(record.key, "updated", external_id=response.json().get("id"))
+
+    def _put_if_new(self, record: OutboundRecord, email: str) -> WriteResult:
+        member_hash = hashlib.md5(email.lower().encode(), usedforsecurity=False).hexdigest()
+        existed = self.http.get(self._list(f"/members/{member_hash}"),
+                                params={"fields": "id"}).status_code == 200
+        response = self.http.put(self._list(f"/members/{member_hash}"), json={
+            "email_address": email, "status_if_new": "pending",
+            "merge_fields": self._merge(record)})
+        if response.status_code >= 400:
+            return WriteResult(record.key, "rejected", reason=_detail(response))
+        return WriteResult(record.key, "updated" if existed else "created",
+                           external_id=response.json().get("id"))
 
     def _archive(self, record: OutboundRecord) -> WriteResult:
         if record.external_id is None:

@@ -124,3 +124,14 @@ def test_only_subscribed_with_an_opt_in_time_is_confirmed(status: str, opt: str,
 def test_cursor_is_plain_json(sandbox: RunningSandbox, make: Any) -> None:
     _, cursor = read_all(make())
     assert set(json.loads(cursor or "{}")) == {"members", "archived"}
+
+
+def test_no_decision_never_changes_an_existing_members_status(sandbox: RunningSandbox,
+                                                              make: Any) -> None:
+    sim = sandbox.sandbox.mailchimp
+    member = next(m for m in sim.members.values() if m["status"] == "subscribed")
+    mails = len(sim.confirmation_mails)
+    (result,) = make().write([OutboundRecord("x", 1, {"email": member["email_address"],
+                                                      "first_name": "Same"})])
+    assert result.status == "updated" and member["status"] == "subscribed"
+    assert len(sim.confirmation_mails) == mails

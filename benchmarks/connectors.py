@@ -1,0 +1,91 @@
+"""API calls each connector makes against the sandbox, next to the minimum possible.
+
+    python benchmarks/connectors.py [--people 20000]
+
+For a sandbox of N seeded people: a full read, an incremental read with nothing changed, and
+writing every member back (batch). The minimum is what the API's page and batch limits
+allow: ceil(records / page size) pages, ceil(records / batch size) batches. Prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from typing import Any
+
+from hub.connector import ConnectorContext, OutboundRecord
+from hub.sandbox.app import Sandbox
+from hub.secrets import Secrets
+
+
+class _Keys:
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+
+    def get(self, name: str) -> str | None:
+        return self.values.get(name)
+
+    def set(self, name: str, value: str) -> None:
+        self.values[name] = value
+
+    def delete(self, name: str) -> bool:
+        return False
+
+
+def mailchimp(running: Any) -> list[tuple[str, int, int, float]]:
+    from hub_mailchimp import MailchimpConnector, MailchimpSettings
+
+    creds = running.credentials()["mailchimp"]
+    settings = MailchimpSettings.model_validate({
+        "plugin": "mailchimp", "api_key": {"secret": "k"}, "list_id": creds["list_id"],
+        "base_url": creds["base_url"]})
+    rows = []
+
+    def connector() -> MailchimpConnector:
+        return MailchimpConnector(settings, ConnectorContext(
+            name="newsletter", secrets=Secrets(_Keys({"k": creds["api_key"]}), environ={})))
+
+    first = connector()
+    started = time.perf_counter()
+    pages = list(first.read("contacts", None))
+    live = sum(1 for p in pages for r in p.records if not r.deleted)
+    archived = sum(1 for p in pages for r in p.records if r.deleted)
+    floor = math.ceil(live / 1000) + max(1, math.ceil(archived / 1000))
+    rows.append(("mailchimp full read", first.context.api_calls, floor,
+                 time.perf_counter() - started))
+    again = connector()
+    started = time.perf_counter()
+    list(again.read("contacts", pages[-1].cursor))
+    rows.append(("mailchimp incremental, no change", again.context.api_calls, 2,
+                 time.perf_counter() - started))
+    writer = connector()
+    # what hub sends in steady state: every member with hub's consent decision
+    status = {"subscribed": "subscribed", "pending": "pending", "unsubscribed": "unsubscribed"}
+    new = [OutboundRecord(f"k{i}", i, {"email": r.fields["email"],
+                                       "first_name": r.fields.get("first_name", "")},
+                          external_id=r.id, consent=status[r.signals["newsletter_status"]])
+           for i, r in enumerate(r for p in pages for r in p.records if not r.deleted)
+           if r.signals.get("newsletter_status") in status]
+    started = time.perf_counter()
+    for start in range(0, len(new), 500):
+        writer.write(new[start:start + 500])
+    rows.append((f"mailchimp write {len(new)} members", writer.context.api_calls,
+                 math.ceil(len(new) / 500), time.perf_counter() - started))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=20_000)
+    args = parser.parse_args()
+    with Sandbox(contacts=args.people, seed=1, rate_limit=False).start() as running:
+        rows = mailchimp(running)
+    print(f"\nsandbox with {args.people:,} seeded people\n")
+    print(f"{'operation':<40}{'API calls':>10}{'minimum':>10}{'ratio':>8}{'seconds':>10}")
+    for name, calls, floor, seconds in rows:
+        print(f"{name:<40}{calls:>10}{floor:>10}{calls / floor:>8.2f}{seconds:>10.1f}")
+
+
+if __name__ == "__main__":
+    main()
