@@ -48,6 +48,10 @@ class HubSection(_Section):
     store: str = "sqlite:///hub.db"
     #: Region for phone numbers written without a country code (ISO 3166-1 alpha-2).
     default_region: str = Field(default="DE", pattern=r"^[A-Z]{2}$")
+    #: Transient failures (429, 5xx, timeouts) are retried with exponential backoff.
+    retry_attempts: int = Field(default=8, ge=1, le=20)
+    retry_base_seconds: float = Field(default=0.5, gt=0)
+    retry_max_seconds: float = Field(default=60.0, gt=0)
 
 
 class IdentitySection(_Section):

@@ -171,6 +171,10 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
                 if decision.state == "none" or (not listed and status in (None, "unsubscribed")):
                     planned.blocked[decision.state] = planned.blocked.get(decision.state, 0) + 1
                     continue
+                if status == "pending" and listed:
+                    # a single opt-in asks for a confirmation mail when the contact is added;
+                    # re-permissioning someone already on the list is a consent-policy step
+                    status = None
                 if status is not None:
                     payload["consent"] = status
             digest = payload_hash(payload)

@@ -52,6 +52,13 @@ class Runtime:
         return Store.open(self.config.config.hub.store, base_dir=self.config.base_dir)
 
     @property
+    def retry_policy(self) -> RetryPolicy:
+        """Backoff for transient failures, from ``[hub] retry_*``."""
+        hub = self.config.config.hub
+        return RetryPolicy(attempts=hub.retry_attempts, base=hub.retry_base_seconds,
+                           cap=hub.retry_max_seconds)
+
+    @property
     def connector_names(self) -> list[str]:
         """Enabled connector instances in config order."""
         return [name for name, s in self.config.connectors.items() if s.enabled]
@@ -67,6 +74,6 @@ class Runtime:
             clock=self.clock,
             logger=logging.getLogger(f"hub.connector.{name}"),
             transport=self.transport,
-            retry=self.retry,
+            retry=self.retry or self.retry_policy,
         )
         return cls(settings, context)
