@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from hub.sandbox.controls import Controls
+from hub.sandbox.hubspot import HubSpotLimits, HubSpotSimulator
 from hub.sandbox.mailchimp import MailchimpLimits, MailchimpSimulator
 from hub.sandbox.people import Person, generate
 from hub.sandbox.serving import ServedApp, serve_in_thread
@@ -46,8 +47,12 @@ class Sandbox:
         self.mailchimp = MailchimpSimulator(
             self.people, limits=MailchimpLimits(rate_limit=rate_limit, rate_scale=rate_scale),
             clock=clock, now=now)
-        self.simulators: list[Any] = [self.shopify, self.mailchimp]
+        self.hubspot = HubSpotSimulator(
+            self.people, limits=HubSpotLimits(rate_limit=rate_limit, rate_scale=rate_scale),
+            clock=clock, now=now)
+        self.simulators: list[Any] = [self.hubspot, self.shopify, self.mailchimp]
         self.controls = Controls(seed=seed, latency_ms=latency_ms, faults=faults, throttled={
+            "hubspot": self.hubspot.rate_limited_response,
             "shopify": self.shopify.rate_limited_response,
             "mailchimp": self.mailchimp.rate_limited_response})
         routes: list[Any] = [

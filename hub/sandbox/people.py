@@ -151,11 +151,16 @@ def _moment(rnd: random.Random, days_back: int) -> datetime:
     return _EPOCH - timedelta(days=rnd.randrange(days_back), seconds=rnd.randrange(86400))
 
 
-def _past(moment: datetime) -> datetime:
-    """Seeded history ends at the epoch: edits made while the sandbox runs are always newer."""
+def _past(moment: datetime, floor: datetime) -> datetime:
+    """Seeded history ends at the epoch: edits made while the sandbox runs are always newer.
+
+    A time past the epoch is folded into the month before it (so times stay spread, not
+    piled on one second), and never before `floor` (nothing changes before it was created).
+    """
     if moment < _EPOCH:
         return moment
-    return _EPOCH - (moment - _EPOCH) - timedelta(seconds=1)  # mirrored, so times stay spread
+    folded = _EPOCH - timedelta(days=30) + (moment - _EPOCH) % timedelta(days=30)
+    return max(folded, min(floor, _EPOCH - timedelta(seconds=1)))
 
 
 def _spelled(rnd: random.Random, email: str) -> str:
@@ -223,7 +228,7 @@ def generate(seed: int = 1, count: int = 3000) -> list[Person]:
                 basis = rnd.choice(("CONSENT_WITH_NOTICE", "CONSENT_WITH_NOTICE",
                                     "LEGITIMATE_INTEREST_OTHER", "PERFORMANCE_OF_CONTRACT"))
                 if basis == "CONSENT_WITH_NOTICE" and rnd.random() < 0.7:
-                    confirmed = _past(created + timedelta(minutes=rnd.randrange(5, 600)))
+                    confirmed = _past(created + timedelta(minutes=rnd.randrange(5, 600)), created)
             hubspot = HubSpotView(
                 email=_spelled(rnd, email), firstname=first,
                 lastname=last if rnd.random() > 0.05 else None,
@@ -235,7 +240,8 @@ def generate(seed: int = 1, count: int = 3000) -> list[Person]:
                 hs_lead_status=rnd.choices(
                     ("NEW", "OPEN", "IN_PROGRESS", "UNQUALIFIED", "CONNECTED", None),
                     (15, 10, 8, 5, 5, 57))[0],
-                created_at=created, updated_at=_past(created + timedelta(days=rnd.randrange(200))),
+                created_at=created,
+                updated_at=_past(created + timedelta(days=rnd.randrange(200)), created),
                 subscription_status=status, legal_basis=basis, doi_confirmed_at=confirmed)
 
         shopify = None
@@ -250,7 +256,7 @@ def generate(seed: int = 1, count: int = 3000) -> list[Person]:
                 placed = _moment(rnd, 900)
                 orders.append(Order(
                     id=key * 100 + n + 1, created_at=placed,
-                    updated_at=_past(placed + timedelta(hours=rnd.randrange(72))),
+                    updated_at=_past(placed + timedelta(hours=rnd.randrange(72)), placed),
                     total=f"{rnd.randrange(900, 40000) / 100:.2f}", currency="EUR",
                     financial_status=rnd.choices(("PAID", "PENDING", "REFUNDED",
                                                   "PARTIALLY_REFUNDED"), (85, 5, 6, 4))[0],
@@ -260,9 +266,10 @@ def generate(seed: int = 1, count: int = 3000) -> list[Person]:
                 first_name=first, last_name=renamed, phone=phone,
                 tags=tuple(t for t in ("vip", "wholesale", "newsletter")
                            if rnd.random() < 0.15),
-                created_at=created, updated_at=_past(created + timedelta(days=rnd.randrange(300))),
+                created_at=created,
+                updated_at=_past(created + timedelta(days=rnd.randrange(300)), created),
                 marketing_state=state, opt_in_level=level,
-                consent_updated_at=_past(created + timedelta(days=rnd.randrange(30))),
+                consent_updated_at=_past(created + timedelta(days=rnd.randrange(30)), created),
                 city=city, zip=zip_, country_code=country, orders=tuple(orders))
 
         mailchimp = None
@@ -270,7 +277,7 @@ def generate(seed: int = 1, count: int = 3000) -> list[Person]:
             status = rnd.choices(("subscribed", "pending", "unsubscribed", "cleaned",
                                   "transactional"), (60, 10, 18, 7, 5))[0]
             signup = created - timedelta(days=rnd.randrange(60))
-            opted = _past(signup + timedelta(minutes=rnd.randrange(2, 2000)))
+            opted = _past(signup + timedelta(minutes=rnd.randrange(2, 2000)), signup)
             confirmed_opt = status in ("subscribed", "unsubscribed", "cleaned")
             if status == "subscribed" and rnd.random() < 0.05:
                 confirmed_opt = False
@@ -282,7 +289,7 @@ def generate(seed: int = 1, count: int = 3000) -> list[Person]:
                 timestamp_signup=signup,
                 ip_opt=f"198.51.100.{rnd.randrange(1, 255)}" if confirmed_opt else None,
                 timestamp_opt=opted if confirmed_opt else None,
-                last_changed=_past(opted + timedelta(days=rnd.randrange(400))),
+                last_changed=_past(opted + timedelta(days=rnd.randrange(400)), opted),
                 member_rating=rnd.choices((1, 2, 3, 4, 5), (10, 35, 30, 15, 10))[0],
                 avg_open_rate=round(rnd.betavariate(2, 4), 2),
                 avg_click_rate=round(rnd.betavariate(1, 9), 2),

@@ -55,3 +55,13 @@ def test_seeded_history_ends_before_the_epoch() -> None:
         if p.shopify:
             stamps += [p.shopify.updated_at] + [o.updated_at for o in p.shopify.orders]
         assert all(s is None or s < _EPOCH for s in stamps)
+
+
+def test_nothing_changes_before_it_was_created() -> None:
+    for p in generate(3, 2000):
+        if p.hubspot:
+            assert p.hubspot.updated_at >= p.hubspot.created_at
+        if p.shopify:
+            assert p.shopify.updated_at >= p.shopify.created_at
+        if p.mailchimp and p.mailchimp.timestamp_opt:
+            assert p.mailchimp.last_changed >= p.mailchimp.timestamp_opt
