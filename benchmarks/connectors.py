@@ -16,21 +16,7 @@ from typing import Any
 
 from hub.connector import ConnectorContext, OutboundRecord
 from hub.sandbox.app import Sandbox
-from hub.secrets import Secrets
-
-
-class _Keys:
-    def __init__(self, values: dict[str, str]) -> None:
-        self.values = values
-
-    def get(self, name: str) -> str | None:
-        return self.values.get(name)
-
-    def set(self, name: str, value: str) -> None:
-        self.values[name] = value
-
-    def delete(self, name: str) -> bool:
-        return False
+from hub.secrets import MemoryBackend, Secrets
 
 
 def mailchimp(running: Any) -> list[tuple[str, int, int, float]]:
@@ -44,7 +30,7 @@ def mailchimp(running: Any) -> list[tuple[str, int, int, float]]:
 
     def connector() -> MailchimpConnector:
         return MailchimpConnector(settings, ConnectorContext(
-            name="newsletter", secrets=Secrets(_Keys({"k": creds["api_key"]}), environ={})))
+            name="newsletter", secrets=Secrets(MemoryBackend({"k": creds["api_key"]}), environ={})))
 
     first = connector()
     started = time.perf_counter()

@@ -44,6 +44,25 @@ class SecretBackend(Protocol):
     def delete(self, name: str) -> bool: ...
 
 
+class MemoryBackend:
+    """Secrets held in a dict: for tests, benchmarks and scripts that must not touch a keyring."""
+
+    def __init__(self, values: dict[str, str] | None = None) -> None:
+        self.values = dict(values or {})
+
+    def get(self, name: str) -> str | None:
+        """The value, or None."""
+        return self.values.get(name)
+
+    def set(self, name: str, value: str) -> None:
+        """Store a value."""
+        self.values[name] = value
+
+    def delete(self, name: str) -> bool:
+        """Remove a value; False when it was not there."""
+        return self.values.pop(name, None) is not None
+
+
 class KeyringBackend:
     """The system keyring (service ``hub``); a missing or broken keyring reads as 'not set'."""
 

@@ -42,7 +42,7 @@ from hub.connector import (
     Page,
 )
 from hub.errors import HubError
-from hub.secrets import SecretRef, Secrets
+from hub.secrets import MemoryBackend, SecretRef, Secrets
 
 
 @dataclass
@@ -72,20 +72,6 @@ class ContractEnvironment:
     streams: tuple[str, ...] = ("contacts",)
 
 
-class _MemoryBackend:
-    def __init__(self, values: dict[str, str]) -> None:
-        self.values = dict(values)
-
-    def get(self, name: str) -> str | None:
-        return self.values.get(name)
-
-    def set(self, name: str, value: str) -> None:
-        self.values[name] = value
-
-    def delete(self, name: str) -> bool:
-        return self.values.pop(name, None) is not None
-
-
 def _no_wait(_seconds: float) -> None:
     """Retries in the kit do not really wait."""
 
@@ -111,7 +97,7 @@ class ConnectorContract:
         settings = self.connector_class.Settings.model_validate(table)
         context = ConnectorContext(
             name=self.instance_name,
-            secrets=Secrets(_MemoryBackend(env.secrets if secrets is None else secrets),
+            secrets=Secrets(MemoryBackend(env.secrets if secrets is None else secrets),
                             environ={}),
             base_dir=env.base_dir, transport=env.transport, sleep=_no_wait,
             logger=logging.getLogger(f"hub.connector.{self.instance_name}"),

@@ -14,7 +14,7 @@ from hub.errors import SecretError, UnreachableError
 from hub.hookspecs import hookimpl
 from hub.plugins import load_plugins
 from hub.runtime import Runtime
-from hub.secrets import SecretRef, Secrets
+from hub.secrets import MemoryBackend, SecretRef, Secrets
 
 
 class TokenSettings(ConnectorSettings):
@@ -49,20 +49,6 @@ class Plugin:
         register(TokenConnector)
 
 
-class Memory:
-    def __init__(self, values: dict[str, str]) -> None:
-        self.values = values
-
-    def get(self, name: str) -> str | None:
-        return self.values.get(name)
-
-    def set(self, name: str, value: str) -> None:
-        self.values[name] = value
-
-    def delete(self, name: str) -> bool:
-        return self.values.pop(name, None) is not None
-
-
 def runtime(tmp_path: Path, secrets: Secrets) -> Runtime:
     config = tmp_path / "config.toml"
     config.write_text('[connectors.crm]\nplugin = "tokened"\ntoken = { secret = "crm-token" }\n')
@@ -74,7 +60,7 @@ def runtime(tmp_path: Path, secrets: Secrets) -> Runtime:
 
 
 def test_a_missing_secret_names_the_connector_and_both_ways_to_set_it(tmp_path: Path) -> None:
-    rt = runtime(tmp_path, Secrets(Memory({}), environ={}))
+    rt = runtime(tmp_path, Secrets(MemoryBackend(), environ={}))
     with pytest.raises(SecretError) as info:
         rt.connector("crm")
     text = str(info.value)
@@ -85,11 +71,11 @@ def test_a_missing_secret_names_the_connector_and_both_ways_to_set_it(tmp_path: 
 def test_environment_secret_is_used_and_never_shown(tmp_path: Path,
                                                     caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    good = runtime(tmp_path, Secrets(Memory({}), environ={"HUB_SECRET_CRM_TOKEN": "right-token-123"}))
+    good = runtime(tmp_path, Secrets(MemoryBackend(), environ={"HUB_SECRET_CRM_TOKEN": "right-token-123"}))
     connector = good.connector("crm")
     connector.check()
     assert connector.context.api_calls == 1
-    bad = runtime(tmp_path, Secrets(Memory({"crm-token": "wrong-token-456"}), environ={}))
+    bad = runtime(tmp_path, Secrets(MemoryBackend({"crm-token": "wrong-token-456"}), environ={}))
     failing = bad.connector("crm")
     with pytest.raises(UnreachableError) as info:
         failing.check()

@@ -5,21 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hub.errors import SecretError
-from hub.secrets import SecretRef, Secrets, env_var_name
-
-
-class DictBackend:
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-
-    def get(self, name: str) -> str | None:
-        return self.values.get(name)
-
-    def set(self, name: str, value: str) -> None:
-        self.values[name] = value
-
-    def delete(self, name: str) -> bool:
-        return self.values.pop(name, None) is not None
+from hub.secrets import MemoryBackend, SecretRef, Secrets, env_var_name
 
 
 def test_env_var_name() -> None:
@@ -28,7 +14,7 @@ def test_env_var_name() -> None:
 
 
 def test_environment_overrides_the_keyring() -> None:
-    backend = DictBackend()
+    backend = MemoryBackend()
     backend.set("crm-token", "from-keyring")
     secrets = Secrets(backend, environ={"HUB_SECRET_CRM_TOKEN": "from-env"})
     assert secrets.resolve(SecretRef(secret="crm-token"), where="x").get_secret_value() == "from-env"
@@ -38,7 +24,7 @@ def test_environment_overrides_the_keyring() -> None:
 
 def test_missing_secret_names_both_ways_to_set_it() -> None:
     with pytest.raises(SecretError) as info:
-        Secrets(DictBackend(), environ={}).resolve(SecretRef(secret="shopify-token"),
+        Secrets(MemoryBackend(), environ={}).resolve(SecretRef(secret="shopify-token"),
                                                     where="connector 'shop'")
     text = str(info.value)
     assert "connector 'shop'" in text and "hub secrets set shopify-token" in text
@@ -46,6 +32,6 @@ def test_missing_secret_names_both_ways_to_set_it() -> None:
 
 
 def test_values_never_appear_in_reprs() -> None:
-    value = Secrets(DictBackend(), environ={"HUB_SECRET_K": "s3cr3t-value"}).resolve(
+    value = Secrets(MemoryBackend(), environ={"HUB_SECRET_K": "s3cr3t-value"}).resolve(
         SecretRef(secret="k"), where="x")
     assert "s3cr3t-value" not in repr(value) and "s3cr3t-value" not in str(value)

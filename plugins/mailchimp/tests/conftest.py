@@ -9,22 +9,8 @@ import pytest
 
 from hub.connector import ConnectorContext
 from hub.sandbox.app import RunningSandbox, Sandbox
-from hub.secrets import Secrets
+from hub.secrets import MemoryBackend, Secrets
 from hub_mailchimp import MailchimpConnector, MailchimpSettings
-
-
-class Keys:
-    def __init__(self, values: dict[str, str]) -> None:
-        self.values = values
-
-    def get(self, name: str) -> str | None:
-        return self.values.get(name)
-
-    def set(self, name: str, value: str) -> None:
-        self.values[name] = value
-
-    def delete(self, name: str) -> bool:
-        return False
 
 
 @pytest.fixture
@@ -42,7 +28,7 @@ def make(sandbox: RunningSandbox) -> Any:
             "plugin": "mailchimp", "api_key": {"secret": "mc-key"},
             "list_id": creds["list_id"], "base_url": creds["base_url"], **extra})
         context = ConnectorContext(name="newsletter",
-                                   secrets=Secrets(Keys({"mc-key": key or creds["api_key"]}),
+                                   secrets=Secrets(MemoryBackend({"mc-key": key or creds["api_key"]}),
                                                    environ={}),
                                    sleep=lambda _s: None)
         return MailchimpConnector(settings, context)
