@@ -1,0 +1,163 @@
+"""Golden fields ↔ HubSpot contact properties, in both directions.
+
+HubSpot holds every property value as a string. Reading keeps the raw strings (the engine
+normalises); writing turns values back into strings. `lifecyclestage` and `hs_lead_status` are
+sales decisions, not profile data: on read they travel as `signals` so scoring and the
+lifecycle rules can respect them, and on write they pass through under their own names.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any, Final
+
+from hub.contact import CUSTOM_PREFIX, GOLDEN_FIELDS, is_golden_field
+
+#: The mapping ops get unless ``properties`` overrides an entry.
+DEFAULT_PROPERTIES: Final[Mapping[str, str]] = {
+    "email": "email",
+    "first_name": "firstname",
+    "last_name": "lastname",
+    "phone": "phone",
+    "company": "company",
+    "job_title": "jobtitle",
+    "street": "address",
+    "city": "city",
+    "zip": "zip",
+    "region": "state",
+    "country": "country",
+    "language": "hs_language",
+    "birthday": "date_of_birth",
+}
+
+#: Properties read into `SourceRecord.signals` and written through under the same name.
+SIGNAL_PROPERTIES: Final = ("lifecyclestage", "hs_lead_status")
+
+#: Always read: the incremental cursor is built on it.
+MODIFIED: Final = "lastmodifieddate"
+
+_PROPERTY_NAME = re.compile(r"^[a-z0-9_]+$")
+
+
+def check_overrides(overrides: Mapping[str, str]) -> dict[str, str]:
+    """Validated ``properties`` overrides; raises ValueError with a did-you-mean hint.
+
+    A key must be a golden field or ``custom.<name>``; a value must be a HubSpot internal
+    property name (lower case), or "" to stop mapping that golden field at all.
+    """
+    for field, prop in overrides.items():
+        if field in SIGNAL_PROPERTIES:
+            raise ValueError(f"properties: {field!r} is a HubSpot property that hub reads and "
+                             "writes under its own name; it cannot be remapped")
+        if not is_golden_field(field):
+            raise ValueError(f"properties: {field!r} is not a golden field{_suggest(field)}")
+        if prop and not _PROPERTY_NAME.match(prop):
+            raise ValueError(
+                f"properties.{field}: {prop!r} is not a HubSpot internal property name "
+                "(lower-case letters, digits and underscores, as in Settings → Properties)")
+        if prop in SIGNAL_PROPERTIES or prop == MODIFIED:
+            raise ValueError(f"properties.{field}: {prop!r} is managed by hub itself and cannot "
+                             "hold a golden field")
+    merged = {**DEFAULT_PROPERTIES, **overrides}
+    owners: dict[str, str] = {}
+    for field, prop in merged.items():
+        if not prop:
+            continue
+        if prop in owners:
+            raise ValueError(f"properties: golden fields {owners[prop]!r} and {field!r} both map "
+                             f"to HubSpot property {prop!r}; map one of them elsewhere or to \"\"")
+        owners[prop] = field
+    if not merged.get("email"):
+        raise ValueError("properties.email: the e-mail cannot be unmapped; HubSpot finds "
+                         "contacts by it")
+    return dict(overrides)
+
+
+def _suggest(name: str) -> str:
+    choices = list(GOLDEN_FIELDS)
+    # people often type HubSpot's name where the golden one belongs ("firstname")
+    by_property = {prop: field for field, prop in DEFAULT_PROPERTIES.items()}
+    if name in by_property:
+        return f"; did you mean {by_property[name]!r}?"
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return f" (golden fields: {', '.join(GOLDEN_FIELDS)}, or custom.<name>)"
+
+
+class UnmappedField(ValueError):
+    """A field the engine asked to write has no HubSpot property."""
+
+
+class PropertyMap:
+    """The effective mapping of one connector instance (defaults plus overrides)."""
+
+    def __init__(self, overrides: Mapping[str, str] | None = None) -> None:
+        merged = {**DEFAULT_PROPERTIES, **(overrides or {})}
+        self.to_property: dict[str, str] = {f: p for f, p in merged.items() if p}
+        self.to_field: dict[str, str] = {p: f for f, p in self.to_property.items()}
+
+    @property
+    def email_property(self) -> str:
+        """The property holding the e-mail (``email`` unless overridden)."""
+        return self.to_property["email"]
+
+    def read_properties(self) -> list[str]:
+        """What to ask HubSpot for: mapped properties, the signals and the cursor field."""
+        return [*self.to_property.values(), *SIGNAL_PROPERTIES, MODIFIED]
+
+    def writable(self, name: str) -> bool:
+        """True when `name` (a golden field or a signal property) can be written."""
+        return name in self.to_property or name in SIGNAL_PROPERTIES
+
+    def fields(self, properties: Mapping[str, Any]) -> dict[str, str]:
+        """Golden fields from HubSpot properties; empty values are left out (raw otherwise)."""
+        found: dict[str, str] = {}
+        for prop, field in self.to_field.items():
+            value = properties.get(prop)
+            if value not in (None, ""):
+                found[field] = str(value)
+        return found
+
+    @staticmethod
+    def signals(properties: Mapping[str, Any]) -> dict[str, str]:
+        """The sales-owned properties (lifecycle stage, lead status) that are set."""
+        return {p: str(properties[p]) for p in SIGNAL_PROPERTIES
+                if properties.get(p) not in (None, "")}
+
+    def properties(self, fields: Mapping[str, Any]) -> dict[str, str]:
+        """HubSpot properties for golden `fields`; raises `UnmappedField` for the first gap."""
+        out: dict[str, str] = {}
+        for name, value in fields.items():
+            if name in SIGNAL_PROPERTIES:
+                prop = name
+            elif name in self.to_property:
+                prop = self.to_property[name]
+            else:
+                hint = (f"map it with properties = {{ {name!r} = \"<hubspot property>\" }}"
+                        if is_golden_field(name) or name.startswith(CUSTOM_PREFIX)
+                        else "it is neither a golden field nor a HubSpot signal property")
+                raise UnmappedField(f"field {name!r} has no HubSpot property: {hint}")
+            out[prop] = property_value(value)
+        return out
+
+    def unmapped(self, names: Iterable[str]) -> list[str]:
+        """The names among `names` this mapping cannot write."""
+        return [n for n in names if not self.writable(n)]
+
+
+def property_value(value: Any) -> str:
+    """HubSpot's string form of a value; None clears the property (HubSpot reads "" so)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list | tuple | set | frozenset):
+        # multi-select properties separate their options with semicolons
+        return ";".join(str(v) for v in value)
+    return str(value)

@@ -1,0 +1,75 @@
+"""Reading HubSpot's answers: error messages, and the account-level failures that stop a run.
+
+Record-level refusals (a 400 for one bad e-mail) are answers the writer turns into rejections;
+what this module raises is what no record can fix: refused credentials, missing scopes, the
+daily quota, a response hub does not understand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from hub.errors import ConnectorError, UnreachableError
+from hub.secrets import SecretRef, env_var_name
+from hub_hubspot.throttle import error_body, policy_name
+
+
+def message(response: httpx.Response) -> str:
+    """HubSpot's own words for an error (its `message`, else the start of the body)."""
+    body = error_body(response)
+    if body.get("message"):
+        return str(body["message"])[:1000]
+    return response.text[:300] or f"HTTP {response.status_code}"
+
+
+def json_object(response: httpx.Response, what: str) -> Mapping[str, Any]:
+    """The response's JSON object, or a `ConnectorError` naming what was asked."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, Mapping):
+        raise ConnectorError(f"HubSpot sent a body that is not a JSON object for {what} "
+                             f"(HTTP {response.status_code})")
+    return body
+
+
+class Account:
+    """Turns account-level failures into errors naming the connector and its secret."""
+
+    def __init__(self, connector: str, token: SecretRef) -> None:
+        self.connector = connector
+        self.token = token
+
+    def check(self, response: httpx.Response, what: str) -> None:
+        """Raise for 401/403/daily-quota/5xx; return for 2xx and record-level 4xx."""
+        status = response.status_code
+        where = f"connector {self.connector!r}"
+        if status == 401:
+            raise UnreachableError(
+                f"{where}: HubSpot refused the credentials (401) for {what} — check the "
+                f"private-app token in secret {self.token.secret!r}: run `hub secrets set "
+                f"{self.token.secret}` or set {env_var_name(self.token.secret)}")
+        if status == 403:
+            raise UnreachableError(
+                f"{where}: HubSpot denied {what} (403): {message(response)} — give the private "
+                "app the scopes crm.objects.contacts.read/write and communication_preferences "
+                "read/write")
+        if status == 429 and policy_name(response) == "DAILY":
+            raise UnreachableError(
+                f"{where}: HubSpot's daily API limit is used up ({message(response)}); it "
+                "resets at midnight in the account's time zone — the next run continues from "
+                "the last checkpoint")
+        if status == 429 or status >= 500:
+            raise UnreachableError(f"{where}: HubSpot kept answering {status} for {what}")
+
+    def unexpected(self, response: httpx.Response, what: str) -> ConnectorError:
+        """The error for an answer hub has no rule for (after `check`)."""
+        body = error_body(response)
+        category = body.get("category") or body.get("errorType") or ""
+        return ConnectorError(
+            f"connector {self.connector!r}: HubSpot answered {response.status_code} "
+            f"{category} for {what}: {message(response)}")

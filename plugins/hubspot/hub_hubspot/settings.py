@@ -1,0 +1,68 @@
+"""The ``[connectors.NAME]`` table of a HubSpot connector.
+
+Example::
+
+    [connectors.crm]
+    plugin = "hubspot"
+    token = { secret = "hubspot-token" }      # a private-app access token
+    rate_per_10s = 190                        # Professional/Enterprise; 250 with the API pack
+    properties = { phone = "mobilephone" }    # golden field → HubSpot property overrides
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator, model_validator
+
+from hub.connector import ConnectorSettings
+from hub.secrets import SecretRef
+from hub_hubspot.mapping import PropertyMap, check_overrides
+
+
+class HubSpotSettings(ConnectorSettings):
+    """Settings of one HubSpot account (one private app)."""
+
+    #: The private app's access token (Settings → Integrations → Private apps).
+    token: SecretRef
+    #: The API root; the sandbox or a proxy only differ here.
+    base_url: str = "https://api.hubapi.com"
+    #: Golden field → HubSpot internal property name, over the defaults in `mapping.py`;
+    #: "" unmaps a field.
+    properties: dict[str, str] = Field(default_factory=dict)
+    #: The private app's burst limit per rolling 10 s: 100 (Free/Starter), 190
+    #: (Professional/Enterprise), 250 (with the API limit increase pack). hub stays just under.
+    rate_per_10s: int = Field(default=100, ge=1, le=250)
+    #: Search API requests per second; HubSpot allows 5, hub defaults under it.
+    search_rate_per_s: float = Field(default=4.0, gt=0, le=5)
+    #: Read each contact's e-mail subscription status (one request per contact).
+    read_subscriptions: bool = True
+    #: The marketing subscription type hub reads and writes; default: the first active
+    #: definition in /communication-preferences/v3/definitions.
+    subscription_id: str | None = None
+    #: Incremental reads start this many seconds before the cursor: HubSpot's search index
+    #: shows updates up to about a minute late, and a re-read record is skipped as unchanged.
+    search_overlap_s: float = Field(default=60.0, ge=0)
+    #: Results one search query may page through (HubSpot: 10,000; paging further is a 400).
+    search_result_cap: int = Field(default=10_000, ge=1)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(f"base_url {value!r} must start with https:// (or http:// for "
+                             "the local sandbox)")
+        return value.rstrip("/")
+
+    @field_validator("properties")
+    @classmethod
+    def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        return check_overrides(value)
+
+    @model_validator(mode="after")
+    def _writable_fields(self) -> HubSpotSettings:
+        if self.write_fields is not None:
+            gaps = PropertyMap(self.properties).unmapped(self.write_fields)
+            if gaps:
+                raise ValueError(
+                    f"write_fields {gaps} have no HubSpot property; add them to `properties` "
+                    "(golden field = \"hubspot_property\") or remove them from write_fields")
+        return self
