@@ -17,11 +17,13 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 
-from hub.connector import Connector, OutboundRecord, Rejection, WriteResult
+from hub.connector import Capability, Connector, OutboundRecord, Rejection, WriteResult
+from hub.identity import chunks
 from hub.plugins import Plugins
 from hub.pull import ProgressSink, RejectionSink
 from hub.store import Store, upsert
-from hub.store.schema import dead_letters, outbox, sync_state
+from hub.store.bulk import Json, insert_rows, reserve_ids
+from hub.store.schema import dead_letters, outbox, source_records, sync_state
 
 MAX_ATTEMPTS = 5
 
@@ -57,7 +59,8 @@ def drain(store: Store, connector: Connector, plugins: Plugins, *, run_id: int, 
         stats.batches += 1
         with store.begin() as conn:
             _settle(conn, connector.name, rows, records, results, vetoed, run_id=run_id,
-                    now=now, stats=stats, on_reject=on_reject)
+                    now=now, stats=stats, on_reject=on_reject,
+                    reads_back=Capability.READ_CONTACTS in connector.capabilities)
         progress.advance(len(rows))
 
 
@@ -89,7 +92,8 @@ def _prepare(name: str, rows: Sequence[Any],
 
 def _settle(conn: Any, name: str, rows: Sequence[Any], records: Sequence[OutboundRecord],
             results: Sequence[WriteResult], vetoed: dict[str, str], *, run_id: int,
-            now: datetime, stats: PushStats, on_reject: RejectionSink) -> None:
+            now: datetime, stats: PushStats, on_reject: RejectionSink,
+            reads_back: bool) -> None:
     by_key = {result.key: result for result in results}
     done: list[dict[str, Any]] = []
     states: list[dict[str, Any]] = []
@@ -141,3 +145,32 @@ def _settle(conn: Any, name: str, rows: Sequence[Any], records: Sequence[Outboun
     if letters:
         conn.execute(insert(dead_letters), letters)
     upsert(conn, sync_state, states, ("connector", "contact_id"))
+    if reads_back:
+        _link_written(conn, name, states, now)
+
+
+def _link_written(conn: Any, name: str, states: list[dict[str, Any]], now: datetime) -> None:
+    """Tie each record a system acknowledged to the contact hub wrote it for.
+
+    When the system's next read returns that record, it updates this placeholder instead of
+    arriving as a stranger, so hub's own write never comes back as a new contact (which
+    would happen whenever the record cannot be matched by e-mail, e.g. a shared address).
+    """
+    written = {s["external_id"]: s["contact_id"] for s in states if s["external_id"]}
+    if not written:
+        return
+    known: set[str] = set()
+    for part in chunks(sorted(written)):
+        known.update(conn.execute(select(source_records.c.external_id).where(
+            source_records.c.connector == name,
+            source_records.c.external_id.in_(part))).scalars())
+    fresh = [(ext, cid) for ext, cid in written.items() if ext not in known]
+    if not fresh:
+        return
+    ids = reserve_ids(conn, source_records, len(fresh))
+    empty = Json("{}")
+    insert_rows(conn, source_records,
+                ("id", "connector", "external_id", "contact_id", "fields", "content_hash",
+                 "seen_at", "deleted", "dirty", "origin"),
+                [(rid, name, ext, cid, empty, "", now, False, False, "written by hub")
+                 for rid, (ext, cid) in zip(ids, fresh, strict=True)])

@@ -120,3 +120,42 @@ def test_faults_end_in_the_same_state(tmp_path: Path, sandbox: RunningSandbox) -
     assert summary["errors"] == [] and summary["exit_code"] == 0
     assert sandbox.sandbox.controls.injected["mailchimp.429"] == 4
     assert exported(tmp_path / "clean") == exported(tmp_path / "faulty")
+
+
+def test_crm_and_newsletter_converge_without_duplicates_or_ping_pong(tmp_path: Path) -> None:
+    with Sandbox(contacts=800, seed=3, rate_scale=50).start() as running:
+        creds = running.credentials()
+        (tmp_path / "config.toml").write_text(f"""
+[hub]
+store = "sqlite:///hub.db"
+retry_base_seconds = 0.01
+
+[connectors.crm]
+plugin = "hubspot"
+token = {{ secret = "hubspot-token" }}
+base_url = "{creds['hubspot']['base_url']}"
+read_subscriptions = false
+
+[connectors.newsletter]
+plugin = "mailchimp"
+api_key = {{ secret = "mailchimp-key" }}
+list_id = "{creds['mailchimp']['list_id']}"
+base_url = "{creds['mailchimp']['base_url']}"
+
+[consent]
+newsletter = "newsletter"
+""", encoding="utf-8")
+        env = {"HUB_SECRET_HUBSPOT_TOKEN": creds["hubspot"]["token"],
+               "HUB_SECRET_MAILCHIMP_KEY": creds["mailchimp"]["api_key"]}
+        first = sync(tmp_path, env)
+        crm = first["connectors"]["crm"]
+        assert crm["created"] > 0 and first["exit_code"] == 0  # the CRM gets every contact
+        total = first["contacts"]["total"]
+        hubspot = running.sandbox.hubspot.summary()["contacts"]
+        second = sync(tmp_path, env)  # reads back what hub wrote
+        assert second["contacts"]["total"] == total and second["contacts"]["created"] == 0
+        third = sync(tmp_path, env)
+        assert all(c["created"] == 0 and c["updated"] == 0
+                   for c in (second["connectors"] | third["connectors"]).values())
+        assert running.sandbox.hubspot.summary()["contacts"] == hubspot
+        assert len(running.sandbox.mailchimp.confirmation_mails) == 0
