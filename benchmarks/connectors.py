@@ -3,7 +3,7 @@
     python benchmarks/connectors.py [--people 20000]
 
 For a sandbox of N seeded people: a full read, an incremental read with nothing changed, and
-writing every member back (batch). The minimum is what the API's page and batch limits
+writing every record back (batch). The minimum is what the API's page and batch limits
 allow: ceil(records / page size) pages, ceil(records / batch size) batches. Prints a table.
 """
 
@@ -61,12 +61,49 @@ def mailchimp(running: Any) -> list[tuple[str, int, int, float]]:
     return rows
 
 
+def hubspot(running: Any) -> list[tuple[str, int, int, float]]:
+    from hub_hubspot import HubSpotConnector, HubSpotSettings
+
+    creds = running.credentials()["hubspot"]
+    rows = []
+
+    def connector(subscriptions: bool = False) -> HubSpotConnector:
+        settings = HubSpotSettings.model_validate({
+            "plugin": "hubspot", "token": {"secret": "t"}, "base_url": creds["base_url"],
+            "read_subscriptions": subscriptions})
+        return HubSpotConnector(settings, ConnectorContext(
+            name="crm", secrets=Secrets(MemoryBackend({"t": creds["token"]}), environ={})))
+
+    first = connector()
+    started = time.perf_counter()
+    pages = list(first.read("contacts", None))
+    live = sum(1 for p in pages for r in p.records if not r.deleted)
+    rows.append(("hubspot full read (list, 100/page)", first.context.api_calls,
+                 math.ceil(live / 100) + 1, time.perf_counter() - started))
+    again = connector()
+    started = time.perf_counter()
+    list(again.read("contacts", pages[-1].cursor))
+    rows.append(("hubspot incremental, no change", again.context.api_calls, 2,
+                 time.perf_counter() - started))
+    writer = connector()
+    records = [OutboundRecord(f"k{i}", i, {"email": r.fields["email"],
+                                           "job_title": "Einkauf"}, external_id=r.id)
+               for i, r in enumerate(r for p in pages for r in p.records
+                                     if not r.deleted and r.fields.get("email"))]
+    started = time.perf_counter()
+    for start in range(0, len(records), 100):
+        writer.write(records[start:start + 100])
+    rows.append((f"hubspot write {len(records)} contacts", writer.context.api_calls,
+                 math.ceil(len(records) / 100), time.perf_counter() - started))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=20_000)
     args = parser.parse_args()
     with Sandbox(contacts=args.people, seed=1, rate_limit=False).start() as running:
-        rows = mailchimp(running)
+        rows = mailchimp(running) + hubspot(running)
     print(f"\nsandbox with {args.people:,} seeded people\n")
     print(f"{'operation':<40}{'API calls':>10}{'minimum':>10}{'ratio':>8}{'seconds':>10}")
     for name, calls, floor, seconds in rows:
