@@ -125,9 +125,17 @@ class Secrets:
         return value
 
     def set(self, name: str, value: str) -> None:
-        """Store a secret in the backend (the keyring)."""
+        """Store a secret in the backend (the keyring) and prove it was kept."""
         self._backend.set(name, value)
+        if self._backend.get(name) != value:
+            # some keyring backends (null, headless fail) accept and forget
+            raise SecretError(
+                f"the keyring on this machine did not keep secret {name!r}",
+                hint=f"set the environment variable {env_var_name(name)} instead, or install "
+                     "a keyring backend (see docs/config.md)")
 
     def delete(self, name: str) -> bool:
         """Remove a secret from the backend; False when it was not there."""
+        if self._backend.get(name) is None:
+            return False
         return self._backend.delete(name)

@@ -35,3 +35,18 @@ def test_values_never_appear_in_reprs() -> None:
     value = Secrets(MemoryBackend(), environ={"HUB_SECRET_K": "s3cr3t-value"}).resolve(
         SecretRef(secret="k"), where="x")
     assert "s3cr3t-value" not in repr(value) and "s3cr3t-value" not in str(value)
+
+
+class Forgetful(MemoryBackend):
+    def set(self, name: str, value: str) -> None:
+        """Accepts and forgets, like the null keyring."""
+
+
+def test_set_proves_the_secret_was_kept_and_delete_is_honest() -> None:
+    secrets = Secrets(MemoryBackend(), environ={})
+    secrets.set("crm-token", "v4lue-123")
+    assert secrets.lookup("crm-token") is not None
+    assert secrets.delete("crm-token") and not secrets.delete("crm-token")
+    with pytest.raises(SecretError, match="HUB_SECRET_CRM_TOKEN") as info:
+        Secrets(Forgetful(), environ={}).set("crm-token", "v4lue-123")
+    assert "v4lue-123" not in str(info.value)

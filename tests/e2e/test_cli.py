@@ -147,3 +147,19 @@ def test_duplicates_lists_a_shared_address_held_for_review(example: Path) -> Non
     held = run_hub("duplicates", "--json", cwd=example).json()
     assert held[0]["key"] == "familie.schulz@example.de" and len(held[0]["records"]) == 3
     assert "max_records_per_contact" in run_hub("duplicates", cwd=example).stdout
+
+
+def test_secrets_on_a_machine_without_a_keyring_say_what_to_do(tmp_path: Path) -> None:
+    stored = run_hub("secrets", "set", "crm-token", "--stdin", cwd=tmp_path, stdin="s3cret-xyz\n")
+    assert stored.code == 2 and "HUB_SECRET_CRM_TOKEN" in stored.stderr
+    assert "s3cret-xyz" not in stored.stdout + stored.stderr
+    deleted = run_hub("secrets", "delete", "crm-token", cwd=tmp_path)
+    assert deleted.code == 1 and "not in the keyring" in deleted.stderr
+
+
+def test_dead_letters_lists_what_was_refused_and_where(example: Path) -> None:
+    run_hub("sync", cwd=example)
+    letters = run_hub("dead-letters", "--json", cwd=example).json()
+    assert {(d["connector"], d["origin"]) for d in letters} == {
+        ("newsletter", "newsletter_members.csv:30"), ("accounting", "buchhaltung.csv:23")}
+    assert "kaputt@@example.de" in run_hub("dead-letters", cwd=example).stdout
