@@ -6,7 +6,6 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import shutil
 import sys
 from importlib import resources
 from pathlib import Path
@@ -391,47 +390,57 @@ def secrets_delete(name: str) -> None:
 @app.command()
 def demo(directory: Annotated[Path | None, typer.Option(
         "--dir", help="Keep the demo here (default: a temporary folder, removed after).")]
-        = None) -> None:
-    """Sync the bundled example (three overlapping exports of 40 people) and report."""
+        = None,
+         contacts: Annotated[int, typer.Option(help="People in the sandbox.")] = 1500) -> None:
+    """Start the sandbox (HubSpot, Mailchimp), sync it with an accountant's export, report."""
     import tempfile
 
     from hub.engine import SyncOptions
     from hub.engine import sync as run_sync
     from hub.runtime import Runtime
+    from hub.sandbox.app import Sandbox
+    from hub.sandbox.demo import prepare
+    from hub.secrets import MemoryBackend, Secrets
 
-    source = resources.files("hub").joinpath("demo")
     with tempfile.TemporaryDirectory(prefix="hub-demo-") as scratch:
         folder = directory or Path(scratch) / "demo"
         if folder.exists() and any(folder.iterdir()):
             err_console.print(f"[red]error:[/red] {folder} is not empty — pick a new --dir")
             raise typer.Exit(2)
-        shutil.copytree(str(source), folder, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("hub.db*", "out", "__pycache__"))
-        out.print(f"[bold]hub demo[/bold] in {folder}: a newsletter export (Mailchimp), a shop "
-                  "export (Shopify) and the accountant's Excel file (; and cp1252), with the "
-                  "noise real exports have: case, spaces, phone formats, two broken rows.\n")
-        try:
-            runtime = Runtime.load(folder / "config.toml")
-            for label, options in (("first sync", SyncOptions()),
-                                   ("second sync (nothing changed)", SyncOptions())):
-                out.rule(label)
-                if sys.stderr.isatty():
-                    with RichProgress() as progress:
-                        summary = run_sync(runtime, options, progress)
-                else:
-                    summary = run_sync(runtime, options)
-                print_summary(summary)
-            runtime.store.close()
-        except HubError as exc:
-            _fail(exc)
+        with Sandbox(contacts=contacts, seed=1, rate_scale=10).start() as running:
+            secrets, person = prepare(folder, running)
+            out.print(f"[bold]hub demo[/bold] in {folder}\n"
+                      f"sandbox on {running.base_url}: a HubSpot CRM with "
+                      f"{running.sandbox.hubspot.summary()['contacts']} contacts and a Mailchimp "
+                      f"audience with {running.sandbox.mailchimp.summary()['members']} members "
+                      "(every consent state), plus the accountant's Excel export (; and cp1252, "
+                      "two broken rows).\n")
+            try:
+                runtime = Runtime.load(folder / "config.toml",
+                                       secrets=Secrets(MemoryBackend(secrets)))
+                for label, options in (("first sync", SyncOptions()),
+                                       ("second sync (nothing changed)", SyncOptions())):
+                    out.rule(label)
+                    if sys.stderr.isatty():
+                        with RichProgress() as progress:
+                            summary = run_sync(runtime, options, progress)
+                    else:
+                        summary = run_sync(runtime, options)
+                    print_summary(summary)
+                runtime.store.close()
+            except HubError as exc:
+                _fail(exc)
+            mails = running.sandbox.mailchimp.summary()["confirmation_mails"]
+            out.print(f"Mailchimp sent {mails} confirmation mails on hub's behalf (single "
+                      "opt-ins become pending, never subscribed).")
         config = folder / "config.toml"
         if directory is None:
-            out.print("\nrun `hub demo --dir DIR` to keep the demo and explore it, e.g. "
-                      "`hub contacts explain jakob.krueger@example.de --config DIR/config.toml`")
+            out.print("\nrun `hub demo --dir DIR` to keep the demo folder and explore it, e.g. "
+                      f"`hub contacts explain {person} --config DIR/config.toml`")
         else:
-            out.print(f"\nexplore: hub contacts explain jakob.krueger@example.de --config "
-                      f"{config}\n         hub status --config {config}")
-    # the two broken rows are part of the demonstration; only real failures fail the demo
+            out.print(f"\nexplore: hub contacts explain {person} --config {config}\n"
+                      f"         hub status --config {config}")
+    # the broken rows are part of the demonstration; only real failures fail the demo
     raise typer.Exit(0 if summary["exit_code"] in (0, 1) else summary["exit_code"])
 
 

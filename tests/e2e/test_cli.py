@@ -124,12 +124,17 @@ def test_init_writes_a_config_that_loads(tmp_path: Path) -> None:
     assert result.json()["contacts"]["total"] == 1
 
 
-def test_demo_runs_from_the_package_data_and_keeps_its_folder(tmp_path: Path) -> None:
-    result = run_hub("demo", "--dir", str(tmp_path / "d"), cwd=tmp_path)
+def test_demo_syncs_the_sandbox_and_keeps_its_folder(tmp_path: Path) -> None:
+    result = run_hub("demo", "--dir", str(tmp_path / "d"), "--contacts", "600", cwd=tmp_path)
     assert result.code == 0, result.stdout + result.stderr
-    assert "contacts: 40 in total, 40 new" in result.stdout
-    assert "kaputt@@example.de" in result.stdout and "second sync" in result.stdout
+    out = result.stdout
+    assert "first sync" in out and "second sync" in out and "contacts:" in out
+    assert "consent kept" in out and "without any e-mail permission" in out
+    assert "ina.fehler@@example.de" in out and "buchhaltung.csv:" in out
     assert (tmp_path / "d" / "out" / "contacts.csv").exists()
+    status = run_hub("status", "--json", "--config", str(tmp_path / "d" / "config.toml"),
+                     cwd=tmp_path).json()
+    assert [r["exit_code"] for r in status["runs"]] == [0, 1]
     again = run_hub("demo", "--dir", str(tmp_path / "d"), cwd=tmp_path)
     assert again.code == 2 and "not empty" in again.stderr
 
