@@ -10,9 +10,10 @@ silently ignored unless ``lifecycle_backward_allowed``); custom properties; GDPR
 communication preferences v3; the TEN_SECONDLY_ROLLING and search SECONDLY limits with
 HubSpot's headers and 429 bodies, on an injected clock.
 
-DOI evidence: HubSpot exposes little, so a subscription seeded with a confirmed double
-opt-in carries ``legalBasis = CONSENT_WITH_NOTICE`` and ``legalBasisExplanation =
-"Double opt-in confirmed <ISO time>"``; a connector reads the confirmation time from there.
+DOI evidence: HubSpot exposes little ([U] in the API notes), so a subscription seeded with a
+confirmed double opt-in carries ``legalBasis = CONSENT_WITH_NOTICE``, ``legalBasisExplanation
+= "Double opt-in confirmed <ISO time>"`` and, standing for HubSpot's own double opt-in
+setting, ``doubleOptIn = {"confirmedAt": "<ISO time>"}`` on the status entry.
 """
 
 from __future__ import annotations
@@ -149,11 +150,11 @@ class HubSpotSimulator:
                      "hs_lead_status": view.hs_lead_status}
             record = self._new(props, view.created_at, view.updated_at)
             if view.subscription_status:
-                explanation = (f"Double opt-in confirmed {_iso(view.doi_confirmed_at)}"
-                               if view.doi_confirmed_at else "")
+                confirmed = _iso(view.doi_confirmed_at) if view.doi_confirmed_at else None
                 self.subscriptions[record["properties"]["email"].lower()] = {
                     "status": view.subscription_status, "legalBasis": view.legal_basis,
-                    "legalBasisExplanation": explanation}
+                    "legalBasisExplanation": f"Double opt-in confirmed {confirmed}"
+                    if confirmed else "", "confirmedAt": confirmed}
 
     def _new(self, props: dict[str, Any], created: datetime, updated: datetime) -> dict[str, Any]:
         cid = str(self.next_id)
@@ -537,6 +538,8 @@ class HubSpotSimulator:
                              if email.lower() in self.portal_opt_out else "SUBSCRIPTION_STATUS",
                              "legalBasis": entry["legalBasis"],
                              "legalBasisExplanation": entry["legalBasisExplanation"]})
+            if entry.get("confirmedAt"):
+                statuses[-1]["doubleOptIn"] = {"confirmedAt": entry["confirmedAt"]}
         return {"recipient": email, "subscriptionStatuses": statuses}
 
     async def _status(self, request: Request) -> Any:

@@ -152,3 +152,15 @@ def test_auth_and_ten_secondly_limit_on_a_fake_clock() -> None:
         assert answers[3].json()["policyName"] == "TEN_SECONDLY_ROLLING"
         now[0] = 10.5
         assert httpx.get(url, headers=headers).status_code == 200
+
+
+def test_doi_evidence_is_on_the_status_entry(running: RunningSandbox) -> None:
+    sim = running.sandbox.hubspot
+    email = next(e for e, s in sim.subscriptions.items() if s.get("confirmedAt"))
+    creds = running.credentials()["hubspot"]
+    status = httpx.get(f"{creds['base_url']}/communication-preferences/v3/status/email/{email}",
+                       headers={"Authorization": f"Bearer {creds['token']}"}).json()
+    entry = status["subscriptionStatuses"][0]
+    assert entry["legalBasis"] == "CONSENT_WITH_NOTICE"
+    assert entry["doubleOptIn"]["confirmedAt"] and "Double opt-in confirmed" in \
+        entry["legalBasisExplanation"]
