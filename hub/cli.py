@@ -26,6 +26,8 @@ contacts_app = typer.Typer(no_args_is_help=True, help="Look up golden contacts."
 secrets_app = typer.Typer(no_args_is_help=True, help="Store or remove secrets in the keyring.")
 app.add_typer(contacts_app, name="contacts")
 app.add_typer(secrets_app, name="secrets")
+consent_app = typer.Typer(no_args_is_help=True, help="The consent trail and its proof.")
+app.add_typer(consent_app, name="consent")
 
 out = Console()
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Path of config.toml.",
@@ -343,6 +345,50 @@ def contacts_explain(email: str, config: ConfigOption = DEFAULT_PATH,
         table.add_row(f["field"], str(f["value"]), f"{f['from']['connector']} {f['from']['id']}",
                       f["rule"], beat)
     out.print(table)
+
+
+# -- consent ---------------------------------------------------------------------------------
+@consent_app.command("show")
+def consent_show(email: str, config: ConfigOption = DEFAULT_PATH,
+                 as_json: JsonOption = False) -> None:
+    """The contact's newsletter permission, why, and every ledger entry with its evidence."""
+    from hub import ledger, lookup
+
+    runtime = _runtime(config)
+    with runtime.store.begin() as conn:
+        contact_id = _contact_id(runtime, conn, email)
+        decision = lookup.contact_view(conn, contact_id)["consent"]["newsletter"]
+        entries = ledger.trail(conn, contact_id)
+    if as_json:
+        _print_json({"contact_id": contact_id, "newsletter": decision, "trail": entries})
+        return
+    out.print(f"[bold]newsletter: {decision['state']}[/bold] — {decision['reason']}",
+              highlight=False)
+    table = Table("#", "event", "happened", "system", "record", "evidence")
+    for e in entries:
+        evidence = ", ".join(f"{k}={v}" for k, v in sorted(e["evidence"].items()))
+        table.add_row(str(e["id"]), e["kind"], e["occurred_at"] or "unknown",
+                      e["connector"] or "", e["record_id"] or "", evidence)
+    out.print(table)
+
+
+@consent_app.command("verify")
+def consent_verify(config: ConfigOption = DEFAULT_PATH, as_json: JsonOption = False) -> None:
+    """Walk the ledger's hash chain; exit 1 if any entry was changed, removed or reordered."""
+    from hub import ledger
+
+    runtime = _runtime(config)
+    with runtime.store.begin() as conn:
+        result = ledger.verify(conn)
+    if as_json:
+        _print_json({"ok": result.ok, "checked": result.checked,
+                     "broken_at": result.broken_at, "reason": result.reason})
+    elif result.ok:
+        out.print(f"the consent ledger is intact: {result.checked} entries checked")
+    else:
+        err_console.print(f"[red]the consent ledger is broken at entry {result.broken_at}: "
+                          f"{result.reason}[/red] ({result.checked} entries before it are intact)")
+    raise typer.Exit(0 if result.ok else 1)
 
 
 # -- secrets ---------------------------------------------------------------------------------

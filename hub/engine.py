@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, update
 
-from hub import golden, identity, outbox, pull, push
+from hub import golden, identity, ledger, outbox, pull, push
 from hub.connector import Capability, Connector, Rejection
 from hub.errors import ConfigError, ConnectorError, HubError
 from hub.merge import Survivorship
@@ -143,6 +143,7 @@ def sync(runtime: Runtime, options: SyncOptions,
             for name, n in _joined_counts(conn).items():
                 if name in tally.counts:
                     tally.connector(name)["merged"] += n
+            consent_recorded = ledger.record_observations(conn, run_id=run_id, now=started)
             rebuilt = golden.rebuild(
                 conn, resolution.touched, Survivorship(runtime.config.config.merge),
                 run_id=run_id, now=started,
@@ -151,7 +152,8 @@ def sync(runtime: Runtime, options: SyncOptions,
         timed("resolve", began)
         contact_counts.update(created=resolution.created,
                               updated=rebuilt.updated - rebuilt.created,
-                              merged=resolution.merged, held_for_review=resolution.held)
+                              merged=resolution.merged, held_for_review=resolution.held,
+                              consent_events=consent_recorded)
 
         for name, connector in connectors.items():
             if name in failed or Capability.WRITE_CONTACTS not in connector.capabilities:

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select
 
+from hub import ledger
 from hub.connector import Connector
 from hub.consent import NONE, Decision, decide
 from hub.identity import chunks
@@ -159,6 +160,7 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
         decisions = _consent_of(conn, [row.id for row in batch]) if newsletter else {}
         queued: list[dict[str, Any]] = []
         in_sync: list[dict[str, Any]] = []
+        decided: list[tuple[int, str | None, str, str, str]] = []
         for row in batch:
             payload = desired_payload(row.fields, fields)
             if not payload:
@@ -177,6 +179,8 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
                     status = None
                 if status is not None:
                     payload["consent"] = status
+                    decided.append((row.id, row.fields.get("email"), name, status,
+                                    decision.reason))
             digest = payload_hash(payload)
             if row.pushed_hash == digest:
                 continue
@@ -198,6 +202,9 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
             else:
                 planned.update += 1
         upsert(conn, sync_state, in_sync, ("connector", "contact_id"))
+        queued_ids = {q["contact_id"] for q in queued}
+        ledger.append(conn, ledger.decisions([d for d in decided if d[0] in queued_ids],
+                                             run_id=run_id, now=now))
         if queued:
             # the newest desired state replaces any older one still waiting
             conn.execute(delete(outbox).where(

@@ -167,3 +167,26 @@ runs = Table(
     Column("exit_code", Integer, nullable=True),
     Column("summary", JSON, nullable=True),
 )
+
+consent_ledger = Table(
+    "consent_ledger", metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("contact_id", _Id, nullable=True, index=True),
+    #: The normalised address the entry is about (replaced by its hash on erasure).
+    Column("email", String(320), nullable=True, index=True),
+    Column("channel", String(16), nullable=False),
+    Column("purpose", String(64), nullable=False),
+    #: signup, single_opt_in, doi_requested, doi_confirmed, opt_out, bounce, complaint,
+    #: erasure — or decision:<state> for what hub decided and wrote.
+    Column("kind", String(32), nullable=False),
+    #: When it happened in the source system (ISO-8601 UTC), when known.
+    Column("occurred_at", String(40), nullable=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("connector", String(64), nullable=True),
+    Column("record_id", String(512), nullable=True),
+    Column("evidence", JSON, nullable=True),
+    Column("run_id", _Id, nullable=True),
+    #: Hash of the previous entry and of this one: `hub consent verify` walks the chain.
+    Column("prev_hash", String(64), nullable=False),
+    Column("entry_hash", String(64), nullable=False, unique=True),
+)

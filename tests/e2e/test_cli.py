@@ -168,3 +168,17 @@ def test_dead_letters_lists_what_was_refused_and_where(example: Path) -> None:
     assert {(d["connector"], d["origin"]) for d in letters} == {
         ("newsletter", "newsletter_members.csv:30"), ("accounting", "buchhaltung.csv:23")}
     assert "kaputt@@example.de" in run_hub("dead-letters", cwd=example).stdout
+
+
+def test_consent_show_gives_the_trail_with_evidence_and_verify_checks_it(example: Path) -> None:
+    run_hub("sync", cwd=example)
+    shown = run_hub("consent", "show", "Jonas.Schmidt@example.de", "--json", cwd=example)
+    assert shown.code == 0, shown.stderr
+    data = shown.json()
+    assert data["newsletter"]["state"] == "confirmed"
+    (doi,) = [e for e in data["trail"] if e["kind"] == "doi_confirmed"]
+    assert doi["connector"] == "newsletter" and doi["evidence"]["confirm_ip"]
+    assert "confirmed" in run_hub("consent", "show", "jonas.schmidt@example.de",
+                                  cwd=example).stdout
+    verified = run_hub("consent", "verify", "--json", cwd=example)
+    assert verified.code == 0 and verified.json()["ok"] and verified.json()["checked"] > 0

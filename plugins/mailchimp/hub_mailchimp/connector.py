@@ -180,7 +180,8 @@ class MailchimpConnector(Connector):
         return SourceRecord(
             id=member["id"], fields=fields,
             updated_at=datetime.fromisoformat(changed) if changed else None,
-            deleted=member.get("status") == "archived", consent=consent_of(member),
+            deleted=member.get("status") == "archived",
+            consent=consent_of({**member, "list_id": self.settings.list_id}),
             signals={k: v for k, v in signals.items() if v is not None})
 
     def _raise_for(self, response: httpx.Response) -> None:
