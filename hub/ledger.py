@@ -23,6 +23,7 @@ from hub.store.bulk import insert_rows, reserve_ids
 from hub.store.schema import consent_ledger, source_records
 
 GENESIS = "0" * 64
+STREAM = 5000
 _FIELDS = ("contact_id", "email", "channel", "purpose", "kind", "occurred_at", "connector",
            "record_id", "evidence", "run_id", "recorded_at")
 
@@ -63,24 +64,41 @@ def append(conn: Connection, entries: list[dict[str, Any]]) -> int:
 
 
 def record_observations(conn: Connection, *, run_id: int | None, now: datetime) -> int:
-    """Append what changed records report about consent (before they are marked clean)."""
+    """Append what changed records report about consent (before they are marked clean).
+
+    Streamed in chunks: a first import of a million records never holds them all.
+    """
     rows = conn.execute(select(source_records.c.id, source_records.c.contact_id,
                                source_records.c.email, source_records.c.connector,
                                source_records.c.external_id, source_records.c.consent)
                         .where(source_records.c.dirty.is_(True),
                                source_records.c.consent.is_not(None))
-                        .order_by(source_records.c.id)).all()
-    if not rows:
-        return 0
+                        .order_by(source_records.c.id)
+                        .execution_options(yield_per=STREAM))
+    recorded = 0
+    batch: list[Any] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= STREAM:
+            recorded += _record_chunk(conn, batch, run_id, now)
+            batch = []
+    if batch:
+        recorded += _record_chunk(conn, batch, run_id, now)
+    return recorded
+
+
+def _record_chunk(conn: Connection, rows: list[Any], run_id: int | None, now: datetime) -> int:
     seen: set[tuple[str, str, str, str]] = set()
-    for part in chunks([(r.connector, r.external_id) for r in rows]):
-        for connector in {c for c, _ in part}:
-            ids = [e for c, e in part if c == connector]
+    by_connector: dict[str, list[str]] = {}
+    for r in rows:
+        by_connector.setdefault(r.connector, []).append(r.external_id)
+    for connector, external_ids in by_connector.items():
+        for part in chunks(external_ids):
             seen.update((connector, ext, kind, at or "") for ext, kind, at in conn.execute(
                 select(consent_ledger.c.record_id, consent_ledger.c.kind,
                        consent_ledger.c.occurred_at)
                 .where(consent_ledger.c.connector == connector,
-                       consent_ledger.c.record_id.in_(ids))))
+                       consent_ledger.c.record_id.in_(part))))
     entries = []
     for r in rows:
         for event in r.consent or ():
