@@ -189,4 +189,6 @@ consent_ledger = Table(
     #: Hash of the previous entry and of this one: `hub consent verify` walks the chain.
     Column("prev_hash", String(64), nullable=False),
     Column("entry_hash", String(64), nullable=False, unique=True),
+    #: an observation is recorded once per (system, record, event)
+    Index("ix_consent_ledger_connector_record", "connector", "record_id"),
 )
