@@ -188,18 +188,22 @@ class Normalizer:
             return result
         compact = _PUNCTUATION.sub("", raw)
         if compact != raw:  # "030/123", "(030) 123" and "030 123" share one parse
-            return self._phones.put(raw, self.phone(compact))  # type: ignore[no-any-return]
+            return self._remember_phone(raw, self.phone(compact))
         fast = _dach_fast_path(compact, self.default_region)
         if fast is not None:
-            return self._phones.put(raw, fast or None)  # type: ignore[no-any-return]
+            return self._remember_phone(raw, fast or None)
         try:
             number = phonenumbers.parse(raw, self.default_region)
         except phonenumbers.NumberParseException:
-            return self._phones.put(raw, None)  # type: ignore[no-any-return]
+            return self._remember_phone(raw, None)
         if not phonenumbers.is_valid_number(number):
-            return self._phones.put(raw, None)  # type: ignore[no-any-return]
-        return self._phones.put(  # type: ignore[no-any-return]
+            return self._remember_phone(raw, None)
+        return self._remember_phone(
             raw, phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+    def _remember_phone(self, raw: str, value: str | None) -> str | None:
+        self._phones.put(raw, value)
+        return value
 
     # -- whole records -------------------------------------------------------------------
     def record(self, fields: Mapping[str, Any]) -> NormalizedFields:
