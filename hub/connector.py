@@ -227,7 +227,8 @@ class Connector:
     #: Golden fields written when the config does not say `write_fields`.
     default_write_fields: ClassVar[tuple[str, ...]] = ()
     #: Whether the engine may create records in this system (False: update linked ones only).
-    creates_records: ClassVar[bool] = True
+    #: An instance may set it from its settings (Shopify's `create_customers`).
+    creates_records: bool = True
 
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
         self.settings = settings

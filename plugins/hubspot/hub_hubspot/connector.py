@@ -52,7 +52,7 @@ class HubSpotConnector(Connector):
         "email", "first_name", "last_name", "phone", "company", "job_title",
         "street", "city", "zip", "region", "country",
     )
-    creates_records: ClassVar[bool] = True
+    creates_records: bool = True
 
     settings: HubSpotSettings
 

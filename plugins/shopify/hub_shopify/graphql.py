@@ -1,0 +1,153 @@
+"""Talking GraphQL to Shopify: one POST per query, with Shopify's ways of saying "not now".
+
+Shopify answers most problems with HTTP 200: a throttled query is ``{"errors": [{"extensions":
+{"code": "THROTTLED"}}]}`` with no data, an internal error is ``INTERNAL_SERVER_ERROR`` inside
+200, and mutation validation problems are ``userErrors`` inside ``data``. `classify` turns the
+first two into retries for hub's HTTP layer (clients that only retry on 429 fail at once on
+them); `ShopifyAPI.run` turns the rest into clear errors, and feeds every answer's cost report
+to the `CostBudget` so the next query waits for the bucket instead of being throttled.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from hub.errors import ConnectorError, RetryableError, UnreachableError
+from hub.http import retry_after
+from hub.secrets import SecretRef
+from hub_shopify.budget import CostBudget
+
+#: Shopify's REST answer to too many requests says 2 s; GraphQL's THROTTLED says nothing.
+DEFAULT_WAIT = 2.0
+
+
+def _error_codes(body: Mapping[str, Any]) -> set[str]:
+    errors = body.get("errors")
+    if not isinstance(errors, list):
+        return set()
+    return {str((e.get("extensions") or {}).get("code")) for e in errors if isinstance(e, dict)}
+
+
+def _throttle_wait(body: Mapping[str, Any]) -> float:
+    """Seconds until the throttled query's cost fits the bucket, from the answer's cost."""
+    cost = (body.get("extensions") or {}).get("cost") or {}
+    status = cost.get("throttleStatus") or {}
+    try:
+        missing = float(cost["requestedQueryCost"]) - float(status["currentlyAvailable"])
+        return max(0.1, missing / float(status["restoreRate"]))
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return DEFAULT_WAIT
+
+
+def classify(response: httpx.Response) -> RetryableError | None:
+    """Retry 429, 5xx, and THROTTLED or INTERNAL_SERVER_ERROR inside an HTTP 200."""
+    status = response.status_code
+    path = response.request.url.path
+    if status == 429:
+        wait = retry_after(response)
+        return RetryableError(f"Shopify throttled {path} (HTTP 429)",
+                              retry_after=DEFAULT_WAIT if wait is None else wait)
+    if status >= 500:
+        return RetryableError(f"HTTP {status} from Shopify {path}",
+                              retry_after=retry_after(response))
+    if status == 200 and response.headers.get("content-type", "").startswith("application/json"):
+        content = response.content
+        if b"THROTTLED" not in content and b"INTERNAL_SERVER_ERROR" not in content:
+            return None
+        try:
+            body = json.loads(content)
+        except ValueError:
+            return None
+        if not isinstance(body, dict):
+            return None
+        codes = _error_codes(body)
+        if "THROTTLED" in codes:
+            return RetryableError(f"Shopify throttled {path} (THROTTLED)",
+                                  retry_after=_throttle_wait(body))
+        if "INTERNAL_SERVER_ERROR" in codes and body.get("data") is None:
+            return RetryableError(f"Shopify internal error at {path}")
+    return None
+
+
+class ShopifyAPI:
+    """The shop's GraphQL endpoint: cost-budgeted queries that return ``data`` or raise."""
+
+    def __init__(self, http: httpx.Client, endpoint: str, budget: CostBudget, *,
+                 connector: str, token: SecretRef) -> None:
+        self.http = http
+        self.endpoint = endpoint
+        self.budget = budget
+        self.connector = connector
+        self.token = token
+        #: Requested cost per query text, learned from Shopify's answers.
+        self._costs: dict[str, float] = {}
+
+    def run(self, query: str, variables: Mapping[str, Any] | None = None, *,
+            doing: str, cost: float = 0.0) -> dict[str, Any]:
+        """Run one query or mutation; `doing` names it in errors ("reading customers").
+
+        `cost` estimates a query never sent before (mutation documents differ per batch);
+        a repeated query waits for the cost Shopify reported for it last time.
+        """
+        self.budget.reserve(self._costs.get(query, cost))
+        response = self.http.post(self.endpoint, json={"query": query,
+                                                       "variables": dict(variables or {})})
+        self.refused(response, doing)
+        try:
+            body = response.json()
+        except ValueError:
+            raise ConnectorError(f"connector {self.connector!r}: Shopify answered {doing} with "
+                                 f"something that is not JSON (HTTP {response.status_code})"
+                                 ) from None
+        report = (body.get("extensions") or {}).get("cost")
+        if report:
+            self.budget.observe(report)
+            if report.get("requestedQueryCost") is not None:
+                self._costs[query] = float(report["requestedQueryCost"])
+        errors = body.get("errors")
+        if errors:
+            raise self._failure(errors, doing)
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise ConnectorError(f"connector {self.connector!r}: Shopify sent no data {doing}")
+        return data
+
+    def refused(self, response: httpx.Response, doing: str) -> None:
+        """Raise the error an HTTP-level refusal means, naming the fix."""
+        status = response.status_code
+        if status == 401:
+            raise UnreachableError(
+                f"connector {self.connector!r}: Shopify refused the access token {doing} — "
+                f"set a valid Admin API token: hub secrets set {self.token.secret}")
+        if status == 402:
+            raise UnreachableError(f"connector {self.connector!r}: the shop is frozen "
+                                   "(Shopify answered 402 Payment Required); pay the bill")
+        if status == 403:
+            raise ConnectorError(f"connector {self.connector!r}: the app lacks an access scope "
+                                 f"{doing} (HTTP 403) — grant read_customers, write_customers "
+                                 "and read_orders to the custom app")
+        if status == 404:
+            raise ConnectorError(f"connector {self.connector!r}: no Admin API at "
+                                 f"{response.request.url} — check shop and api_version")
+        if status >= 400:
+            raise ConnectorError(f"connector {self.connector!r}: Shopify answered HTTP {status} "
+                                 f"{doing}")
+
+    def _failure(self, errors: Any, doing: str) -> ConnectorError:
+        if isinstance(errors, str):
+            messages = [errors]
+            codes: set[str] = set()
+        else:
+            messages = [str(e.get("message", e)) if isinstance(e, dict) else str(e)
+                        for e in errors]
+            codes = _error_codes({"errors": errors})
+        text = "; ".join(messages)[:500]
+        if "ACCESS_DENIED" in codes:
+            return ConnectorError(f"connector {self.connector!r}: access denied {doing}: {text} "
+                                  "— grant the custom app the scope it names")
+        return ConnectorError(f"connector {self.connector!r}: Shopify refused the query "
+                              f"{doing}: {text}")
