@@ -18,13 +18,16 @@ _PROFILE = """
     defaultAddress { address1 address2 city zip province countryCodeV2 company }
 """
 
-CUSTOMERS = f"""
+
+def customers_query(nested_orders: int = NESTED_ORDERS) -> str:
+    """A page of customers by update time, each with its first `nested_orders` orders."""
+    return f"""
 query HubCustomers($first: Int!, $after: String, $query: String) {{
   customers(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) {{
     pageInfo {{ hasNextPage endCursor }}
     nodes {{
       {_PROFILE}
-      orders(first: {NESTED_ORDERS}, sortKey: CREATED_AT) {{
+      orders(first: {nested_orders}, sortKey: CREATED_AT) {{
         pageInfo {{ hasNextPage endCursor }}
         nodes {{ {_ORDER} }}
       }}
@@ -32,6 +35,7 @@ query HubCustomers($first: Int!, $after: String, $query: String) {{
   }}
 }}
 """
+
 
 COUNT = """
 query HubCustomersCount($query: String) {

@@ -16,7 +16,7 @@ from hub_shopify.bulk import BulkRead, BulkUnavailable
 from hub_shopify.cursor import Cursor
 from hub_shopify.customer import OrderTotals, to_record, when
 from hub_shopify.graphql import ShopifyAPI
-from hub_shopify.queries import COUNT, CUSTOMERS, MORE_ORDERS
+from hub_shopify.queries import COUNT, MORE_ORDERS, NESTED_ORDERS, customers_query
 from hub_shopify.settings import ShopifySettings
 
 #: Customers per page handed to the engine from a bulk file (each page is one commit).
@@ -31,8 +31,11 @@ class CustomerStream:
     """One read of the customers stream, from a committed cursor."""
 
     def __init__(self, api: ShopifyAPI, bulk: BulkRead, settings: ShopifySettings, *,
-                 clock: Callable[[], datetime], log: Callable[[str], None]) -> None:
+                 clock: Callable[[], datetime], log: Callable[[str], None],
+                 bulk_page: int = BULK_PAGE, nested_orders: int = NESTED_ORDERS) -> None:
         self.api = api
+        self.bulk_page = bulk_page
+        self.query = customers_query(nested_orders)
         self.bulk = bulk
         self.settings = settings
         self.clock = clock
@@ -75,7 +78,7 @@ class CustomerStream:
         batch: list[SourceRecord] = []
         for node, orders in self.bulk.customers(operation, skip=done):
             batch.append(self._record(node, orders))
-            if len(batch) >= BULK_PAGE:
+            if len(batch) >= self.bulk_page:
                 done += len(batch)
                 yield Page(batch, cursor.advanced(bulk_done=done).dump(), total=total)
                 batch = []
@@ -91,7 +94,7 @@ class CustomerStream:
         query = f"updated_at:>='{cursor.since}'" if cursor.since else None
         after, newest = cursor.after, cursor.newest
         while True:
-            data = self.api.run(CUSTOMERS, {"first": self.settings.page_size, "after": after,
+            data = self.api.run(self.query, {"first": self.settings.page_size, "after": after,
                                             "query": query}, doing="reading customers")
             connection = data["customers"]
             records = []
