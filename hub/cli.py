@@ -437,8 +437,11 @@ def secrets_delete(name: str) -> None:
 def demo(directory: Annotated[Path | None, typer.Option(
         "--dir", help="Keep the demo here (default: a temporary folder, removed after).")]
         = None,
-         contacts: Annotated[int, typer.Option(help="People in the sandbox.")] = 1500) -> None:
-    """Start the sandbox (HubSpot, Mailchimp), sync it with an accountant's export, report."""
+         contacts: Annotated[int, typer.Option(help="People in the sandbox.")] = 1500,
+         keep: Annotated[bool, typer.Option(
+             "--keep", help="Keep the sandbox running afterwards (with --dir: the folder too) "
+                            "and print how to reach it; Ctrl-C stops it.")] = False) -> None:
+    """Start the sandbox (HubSpot, Shopify, Mailchimp), sync it with an accountant's export."""
     import tempfile
 
     from hub.engine import SyncOptions
@@ -457,7 +460,9 @@ def demo(directory: Annotated[Path | None, typer.Option(
             secrets, person = prepare(folder, running)
             out.print(f"[bold]hub demo[/bold] in {folder}\n"
                       f"sandbox on {running.base_url}: a HubSpot CRM with "
-                      f"{running.sandbox.hubspot.summary()['contacts']} contacts and a Mailchimp "
+                      f"{running.sandbox.hubspot.summary()['contacts']} contacts, a Shopify shop "
+                      f"with {running.sandbox.shopify.summary()['customers']} customers and "
+                      f"{running.sandbox.shopify.summary()['orders']} orders, a Mailchimp "
                       f"audience with {running.sandbox.mailchimp.summary()['members']} members "
                       "(every consent state), plus the accountant's Excel export (; and cp1252, "
                       "two broken rows).\n")
@@ -479,6 +484,8 @@ def demo(directory: Annotated[Path | None, typer.Option(
             mails = running.sandbox.mailchimp.summary()["confirmation_mails"]
             out.print(f"Mailchimp sent {mails} confirmation mails on hub's behalf (single "
                       "opt-ins become pending, never subscribed).")
+            if keep:
+                _keep_serving(running.base_url, folder, secrets)
         config = folder / "config.toml"
         if directory is None:
             out.print("\nrun `hub demo --dir DIR` to keep the demo folder and explore it, e.g. "
@@ -488,6 +495,26 @@ def demo(directory: Annotated[Path | None, typer.Option(
                       f"         hub status --config {config}")
     # the broken rows are part of the demonstration; only real failures fail the demo
     raise typer.Exit(0 if summary["exit_code"] in (0, 1) else summary["exit_code"])
+
+
+def _keep_serving(base_url: str, folder: Path, secrets: dict[str, str]) -> None:
+    """Block until Ctrl-C or SIGTERM, saying how to work with the running sandbox."""
+    import signal
+    import threading
+
+    from hub.secrets import env_var_name
+
+    stop = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_args: stop.set())
+    # the sandbox's own fixed credentials (as `hub sandbox serve --json` prints them)
+    exports = " ".join(f"{env_var_name(name)}={value}" for name, value in sorted(secrets.items()))
+    out.print(f"\nthe sandbox keeps running on {base_url}; try:\n"
+              f"  export {exports}\n"
+              f"  hub sync --config {folder / 'config.toml'}\n"
+              "Ctrl-C stops it.")
+    sys.stdout.flush()
+    stop.wait()
 
 
 def _mount_sandbox() -> None:

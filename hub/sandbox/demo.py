@@ -13,7 +13,7 @@ from pathlib import Path
 
 from hub.sandbox.app import RunningSandbox
 
-DEMO_SECRETS = ("demo-hubspot-token", "demo-mailchimp-key")
+DEMO_SECRETS = ("demo-hubspot-token", "demo-mailchimp-key", "demo-shopify-token")
 
 
 def prepare(folder: Path, running: RunningSandbox) -> tuple[dict[str, str], str]:
@@ -42,8 +42,9 @@ def prepare(folder: Path, running: RunningSandbox) -> tuple[dict[str, str], str]
         writer.writerow(["K-9999", "Zuviel AG", "Zu", "Viel", "zu.viel@example.de", "", "", "",
                          "", "EXTRA"])
     (folder / "config.toml").write_text(f"""\
-# hub demo: the CRM and the newsletter are local simulators (hub sandbox), the accountant's
-# file is a German Excel export. Secrets are the sandbox's, given to hub by the demo itself.
+# hub demo: the CRM, the shop and the newsletter are local simulators (hub sandbox), the
+# accountant's file is a German Excel export. Secrets are the sandbox's, given to hub by the
+# demo itself.
 
 [hub]
 store = "sqlite:///hub.db"
@@ -53,6 +54,14 @@ plugin = "hubspot"
 token = {{ secret = "{DEMO_SECRETS[0]}" }}
 base_url = "{creds['hubspot']['base_url']}"
 read_subscriptions = false   # one call per contact; the newsletter carries the consent here
+
+[connectors.shop]
+plugin = "shopify"
+shop = "{creds['shopify']['shop']}"
+token = {{ secret = "{DEMO_SECRETS[2]}" }}
+base_url = "{creds['shopify']['base_url']}"
+api_version = "{creds['shopify']['api_version']}"
+bulk_threshold = 500         # the demo shop is small; read it the way a large one is read
 
 [connectors.newsletter]
 plugin = "mailchimp"
@@ -82,8 +91,8 @@ path = "out/contacts.csv"
 mode = "write"
 
 [merge]
-first_name = {{ rule = "priority", order = ["crm", "accounting", "newsletter"] }}
-last_name = {{ rule = "priority", order = ["crm", "accounting", "newsletter"] }}
+first_name = {{ rule = "priority", order = ["crm", "shop", "accounting", "newsletter"] }}
+last_name = {{ rule = "priority", order = ["crm", "shop", "accounting", "newsletter"] }}
 company = {{ rule = "priority", order = ["accounting", "crm"] }}
 phone = {{ rule = "most_recent" }}
 
@@ -91,5 +100,6 @@ phone = {{ rule = "most_recent" }}
 newsletter = "newsletter"
 """, encoding="utf-8")
     secrets = {DEMO_SECRETS[0]: creds["hubspot"]["token"],
-               DEMO_SECRETS[1]: creds["mailchimp"]["api_key"]}
+               DEMO_SECRETS[1]: creds["mailchimp"]["api_key"],
+               DEMO_SECRETS[2]: creds["shopify"]["token"]}
     return secrets, chosen[0].email

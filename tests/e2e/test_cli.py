@@ -182,3 +182,39 @@ def test_consent_show_gives_the_trail_with_evidence_and_verify_checks_it(example
                                   cwd=example).stdout
     verified = run_hub("consent", "verify", "--json", cwd=example)
     assert verified.code == 0 and verified.json()["ok"] and verified.json()["checked"] > 0
+
+
+def test_demo_keep_leaves_the_sandbox_running_until_sigterm(tmp_path: Path) -> None:
+    import os
+    import queue
+    import signal
+    import subprocess
+    import threading
+
+    from tests.e2e.conftest import HUB
+
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    environment.update(PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring", COLUMNS="200")
+    demo = subprocess.Popen([str(HUB), "demo", "--dir", str(tmp_path / "d"), "--contacts", "300",
+                             "--keep"], cwd=tmp_path, env=environment, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines: queue.Queue[str] = queue.Queue()
+    assert demo.stdout is not None
+    stdout = demo.stdout
+    threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
+    try:
+        exports = ""
+        while "Ctrl-C stops it" not in exports:
+            exports = lines.get(timeout=120)
+            if exports.strip().startswith("export "):
+                secrets = dict(pair.split("=", 1) for pair in exports.split()[1:])
+        assert set(secrets) == {"HUB_SECRET_DEMO_HUBSPOT_TOKEN", "HUB_SECRET_DEMO_MAILCHIMP_KEY",
+                                "HUB_SECRET_DEMO_SHOPIFY_TOKEN"}
+        again = run_hub("sync", "--json", "--config", str(tmp_path / "d" / "config.toml"),
+                        cwd=tmp_path, env=secrets)
+        assert again.code == 0, again.stdout + again.stderr
+        assert all(c["created"] == 0 for c in again.json()["connectors"].values())
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        code = demo.wait(timeout=60)
+    assert code == 0

@@ -5,6 +5,9 @@ time it was given is a confirmed double opt-in; ``SINGLE_OPT_IN`` or ``UNKNOWN``
 opt-in however long ago it happened; ``REDACTED`` means Shopify erased the person, which
 hub records as an erasure of that record (the address is gone, the record id remains).
 
+A customer's `locale` is not read as a language: Shopify fills it with the shop's default
+for everyone who never chose one, so it would outvote what the CRM or newsletter know.
+
 Customer value comes from the orders Shopify shows: all of them in a bulk read, the first 25
 (plus follow-ups) in a paged read. Without the ``read_all_orders`` scope Shopify shows only
 the last 60 days, so first-order dates can be late; `numberOfOrders` and `amountSpent` are
@@ -105,9 +108,6 @@ def to_record(node: Mapping[str, Any], orders: OrderTotals, *, shop: str,
     fields: dict[str, Any] = {"email": node.get("email"), "first_name": node.get("firstName"),
                               "last_name": node.get("lastName"), "phone": node.get("phone")}
     fields.update(_address_fields(node.get("defaultAddress")))
-    locale = node.get("locale")
-    if locale:
-        fields["language"] = str(locale).split("-")[0].lower()
     tags = [t for t in node.get("tags") or () if not t.startswith(tag_prefix)]
     if tags:
         fields["tags"] = tags

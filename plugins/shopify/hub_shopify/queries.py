@@ -12,7 +12,7 @@ NESTED_ORDERS = 25
 
 _ORDER = "createdAt displayFinancialStatus cancelledAt"
 _PROFILE = """
-    id email firstName lastName phone tags locale createdAt updatedAt numberOfOrders
+    id email firstName lastName phone tags createdAt updatedAt numberOfOrders
     amountSpent { amount currencyCode }
     emailMarketingConsent { marketingState marketingOptInLevel consentUpdatedAt }
     defaultAddress { address1 address2 city zip province countryCodeV2 company }
