@@ -5,6 +5,11 @@ evidence, never updated, and tamper-evident — each entry carries the hash of t
 one, so `hub consent verify` detects an edited, removed or reordered entry. Observations are
 appended when a source record's content changes (the same event is never recorded twice for
 the same record); decisions when hub queues a newsletter status write.
+
+The one permitted change is erasure (GDPR Art. 17, rule 6): the chain does not hash an
+entry's personal part (address, record id, evidence) directly but its digest
+(`subject_hash`), so `scrub` can remove that part, stamp `erased_at`, and the chain still
+verifies; entries not erased are checked against their digest as well.
 """
 
 from __future__ import annotations
@@ -26,13 +31,24 @@ GENESIS = "0" * 64
 STREAM = 5000
 _FIELDS = ("contact_id", "email", "channel", "purpose", "kind", "occurred_at", "connector",
            "record_id", "evidence", "run_id", "recorded_at")
+#: The personal part of an entry: sealed through its digest, removable by erasure.
+_PERSONAL = ("email", "record_id", "evidence")
+_SEALED = (*(f for f in _FIELDS if f not in _PERSONAL), "subject_hash")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+
+
+def subject_hash(entry: Mapping[str, Any]) -> str:
+    """The digest of an entry's personal part."""
+    return hashlib.sha256(_json({k: entry.get(k) for k in _PERSONAL}).encode()).hexdigest()
 
 
 def _digest(prev: str, entry: Mapping[str, Any]) -> str:
-    body = {k: entry.get(k) for k in _FIELDS}
+    body = {k: entry.get(k) for k in _SEALED}
     body["recorded_at"] = _iso(body["recorded_at"])
-    blob = prev + json.dumps(body, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return hashlib.sha256((prev + _json(body)).encode()).hexdigest()
 
 
 def _iso(moment: Any) -> str | None:
@@ -56,10 +72,47 @@ def append(conn: Connection, entries: list[dict[str, Any]]) -> int:
     ids = reserve_ids(conn, consent_ledger, len(entries))
     rows = []
     for rid, entry in zip(ids, entries, strict=True):
-        digest = _digest(prev, entry)
-        rows.append((rid, *[entry.get(k) for k in _FIELDS], prev, digest))
+        sealed = {**entry, "subject_hash": subject_hash(entry)}
+        digest = _digest(prev, sealed)
+        rows.append((rid, *[entry.get(k) for k in _FIELDS], sealed["subject_hash"], prev,
+                     digest))
         prev = digest
-    insert_rows(conn, consent_ledger, ("id", *_FIELDS, "prev_hash", "entry_hash"), rows)
+    insert_rows(conn, consent_ledger,
+                ("id", *_FIELDS, "subject_hash", "prev_hash", "entry_hash"), rows)
+    return len(rows)
+
+
+def scrub(conn: Connection, *, contact_ids: Iterable[int], email: str | None,
+          now: datetime) -> int:
+    """Erase the personal part of every entry about these contacts or this address."""
+    from sqlalchemy import or_, update
+
+    ids = sorted(set(contact_ids))
+    conditions = [consent_ledger.c.email == email] if email else []
+    conditions += [consent_ledger.c.contact_id.in_(part) for part in chunks(ids)]
+    if not conditions:
+        return 0
+    done = conn.execute(update(consent_ledger)
+                        .where(or_(*conditions), consent_ledger.c.erased_at.is_(None))
+                        .values(email=None, record_id=None, evidence=None, erased_at=now))
+    return int(done.rowcount or 0)
+
+
+def reseal(conn: Connection) -> int:
+    """Recompute every subject digest and chain hash in order (migration 0003)."""
+    from sqlalchemy import bindparam, update
+
+    prev, rows = GENESIS, []
+    for row in conn.execute(select(consent_ledger).order_by(consent_ledger.c.id)):
+        entry = dict(row._mapping)
+        entry["subject_hash"] = subject_hash(entry)
+        digest = _digest(prev, entry)
+        rows.append({"rid": row.id, "s": entry["subject_hash"], "p": prev, "h": digest})
+        prev = digest
+    if rows:
+        conn.execute(update(consent_ledger).where(consent_ledger.c.id == bindparam("rid"))
+                     .values(subject_hash=bindparam("s"), prev_hash=bindparam("p"),
+                             entry_hash=bindparam("h")), rows)
     return len(rows)
 
 
@@ -156,6 +209,9 @@ def verify(conn: Connection) -> Verification:
         if entry["prev_hash"] != prev:
             return Verification(False, checked, row.id,
                                 "the entry before it was changed, removed or reordered")
+        if row.erased_at is None and subject_hash(entry) != row.subject_hash:
+            return Verification(False, checked, row.id,
+                                "the entry's address, record or evidence was changed")
         if _digest(prev, entry) != row.entry_hash:
             return Verification(False, checked, row.id, "the entry itself was changed")
         prev = row.entry_hash

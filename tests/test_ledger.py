@@ -63,3 +63,48 @@ def test_observations_are_recorded_once_per_event(tmp_path: Path) -> None:
     with runtime.store.begin() as conn:
         assert ledger.verify(conn).ok
     runtime.store.close()
+
+
+def test_an_erased_entry_keeps_the_chain_verifiable_but_a_forged_address_does_not(
+        store: Store) -> None:
+    with store.begin() as conn:
+        ledger.append(conn, [entry("single_opt_in"), entry("doi_confirmed")])
+        other = {**entry("opt_out"), "contact_id": 2, "email": "bert@example.de"}
+        ledger.append(conn, [other])
+        assert ledger.scrub(conn, contact_ids=[1], email=None, now=FIXED_NOW) == 2
+        assert ledger.verify(conn).ok
+        erased = ledger.trail(conn, 1)
+        assert all(e["evidence"] == {} and e["record_id"] is None for e in erased)
+        assert [e["kind"] for e in erased] == ["single_opt_in", "doi_confirmed"]
+        third = ledger.trail(conn, 2)[0]["id"]
+        conn.execute(update(consent_ledger).where(consent_ledger.c.id == third)
+                     .values(email="carla@example.de"))
+        result = ledger.verify(conn)
+        assert not result.ok and result.broken_at == third and "address" in str(result.reason)
+
+
+def test_migration_0003_reseals_a_ledger_written_before_it(store_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+    from sqlalchemy import insert
+
+    old = Store.open(store_url, migrate=False)
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(Path(ledger.__file__).parent / "migrations"))
+    with old.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0002")
+        for n in range(3):  # hashed by the old rule: anything but the new one
+            conn.execute(insert(consent_ledger).values(
+                id=n + 1, contact_id=1, email="anna@example.de", channel="email",
+                purpose="newsletter", kind="single_opt_in", occurred_at=None,
+                recorded_at=FIXED_NOW, connector="csv", record_id=str(n), evidence=None,
+                run_id=1, prev_hash=f"old{n - 1}", entry_hash=f"old{n}"))
+    old.close()
+    store = Store.open(store_url)
+    try:
+        with store.begin() as conn:
+            result = ledger.verify(conn)
+            assert result.ok and result.checked == 3
+    finally:
+        store.close()

@@ -186,9 +186,32 @@ consent_ledger = Table(
     Column("record_id", String(512), nullable=True),
     Column("evidence", JSON, nullable=True),
     Column("run_id", _Id, nullable=True),
+    #: Digest of the personal part (address and evidence): the chain covers it, so erasing
+    #: that part later leaves the chain verifiable.
+    Column("subject_hash", String(64), nullable=False, server_default=""),
+    #: When the personal part was erased (GDPR Art. 17); the entry itself stays in the chain.
+    Column("erased_at", DateTime(timezone=True), nullable=True),
     #: Hash of the previous entry and of this one: `hub consent verify` walks the chain.
     Column("prev_hash", String(64), nullable=False),
     Column("entry_hash", String(64), nullable=False, unique=True),
     #: an observation is recorded once per (system, record, event)
     Index("ix_consent_ledger_connector_record", "connector", "record_id"),
+)
+
+#: Addresses erased with `hub consent forget`: only a salted hash (HMAC-SHA256), so the person
+#: is not re-imported from any source while the address itself is gone (CONSENT.md rule 6).
+suppression = Table(
+    "suppression", metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("reason", String(64), nullable=False),
+    #: Imports refused since (counted; the address is never stored).
+    Column("refused", Integer, nullable=False, default=0),
+)
+
+#: Installation-wide values hub creates once (the suppression salt).
+settings = Table(
+    "settings", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
 )
