@@ -391,6 +391,56 @@ def consent_verify(config: ConfigOption = DEFAULT_PATH, as_json: JsonOption = Fa
     raise typer.Exit(0 if result.ok else 1)
 
 
+@consent_app.command("forget")
+def consent_forget(email: str, config: ConfigOption = DEFAULT_PATH,
+                   yes: Annotated[bool, typer.Option(
+                       "--yes", help="Do not ask; needed when not on a terminal.")] = False,
+                   as_json: JsonOption = False) -> None:
+    """Erase a person everywhere (GDPR Art. 17) and refuse their address from now on.
+
+    Deletes them from hub's store, erases their consent ledger entries' personal part, asks
+    every connected system that can to delete them for good (Mailchimp permanent delete,
+    HubSpot GDPR delete, Shopify data erasure, CSV export rows) and keeps only a salted hash
+    so any later import of the address is refused and counted. Cannot be undone.
+    """
+    from hub import erasure
+
+    runtime = _runtime(config)
+    try:
+        address = erasure.address_of(email)
+    except HubError as exc:
+        _fail(exc)
+    if not yes:
+        if not sys.stdin.isatty():
+            err_console.print("[red]error:[/red] erasing cannot be undone — pass --yes to "
+                              "confirm when not on a terminal")
+            raise typer.Exit(2)
+        typer.confirm(f"Erase {address} from hub and every connected system, for good?",
+                      abort=True)
+    now = runtime.clock()
+    try:
+        deletable = erasure.deletable(runtime)
+        with runtime.store.begin() as conn:
+            done = erasure.forget(conn, address, deletable=deletable, now=now)
+        sent = erasure.propagate(runtime, sorted(done.queued), now=now)
+    except HubError as exc:
+        _fail(exc)
+    report = {**done.as_dict(), "systems": sent}
+    if as_json:
+        _print_json(report)
+    else:
+        out.print(f"erased from hub: {done.contacts} contacts, {done.records} source records, "
+                  f"{done.ledger_entries} consent ledger entries (the chain stays verifiable); "
+                  "the address is on the suppression list"
+                  + (" (it already was)" if done.already_suppressed else ""))
+        for name, state in sorted(sent.items()):
+            out.print(f"  {name}: deletion {state}", highlight=False)
+        for name, why in sorted(done.manual.items()):
+            out.print(f"  [yellow]{name}: {why}[/yellow]", highlight=False)
+    waiting = any(not state.startswith("done") for state in sent.values())
+    raise typer.Exit(1 if waiting or done.manual else 0)
+
+
 # -- secrets ---------------------------------------------------------------------------------
 @secrets_app.command("set")
 def secrets_set(name: str,

@@ -130,13 +130,16 @@ class OutboundRecord:
 
     `key` is the outbox key: idempotent, the same write has the same key across retries.
     `external_id` is this system's id for the contact when hub already knows it.
+    `operation`: ``upsert``; ``delete`` (archive, the record may come back); ``erase`` (GDPR
+    erasure, `hub consent forget`: delete for good where the system can, with the address in
+    ``fields["email"]``; a connector that cannot answers ``rejected`` with what to do).
     """
 
     key: str
     contact_id: int
     fields: Mapping[str, Any]
     external_id: str | None = None
-    operation: Literal["upsert", "delete"] = "upsert"
+    operation: Literal["upsert", "delete", "erase"] = "upsert"
     consent: str | None = None
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 State = Literal["confirmed", "pending", "unconfirmed", "unsubscribed", "suppressed", "none"]
@@ -54,6 +55,30 @@ class Decision:
 
 
 NONE = Decision("none", None, None, "no system reported any e-mail marketing permission")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """``[consent]`` as the outbox applies it."""
+
+    #: Never a second confirmation request to the same address within this many days.
+    doi_request_window_days: int = 30
+    #: A confirmed DOI older than this, with nothing newer, is stale (flagged for re-permission).
+    expire_after_days: int = 730
+    #: Stale consent is not used to add anyone to the newsletter.
+    suppress_stale: bool = False
+
+    def stale(self, decision: Decision, now: datetime) -> bool:
+        """A confirmed permission nobody renewed within `expire_after_days`."""
+        if decision.state != "confirmed" or not decision.since:
+            return False
+        try:
+            since = datetime.fromisoformat(decision.since.replace("Z", "+00:00"))
+        except ValueError:
+            return False
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        return now - since > timedelta(days=self.expire_after_days)
 
 
 def decide(events: Iterable[tuple[str, Mapping[str, Any]]], *,

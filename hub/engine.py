@@ -17,6 +17,7 @@ from sqlalchemy import func, insert, select, update
 
 from hub import golden, identity, ledger, outbox, pull, push
 from hub.connector import Capability, Connector, Rejection
+from hub.consent import Policy
 from hub.errors import ConfigError, ConnectorError, HubError
 from hub.merge import Survivorship
 from hub.normalize import IdentitySettings, Normalizer
@@ -51,7 +52,7 @@ class _Tally:
     def connector(self, name: str) -> dict[str, int]:
         return self.counts.setdefault(name, {
             "read": 0, "created": 0, "updated": 0, "merged": 0, "rejected": 0,
-            "api_calls": 0, "skipped_unchanged": 0, "deleted": 0})
+            "api_calls": 0, "skipped_unchanged": 0, "deleted": 0, "suppressed": 0})
 
     def reject(self, name: str, rejection: Rejection, stage: str = "read") -> None:
         self.rejected_total += 1
@@ -105,6 +106,10 @@ def sync(runtime: Runtime, options: SyncOptions,
 
     def timed(stage: str, since: float) -> None:
         stages[stage] = round(stages.get(stage, 0.0) + time.monotonic() - since, 3)
+    consent = runtime.config.config.consent
+    policy = Policy(doi_request_window_days=consent.doi_request_window_days,
+                    expire_after_days=consent.expire_after_days,
+                    suppress_stale=consent.suppress_stale)
     try:
         normalizer = normalizer_for(runtime)
         for name, connector in connectors.items():
@@ -128,6 +133,7 @@ def sync(runtime: Runtime, options: SyncOptions,
                     counts["read"] += pulled.read
                     counts["skipped_unchanged"] += pulled.skipped_unchanged
                     counts["deleted"] += pulled.deleted
+                    counts["suppressed"] += pulled.suppressed
                 if name in failed:
                     break
                 _reconcile_read(store, name, pulled, started, tally)
@@ -148,6 +154,8 @@ def sync(runtime: Runtime, options: SyncOptions,
                 conn, resolution.touched, Survivorship(runtime.config.config.merge),
                 run_id=run_id, now=started,
                 bulk=len(resolution.touched) * 4 >= total_records)  # stream all, not by id
+            if consent_recorded:
+                ledger.touch_observed(conn, run_id)
         progress.done()
         timed("resolve", began)
         contact_counts.update(created=resolution.created,
@@ -161,7 +169,7 @@ def sync(runtime: Runtime, options: SyncOptions,
             with store.begin() as conn:
                 planned[name] = outbox.plan(
                     conn, connector, run_id=run_id, now=started, full=options.full,
-                    newsletter=name == runtime.config.config.consent.newsletter).as_dict()
+                    newsletter=name == consent.newsletter, policy=policy).as_dict()
             if options.plan:
                 continue
             progress.stage(f"push {name}", None)
@@ -219,6 +227,8 @@ def sync(runtime: Runtime, options: SyncOptions,
         "errors": tally.errors,
         "drift": tally.drift,
         "planned": planned,
+        "consent": {"suppressed_reimports": sum(c.get("suppressed", 0)
+                                                for c in tally.counts.values())},
     }
     with store.begin() as conn:
         conn.execute(update(runs).where(runs.c.id == run_id).values(

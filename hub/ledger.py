@@ -169,6 +169,24 @@ def _record_chunk(conn: Connection, rows: list[Any], run_id: int | None, now: da
     return append(conn, entries)
 
 
+def touch_observed(conn: Connection, run_id: int) -> None:
+    """Contacts with consent news this run become candidates for this run's writes.
+
+    A withdrawal changes no golden field, yet every system must hear of it.
+    """
+    from sqlalchemy import or_, update
+
+    from hub.store.schema import contacts
+
+    news = select(consent_ledger.c.contact_id).where(
+        consent_ledger.c.run_id == run_id, consent_ledger.c.contact_id.is_not(None),
+        consent_ledger.c.kind.not_like("decision:%"))
+    conn.execute(update(contacts).where(
+        contacts.c.id.in_(news), or_(contacts.c.updated_run.is_(None),
+                                     contacts.c.updated_run != run_id))
+        .values(updated_run=run_id))
+
+
 def decisions(entries: Iterable[tuple[int, str | None, str, str, str]], *,
               run_id: int | None, now: datetime) -> list[dict[str, Any]]:
     """Ledger entries for (contact, email, connector, state, reason) decisions hub wrote."""

@@ -16,17 +16,17 @@ import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select
 
 from hub import ledger
-from hub.connector import Connector
-from hub.consent import NONE, Decision, decide
+from hub.connector import Capability, Connector
+from hub.consent import NONE, Decision, Policy, decide
 from hub.identity import chunks
 from hub.store import upsert
-from hub.store.schema import contacts, outbox, source_records, sync_state
+from hub.store.schema import consent_ledger, contacts, outbox, source_records, sync_state
 
 BATCH = 2000
 
@@ -102,6 +102,16 @@ def _status_shown(observed: Sequence[Any] | None) -> str | None:
     return _STATUS_OF_KIND.get(str(dated[-1][1])) if dated else None
 
 
+def _recently_requested(conn: Connection, emails: Sequence[str], since: datetime) -> set[str]:
+    """Addresses hub asked the newsletter to send a confirmation mail to since `since`."""
+    found: set[str] = set()
+    for part in chunks(sorted(set(emails))):
+        found.update(conn.execute(select(consent_ledger.c.email).where(
+            consent_ledger.c.kind == "decision:pending", consent_ledger.c.recorded_at >= since,
+            consent_ledger.c.email.in_(part))).scalars())
+    return found
+
+
 def _candidates(conn: Connection, connector: Connector, run_id: int,
                 full: bool) -> Iterator[Any]:
     """Active contacts this connector may need to hear about, with its sync state."""
@@ -140,47 +150,77 @@ def _own_records(conn: Connection, name: str,
 
 
 def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
-         full: bool, newsletter: bool = False) -> Planned:
+         full: bool, newsletter: bool = False, policy: Policy | None = None) -> Planned:
     """Queue the writes `connector` needs after this run's changes.
 
     For the newsletter (`newsletter=True`) consent decides: a confirmed double opt-in is
-    written subscribed, a single opt-in pending (the tool sends its confirmation mail), a
-    withdrawal unsubscribed where the contact is already on the list, and a contact with no
-    permission is not written at all.
+    written subscribed, a single opt-in pending (the tool sends its confirmation mail, never
+    twice within the request window), a withdrawal unsubscribed where the contact is already
+    on the list, and a contact with no permission is not written at all. Every other system
+    that can write consent learns withdrawals: an opt-out, bounce, complaint or erasure
+    anywhere becomes ``unsubscribed`` there too (CONSENT.md rule 3).
     """
     planned = Planned()
+    policy = policy or Policy()
     fields = connector.write_fields
     if not fields:
         return planned
     name = connector.name
+    withdrawals = not newsletter and Capability.WRITE_CONSENT in connector.capabilities
+    window = now - timedelta(days=policy.doi_request_window_days)
     batch: list[Any] = []
+
+    def block(state: str) -> None:
+        planned.blocked[state] = planned.blocked.get(state, 0) + 1
 
     def flush() -> None:
         own = _own_records(conn, name, [row.id for row in batch])
-        decisions = _consent_of(conn, [row.id for row in batch]) if newsletter else {}
+        decisions = _consent_of(conn, [row.id for row in batch]) \
+            if newsletter or withdrawals else {}
+        recent = _recently_requested(
+            conn, [row.fields["email"] for row in batch if row.fields.get("email")],
+            window) if newsletter else set()
         queued: list[dict[str, Any]] = []
         in_sync: list[dict[str, Any]] = []
         decided: list[tuple[int, str | None, str, str, str]] = []
         for row in batch:
             payload = desired_payload(row.fields, fields)
-            if not payload:
-                continue
             external_id = row.external_id or (own[row.id][0] if row.id in own else None)
             if newsletter:
+                if not payload:
+                    continue
                 decision = decisions.get(row.id, NONE)
                 status = _NEWSLETTER_STATUS.get(decision.state)
                 listed = external_id is not None
                 if decision.state == "none" or (not listed and status in (None, "unsubscribed")):
-                    planned.blocked[decision.state] = planned.blocked.get(decision.state, 0) + 1
+                    block(decision.state)
                     continue
                 if status == "pending" and listed:
                     # a single opt-in asks for a confirmation mail when the contact is added;
                     # re-permissioning someone already on the list is a consent-policy step
                     status = None
+                if status == "pending" and row.fields.get("email") in recent:
+                    block("confirmation_requested_recently")
+                    continue
+                if status == "subscribed" and policy.suppress_stale \
+                        and policy.stale(decision, now):
+                    if not listed:
+                        block("stale")
+                        continue
+                    status = None
                 if status is not None:
                     payload["consent"] = status
                     decided.append((row.id, row.fields.get("email"), name, status,
                                     decision.reason))
+            elif withdrawals:
+                decision = decisions.get(row.id, NONE)
+                shown = own[row.id][2] if row.id in own else None
+                if decision.state in ("unsubscribed", "suppressed") and shown != "unsubscribed":
+                    payload["consent"] = "unsubscribed"
+                    decided.append((row.id, row.fields.get("email"), name, "unsubscribed",
+                                    decision.reason))
+            if not payload:
+                continue
             digest = payload_hash(payload)
             if row.pushed_hash == digest:
                 continue

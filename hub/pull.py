@@ -23,6 +23,7 @@ from hub.normalize import Normalizer
 from hub.store import Store
 from hub.store.bulk import dumps, insert_rows, reserve_ids, update_rows
 from hub.store.schema import cursors, dead_letters, identity_keys, source_records
+from hub.suppression import Suppressed
 
 
 class ProgressSink(Protocol):
@@ -57,6 +58,8 @@ class PullStats:
     skipped_unchanged: int = 0
     rejected: int = 0
     deleted: int = 0
+    #: Records refused because their address was erased (`hub consent forget`).
+    suppressed: int = 0
     pages: int = 0
     reported_total: int | None = None
     #: Ids seen in a full read (None otherwise): the sweep compares them with hub's links.
@@ -96,11 +99,14 @@ def pull(store: Store, connector: Connector, stream: str, *, normalizer: Normali
     with store.begin() as conn:
         known = conn.execute(select(source_records.c.id).where(
             source_records.c.connector == connector.name).limit(1)).first() is not None
+        suppressed = Suppressed(conn)
     for page in connector.read(stream, cursor):
         with store.begin() as conn:
             _apply_page(conn, connector.name, page, normalizer=normalizer, run_id=run_id,
-                        now=now, known=known, stats=stats, on_reject=on_reject)
+                        now=now, known=known, stats=stats, on_reject=on_reject,
+                        suppressed=suppressed)
             _save_cursor(conn, connector.name, stream, page.cursor, now)
+            suppressed.save(conn)
         known = known or stats.changed > 0  # later pages may repeat an id of an earlier one
         stats.pages += 1
         if page.total is not None:
@@ -119,7 +125,7 @@ _HASH = _COLUMNS.index("content_hash")
 
 def _apply_page(conn: Connection, name: str, page: Page, *, normalizer: Normalizer,
                 run_id: int, now: datetime, known: bool, stats: PullStats,
-                on_reject: RejectionSink) -> None:
+                on_reject: RejectionSink, suppressed: Suppressed) -> None:
     letters: list[dict[str, Any]] = []
     for rejection in page.rejected:
         letters.append(_letter(name, run_id, now, rejection))
@@ -134,6 +140,9 @@ def _apply_page(conn: Connection, name: str, page: Page, *, normalizer: Normaliz
             on_reject(name, prepared)
             continue
         row, merge_keys = prepared
+        if suppressed.refuses((row[2], *merge_keys)):
+            stats.suppressed += 1  # erased: never stored, never written anywhere
+            continue
         rows[record.id] = row  # a system listing one id twice: the later entry wins
         keys[record.id] = merge_keys
         if record.deleted:

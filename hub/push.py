@@ -40,7 +40,8 @@ class PushStats:
     batches: int = 0
 
 
-def drain(store: Store, connector: Connector, plugins: Plugins, *, run_id: int, now: datetime,
+def drain(store: Store, connector: Connector, plugins: Plugins, *, run_id: int | None,
+          now: datetime,
           progress: ProgressSink, on_reject: RejectionSink) -> PushStats:
     """Write every pending outbox row of `connector` once (retries wait for the next run)."""
     stats = PushStats()
@@ -91,7 +92,7 @@ def _prepare(name: str, rows: Sequence[Any],
 
 
 def _settle(conn: Any, name: str, rows: Sequence[Any], records: Sequence[OutboundRecord],
-            results: Sequence[WriteResult], vetoed: dict[str, str], *, run_id: int,
+            results: Sequence[WriteResult], vetoed: dict[str, str], *, run_id: int | None,
             now: datetime, stats: PushStats, on_reject: RejectionSink,
             reads_back: bool) -> None:
     by_key = {result.key: result for result in results}
@@ -99,6 +100,7 @@ def _settle(conn: Any, name: str, rows: Sequence[Any], records: Sequence[Outboun
     states: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []
     letters: list[dict[str, Any]] = []
+    erased: list[dict[str, Any]] = []
     sent = {record.key for record in records}
     for row in rows:
         if row.key in vetoed:
@@ -112,6 +114,9 @@ def _settle(conn: Any, name: str, rows: Sequence[Any], records: Sequence[Outboun
             if result.status in ("created", "updated", "unchanged"):
                 setattr(stats, result.status, getattr(stats, result.status) + 1)
                 done.append({"oid": row.id})
+                if row.operation == "erase":
+                    erased.append({"oid": row.id})
+                    continue  # the person is gone from hub: no state to keep
                 states.append({"connector": name, "contact_id": row.contact_id,
                                "external_id": result.external_id or row.external_id,
                                "pushed_hash": row.payload_hash, "pushed_at": now})
@@ -138,6 +143,10 @@ def _settle(conn: Any, name: str, rows: Sequence[Any], records: Sequence[Outboun
     if done:
         conn.execute(update(outbox).where(outbox.c.id == bindparam("oid"))
                      .values(status="done"), done)
+    if erased:
+        # the address was only kept until the system confirmed the erasure
+        conn.execute(update(outbox).where(outbox.c.id == bindparam("oid"))
+                     .values(payload={}), erased)
     if failed:
         conn.execute(update(outbox).where(outbox.c.id == bindparam("oid")).values(
             status=bindparam("status"), attempts=bindparam("attempts"),

@@ -196,6 +196,8 @@ consent_ledger = Table(
     Column("entry_hash", String(64), nullable=False, unique=True),
     #: an observation is recorded once per (system, record, event)
     Index("ix_consent_ledger_connector_record", "connector", "record_id"),
+    #: this run's observations make their contacts candidates for writes
+    Index("ix_consent_ledger_run_id", "run_id"),
 )
 
 #: Addresses erased with `hub consent forget`: only a salted hash (HMAC-SHA256), so the person

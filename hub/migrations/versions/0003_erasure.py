@@ -39,6 +39,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("subject_hash", sa.String(length=64), nullable=False,
                                       server_default=""))
         batch_op.add_column(sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.create_index("ix_consent_ledger_run_id", ["run_id"], unique=False)
     from hub.ledger import reseal
 
     reseal(op.get_bind())
@@ -46,6 +47,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("consent_ledger", schema=None) as batch_op:
+        batch_op.drop_index("ix_consent_ledger_run_id")
         batch_op.drop_column("erased_at")
         batch_op.drop_column("subject_hash")
     op.drop_table("settings")

@@ -56,7 +56,7 @@ class CsvConnector(Connector):
     def capabilities(self) -> frozenset[Capability]:  # type: ignore[override]
         """Read mode reads contacts, consent and order totals; write mode writes contacts."""
         if self.settings.mode == "write":
-            return frozenset({Capability.WRITE_CONTACTS})
+            return frozenset({Capability.WRITE_CONTACTS, Capability.DELETE_CONTACTS})
         return frozenset({Capability.READ_CONTACTS, Capability.READ_CONSENT,
                           Capability.READ_ORDERS, Capability.READ_ENGAGEMENT})
 

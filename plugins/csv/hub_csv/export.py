@@ -56,7 +56,7 @@ class Export:
         results = []
         for record in records:
             key = str(record.contact_id)
-            if record.operation == "delete":
+            if record.operation in ("delete", "erase"):
                 existed = self.rows.pop(key, None) is not None
                 self.changed |= existed
                 results.append(WriteResult(record.key, "updated" if existed else "unchanged",

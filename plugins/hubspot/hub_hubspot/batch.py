@@ -66,6 +66,9 @@ class ContactBatch:
             if record.operation == "delete":
                 deletes.append(record)
                 continue
+            if record.operation == "erase":
+                answers[record.key] = self._erase(record)
+                continue
             try:
                 properties = self._map.properties(record.fields)
             except UnmappedField as exc:
@@ -208,6 +211,20 @@ class ContactBatch:
                 if email and result.get("id"):
                     found[email] = str(result["id"])
         return found
+
+    def _erase(self, record: OutboundRecord) -> WriteResult:
+        """GDPR delete by e-mail (or by id when hub only knows that)."""
+        email = str(record.fields.get("email") or "").strip()
+        body: dict[str, str] = {"objectId": email, "idProperty": self._map.email_property} \
+            if email else {"objectId": str(record.external_id)}
+        response = self._client.post(GDPR_DELETE, json=body)
+        self._account.check(response, "a GDPR delete")
+        if response.status_code == 404:
+            return WriteResult(record.key, "unchanged")
+        if response.status_code not in (200, 204):
+            return WriteResult(record.key, "rejected",
+                               reason=f"HubSpot refused the GDPR delete: {_reason(response)}")
+        return WriteResult(record.key, "updated", external_id=record.external_id)
 
     def gdpr_delete(self, email: str) -> bool:
         """Permanently delete the contact with `email` (GDPR); False when there is none."""

@@ -113,8 +113,29 @@ class HubSpotConnector(Connector):
         yield from reader.read(cursor)
 
     def write(self, records: Sequence[OutboundRecord]) -> list[WriteResult]:
-        """Upsert by e-mail, update by id, archive deletes: one answer per record key."""
-        return self._batch.write(records)
+        """Upsert by e-mail, update by id, archive deletes, then carry withdrawals.
+
+        hub's consent decision `unsubscribed` (an opt-out, bounce or complaint anywhere) is
+        applied to the contact's marketing subscription; subscribing is left to HubSpot's own
+        forms, since its v3 API cannot resubscribe after an opt-out anyway.
+        """
+        results = self._batch.write(records)
+        answers = {r.key: r for r in results}
+        for record in records:
+            email = str(record.fields.get("email") or "").strip()
+            done = answers.get(record.key)
+            if record.consent != "unsubscribed" or not email or done is None \
+                    or done.status not in ("created", "updated", "unchanged"):
+                continue
+            changed = self.set_subscription(email, False, key=record.key)
+            if changed.status == "rejected":
+                answers[record.key] = WriteResult(record.key, "rejected",
+                                                  external_id=done.external_id,
+                                                  reason=changed.reason)
+            elif changed.status == "updated" and done.status == "unchanged":
+                answers[record.key] = WriteResult(record.key, "updated",
+                                                  external_id=done.external_id)
+        return [answers[r.key] for r in records]
 
     def close(self) -> None:
         """Close the HTTP clients that were opened."""

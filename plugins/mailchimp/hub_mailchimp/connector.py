@@ -203,6 +203,9 @@ class MailchimpConnector(Connector):
             if record.operation == "delete":
                 results[record.key] = self._archive(record)
                 continue
+            if record.operation == "erase":
+                results[record.key] = self._erase(record, email)
+                continue
             if not email:
                 results[record.key] = WriteResult(record.key, "rejected",
                                                   reason="no e-mail address to write")
@@ -277,11 +280,16 @@ class MailchimpConnector(Connector):
             return WriteResult(record.key, "updated", external_id=record.external_id)
         return WriteResult(record.key, "rejected", reason=_detail(response))
 
-    def forget(self, external_id: str) -> None:
+    def _erase(self, record: OutboundRecord, email: str) -> WriteResult:
         """GDPR erasure: Mailchimp deletes the member for good and refuses re-imports."""
-        response = self.http.post(self._list(f"/members/{external_id}/actions/delete-permanent"))
-        if response.status_code not in (204, 404):
-            self._raise_for(response)
+        member = record.external_id or hashlib.md5(
+            email.lower().encode(), usedforsecurity=False).hexdigest()
+        response = self.http.post(self._list(f"/members/{member}/actions/delete-permanent"))
+        if response.status_code == 404:
+            return WriteResult(record.key, "unchanged")
+        if response.status_code >= 400:
+            return WriteResult(record.key, "rejected", reason=_detail(response))
+        return WriteResult(record.key, "updated", external_id=record.external_id)
 
     def _ensure_lead_field(self) -> None:
         if self._lead_field_ready:

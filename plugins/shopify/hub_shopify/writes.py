@@ -78,8 +78,12 @@ class CustomerWrites:
                                       if r.external_id and "lead.tags" in r.fields])
         for n, record in enumerate(records):
             outcome = outcomes[record.key]
-            if record.operation == "delete":
+            if record.operation == "erase":
                 mutations.extend(self._erase(n, record, outcome))
+                continue
+            if record.operation == "delete":
+                outcome.problems.append("hub does not delete shop customers (only GDPR "
+                                        "erasure, `hub consent forget`)")
                 continue
             if record.external_id is None:
                 mutations.extend(self._create(n, record, outcome))

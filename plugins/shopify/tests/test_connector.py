@@ -230,7 +230,7 @@ def test_delete_requests_shopify_data_erasure(make: Build, sandbox: RunningSandb
     simulator = sandbox.sandbox.shopify
     customer = next(c for c in simulator.shop.customers.values() if c.email)
     [result] = make().write([OutboundRecord("gone", 1, {}, external_id=customer.gid,
-                                            operation="delete")])
+                                            operation="erase")])
     assert result.status == "updated"
     assert customer.id in simulator.shop.pending_erasures
     simulator.shop.erase(customer, datetime(2026, 2, 1, tzinfo=UTC))
