@@ -1,0 +1,202 @@
+"""Consent end to end: the real CLI against the HubSpot, Shopify and Mailchimp simulators.
+
+A Shopify single opt-in reaches Mailchimp only as `pending` (one confirmation mail, never a
+second within the window); a Shopify confirmed opt-in arrives `subscribed` with its evidence in
+the ledger; an unsubscribe in Mailchimp reaches Shopify and HubSpot in one run; and an erased
+address is deleted everywhere and refused when a CSV brings it back.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from hub.sandbox.app import RunningSandbox, Sandbox
+from hub.sandbox.people import Person
+from tests.e2e.conftest import run_hub
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def sandbox() -> Iterator[RunningSandbox]:
+    with Sandbox(contacts=500, seed=8, rate_scale=100).start() as running:
+        yield running
+
+
+def setup(folder: Path, running: RunningSandbox, *, window_days: int = 30) -> dict[str, str]:
+    creds = running.credentials()
+    (folder / "accounting.csv").write_text("Kundennr;E-Mail;Vorname\n", encoding="utf-8")
+    (folder / "config.toml").write_text(f"""
+[hub]
+store = "sqlite:///hub.db"
+retry_base_seconds = 0.01
+
+[connectors.crm]
+plugin = "hubspot"
+token = {{ secret = "hubspot-token" }}
+base_url = "{creds['hubspot']['base_url']}"
+read_subscriptions = false
+rate_per_10s = 250
+
+[connectors.shop]
+plugin = "shopify"
+shop = "{creds['shopify']['shop']}"
+token = {{ secret = "shopify-token" }}
+base_url = "{creds['shopify']['base_url']}"
+api_version = "{creds['shopify']['api_version']}"
+
+[connectors.newsletter]
+plugin = "mailchimp"
+api_key = {{ secret = "mailchimp-key" }}
+list_id = "{creds['mailchimp']['list_id']}"
+base_url = "{creds['mailchimp']['base_url']}"
+
+[connectors.accounting]
+plugin = "csv"
+path = "accounting.csv"
+format = "generic"
+id_column = "Kundennr"
+columns = {{ email = "E-Mail", first_name = "Vorname" }}
+
+[consent]
+newsletter = "newsletter"
+doi_request_window_days = {window_days}
+""", encoding="utf-8")
+    return {"HUB_SECRET_HUBSPOT_TOKEN": creds["hubspot"]["token"],
+            "HUB_SECRET_SHOPIFY_TOKEN": creds["shopify"]["token"],
+            "HUB_SECRET_MAILCHIMP_KEY": creds["mailchimp"]["api_key"]}
+
+
+def sync(folder: Path, env: dict[str, str]) -> dict[str, Any]:
+    result = run_hub("sync", "--json", cwd=folder, env=env)
+    assert result.code in (0, 1), result.stdout + result.stderr
+    summary: dict[str, Any] = result.json()
+    assert summary["errors"] == [], summary["errors"]
+    return summary
+
+
+def member(running: RunningSandbox, email: str) -> dict[str, Any] | None:
+    found = running.sandbox.mailchimp.members.get(
+        hashlib.md5(email.lower().encode(), usedforsecurity=False).hexdigest())
+    return found
+
+
+def shop_only(running: RunningSandbox, level: str) -> Person:
+    """Someone the shop has as subscribed at `level`, unknown to the newsletter and the CRM."""
+    return next(p for p in running.sandbox.people
+                if p.shopify is not None and p.mailchimp is None and p.hubspot is None
+                and p.shopify.email and p.shopify.marketing_state == "SUBSCRIBED"
+                and p.shopify.opt_in_level == level and p.shopify.consent_updated_at
+                and not p.notes)
+
+
+def test_a_shop_single_opt_in_becomes_pending_once_never_subscribed(
+        tmp_path: Path, sandbox: RunningSandbox) -> None:
+    env = setup(tmp_path, sandbox)
+    person = shop_only(sandbox, "SINGLE_OPT_IN")
+    mails = sandbox.sandbox.mailchimp.confirmation_mails
+    sync(tmp_path, env)
+    assert member(sandbox, person.email)["status"] == "pending"  # type: ignore[index]
+    assert [m for m, _ in mails].count(person.shopify.email) == 1  # type: ignore[union-attr]
+    # the member is removed from the list; within the window hub does not ask again
+    creds = sandbox.credentials()["mailchimp"]
+    gone = member(sandbox, person.email)
+    assert gone is not None
+    httpx.delete(f"{creds['base_url']}/lists/{creds['list_id']}/members/{gone['id']}",
+                 auth=("hub", creds["api_key"])).raise_for_status()
+    again = sync(tmp_path, env)
+    sync(tmp_path, env)
+    assert [m for m, _ in mails].count(person.shopify.email) == 1  # type: ignore[union-attr]
+    assert again["planned"]["newsletter"]["blocked"].get("confirmation_requested_recently", 0) >= 1
+    assert all(m["status"] != "subscribed" for m in sandbox.sandbox.mailchimp.members.values()
+               if m["email_address"] == person.shopify.email)  # type: ignore[union-attr]
+
+
+def test_a_shop_confirmed_opt_in_arrives_subscribed_with_its_evidence(
+        tmp_path: Path, sandbox: RunningSandbox) -> None:
+    env = setup(tmp_path, sandbox)
+    person = shop_only(sandbox, "CONFIRMED_OPT_IN")
+    sync(tmp_path, env)
+    assert member(sandbox, person.email)["status"] == "subscribed"  # type: ignore[index]
+    shown = run_hub("consent", "show", person.email, "--json", cwd=tmp_path, env=env)
+    trail = shown.json()
+    assert trail["newsletter"]["state"] == "confirmed"
+    proof = [e for e in trail["trail"] if e["kind"] == "doi_confirmed"]
+    assert proof and proof[0]["connector"] == "shop"
+    assert proof[0]["evidence"]["marketingOptInLevel"] == "CONFIRMED_OPT_IN"
+    assert proof[0]["evidence"]["consentUpdatedAt"]
+    assert any(e["kind"] == "decision:subscribed" for e in trail["trail"])
+
+
+def test_an_unsubscribe_in_mailchimp_reaches_shopify_and_hubspot_in_one_run(
+        tmp_path: Path, sandbox: RunningSandbox) -> None:
+    env = setup(tmp_path, sandbox)
+    person = next(p for p in sandbox.sandbox.people
+                  if p.mailchimp and p.shopify and p.hubspot and p.mailchimp.status == "subscribed"
+                  and p.shopify.email and p.shopify.marketing_state == "SUBSCRIBED"
+                  and not p.notes)
+    hubspot = sandbox.sandbox.hubspot
+    hubspot.subscriptions[person.email] = {"status": "SUBSCRIBED",
+                                           "legalBasis": "CONSENT_WITH_NOTICE",
+                                           "legalBasisExplanation": "", "confirmedAt": None}
+    sync(tmp_path, env)
+    customer = sandbox.sandbox.shopify.shop.customer_by_email(person.email)
+    assert customer is not None and customer.consent.state == "SUBSCRIBED"
+    creds = sandbox.credentials()["mailchimp"]
+    subscribed = member(sandbox, person.email)
+    assert subscribed is not None
+    httpx.patch(f"{creds['base_url']}/lists/{creds['list_id']}/members/{subscribed['id']}",
+                json={"status": "unsubscribed"}, auth=("hub", creds["api_key"])
+                ).raise_for_status()
+    sync(tmp_path, env)
+    assert customer.consent.state == "UNSUBSCRIBED"
+    assert hubspot.subscriptions[person.email]["status"] == "NOT_SUBSCRIBED"
+    quiet = sync(tmp_path, env)
+    assert all(c["updated"] == 0 for c in quiet["connectors"].values())
+
+
+def test_an_erased_address_is_deleted_everywhere_and_refused_on_reimport(
+        tmp_path: Path, sandbox: RunningSandbox) -> None:
+    env = setup(tmp_path, sandbox)
+    person = next(p for p in sandbox.sandbox.people
+                  if p.mailchimp and p.shopify and p.hubspot and p.shopify.email
+                  and p.mailchimp.status != "archived" and not p.notes)
+    with (tmp_path / "accounting.csv").open("a", encoding="utf-8", newline="") as f:
+        csv.writer(f, delimiter=";").writerow(["K1", person.email.upper(), "Buchhaltung"])
+    sync(tmp_path, env)
+    assert run_hub("contacts", "show", person.email, cwd=tmp_path, env=env).code == 0
+
+    refused = run_hub("consent", "forget", person.email, cwd=tmp_path, env=env)
+    assert refused.code == 2 and "--yes" in refused.stderr  # not on a terminal: must confirm
+    forgotten = run_hub("consent", "forget", person.email, "--yes", "--json", cwd=tmp_path,
+                        env=env)
+    report = forgotten.json()
+    # the CSV import cannot delete: ops are told to remove the row by hand
+    assert forgotten.code == 1 and "accounting" in report["delete_manually"]
+    assert report["systems"] == {"crm": "done", "newsletter": "done", "shop": "done"}
+    assert person.email.lower() in sandbox.sandbox.mailchimp.forgotten
+    assert person.email.lower() not in sandbox.sandbox.hubspot.by_email
+    customer = sandbox.sandbox.shopify.shop.customer_by_email(person.email)
+    assert customer is not None and customer.id in sandbox.sandbox.shopify.shop.pending_erasures
+    assert run_hub("contacts", "show", person.email, cwd=tmp_path, env=env).code == 1
+    assert run_hub("consent", "verify", cwd=tmp_path, env=env).code == 0
+    assert person.email not in (tmp_path / "hub.db").read_bytes().decode("latin-1").lower()
+
+    # the accountant exports again, the erased person still in it; the shop still shows the
+    # customer until its erasure is carried out: refused, counted, nothing comes back anywhere
+    with (tmp_path / "accounting.csv").open("a", encoding="utf-8", newline="") as f:
+        csv.writer(f, delimiter=";").writerow(["K2", "neu.kunde@example.de", "Neu"])
+    again = sync(tmp_path, env)
+    assert again["connectors"]["accounting"]["suppressed"] == 1
+    assert again["connectors"]["accounting"]["read"] == 2
+    assert again["consent"]["suppressed_reimports"] >= 1
+    assert run_hub("contacts", "show", person.email, cwd=tmp_path, env=env).code == 1
+    assert person.email.lower() not in sandbox.sandbox.hubspot.by_email
+    assert member(sandbox, person.email) is None
