@@ -5,7 +5,7 @@ The rules are CONSENT.md's, applied to the observations connectors report
 
 - only ``doi_confirmed`` evidence makes a contact *confirmed*; nothing else can (never upgrade);
 - the newest event wins across systems, so an opt-out anywhere after a DOI withdraws it, and a
-  DOI newer than an opt-out may re-subscribe;
+  DOI newer than an opt-out may re-subscribe (a single opt-in newer than it may not);
 - at the same moment, the more restrictive event wins (a merge never creates consent);
 - bounces and complaints *suppress*.
 
@@ -85,6 +85,8 @@ def decide(events: Iterable[tuple[str, Mapping[str, Any]]], *,
            purpose: str = "newsletter") -> Decision:
     """The decision for (connector, observation) pairs; observations as stored (JSON dicts)."""
     best: tuple[str, int, str, str] | None = None  # (at, restrictiveness, kind, connector)
+    withdrawal: tuple[str, int, str, str] | None = None
+    lifted: str = ""  # when a double opt-in (or one under way) last happened
     undated_pending: tuple[str, str] | None = None
     for connector, event in events:
         if event.get("channel", "email") != "email":
@@ -107,6 +109,10 @@ def decide(events: Iterable[tuple[str, Mapping[str, Any]]], *,
         key = (str(at), _EFFECT[kind][1], kind, connector)
         if best is None or key > best:
             best = key
+        if _EFFECT[kind][1] >= 4 and (withdrawal is None or key > withdrawal):
+            withdrawal = key
+        if kind in ("doi_confirmed", "doi_requested"):
+            lifted = max(lifted, str(at))
     if best is None:
         if undated_pending is None:
             return NONE
@@ -114,6 +120,11 @@ def decide(events: Iterable[tuple[str, Mapping[str, Any]]], *,
         return Decision("unconfirmed", None, connector,
                         f"{connector} reports a {kind.replace('_', ' ')} without a double "
                         "opt-in: a confirmation mail must be requested")
+    if best[2] in ("single_opt_in", "signup") and withdrawal is not None \
+            and withdrawal[0] > lifted:
+        # rule 3: only a double opt-in newer than a withdrawal may lift it; a ticked box or
+        # a typed-in address after an opt-out proves nothing about the owner
+        best = withdrawal
     at, _, kind, connector = best
     state = _EFFECT[kind][0]
     reasons = {

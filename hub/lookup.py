@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from hub.consent import decide
+from hub.consent import NONE
 from hub.golden import candidates_of
 from hub.merge import Survivorship
 from hub.normalize import InvalidEmail, Normalizer
@@ -88,8 +88,10 @@ def contact_view(conn: Connection, contact_id: int) -> dict[str, Any]:
             view["provenance"][field] = {
                 "connector": source.connector, "id": source.external_id,
                 "at": _iso(source.source_updated_at) or _iso(source.seen_at)}
-    view["consent"] = {"newsletter": decide(
-        (r.connector, e) for r in records.values() for e in (r.consent or ())).as_dict()}
+    from hub.outbox import consent_of
+
+    view["consent"] = {"newsletter": consent_of(conn, [contact_id]).get(
+        contact_id, NONE).as_dict()}
     view["created_at"] = _iso(row.created_at)
     view["updated_at"] = _iso(row.updated_at)
     return view

@@ -54,17 +54,48 @@ _NEWSLETTER_STATUS: dict[str, str | None] = {
 }
 
 
-def _consent_of(conn: Connection, ids: Sequence[int]) -> dict[int, Decision]:
-    """The newsletter decision for each contact, from all its records' observations."""
-    events: dict[int, list[tuple[str, Any]]] = {}
+#: Events that give or ask for permission: they prove something only for their own address.
+_PERMISSIONS = frozenset({"doi_confirmed", "single_opt_in", "signup", "doi_requested"})
+
+
+def consent_by_address(conn: Connection,
+                       ids: Sequence[int]) -> dict[int, dict[str | None, Decision]]:
+    """The newsletter decision for each address of each contact (None: the golden one).
+
+    A double opt-in proves consent for the address that was confirmed, nothing else: when
+    two records of one person carry different addresses, only the events that came with an
+    address can permit mailing it, so a merge never lends one address's DOI to another.
+    Withdrawals are the person's and count from every record (rule 4: the most restrictive
+    state wins).
+    """
+    found: dict[int, list[tuple[str, str | None, Any]]] = {}
+    golden: dict[int, str | None] = {}
     for part in chunks(ids):
-        for contact_id, connector, observed in conn.execute(
+        for contact_id, connector, observed, own, address in conn.execute(
                 select(source_records.c.contact_id, source_records.c.connector,
-                       source_records.c.consent)
+                       source_records.c.consent, source_records.c.email, contacts.c.email)
+                .join(contacts, contacts.c.id == source_records.c.contact_id)
                 .where(source_records.c.contact_id.in_(part),
                        source_records.c.consent.is_not(None))):
-            events.setdefault(contact_id, []).extend((connector, e) for e in observed or ())
-    return {cid: decide(evs) for cid, evs in events.items()}
+            golden[contact_id] = address
+            found.setdefault(contact_id, []).append((connector, own, observed))
+    decisions: dict[int, dict[str | None, Decision]] = {}
+    for cid, records in found.items():
+        addresses = {golden[cid]} | {own for _c, own, _o in records if own}
+        per: dict[str | None, Decision] = {}
+        for address in addresses:
+            per[address] = decide(
+                (connector, e) for connector, own, observed in records for e in observed or ()
+                if own is None or address is None or own == address
+                or e.get("kind") not in _PERMISSIONS)
+        per[None] = per[golden[cid]]
+        decisions[cid] = per
+    return decisions
+
+
+def consent_of(conn: Connection, ids: Sequence[int]) -> dict[int, Decision]:
+    """The newsletter decision for each contact's golden address."""
+    return {cid: per[None] for cid, per in consent_by_address(conn, ids).items()}
 
 
 def payload_hash(payload: Mapping[str, Any]) -> str:
@@ -92,8 +123,12 @@ def _holds(own: Mapping[str, Any] | None, payload: Mapping[str, Any]) -> bool:
     return True
 
 
-_STATUS_OF_KIND = {"doi_confirmed": "subscribed", "opt_out": "unsubscribed",
-                   "bounce": "unsubscribed", "complaint": "unsubscribed"}
+#: The status a system shows when its newest event is of this kind (a single opt-in shows as
+#: subscribed there even though it proves nothing, which is why it never decides anything).
+_STATUS_OF_KIND = {"doi_confirmed": "subscribed", "single_opt_in": "subscribed",
+                   "signup": "subscribed", "doi_requested": "pending",
+                   "opt_out": "unsubscribed", "bounce": "unsubscribed",
+                   "complaint": "unsubscribed"}
 
 
 def _status_shown(observed: Sequence[Any] | None) -> str | None:
@@ -132,21 +167,41 @@ def _candidates(conn: Connection, connector: Connector, run_id: int,
     yield from conn.execute(query.execution_options(yield_per=BATCH))
 
 
-def _own_records(conn: Connection, name: str,
-                 ids: Sequence[int]) -> dict[int, tuple[str, Any, str | None]]:
-    """The connector's own (external id, fields, implied status) for each contact it holds."""
+#: Marks an outbox key for a contact's further record in one system (see `plan`).
+ALSO = "also"
+
+
+def is_secondary(key: str) -> bool:
+    """True for the key of a write to a contact's further record (no sync state of its own)."""
+    parts = key.split(":")
+    return len(parts) > 2 and parts[-2] == ALSO
+
+
+def _own_records(conn: Connection, name: str, ids: Sequence[int]
+                 ) -> tuple[dict[int, tuple[str, Any, str | None]],
+                            dict[int, list[tuple[str, str | None, str | None]]]]:
+    """The connector's own records of each contact it holds.
+
+    The first map has the record hub writes to unless it wrote to another before, (external
+    id, fields, implied status): with several, the smallest id, stably. The second lists all
+    of them as (external id, e-mail, implied status): one person with two addresses on one
+    list, say.
+    """
     own: dict[int, tuple[str, Any, str | None]] = {}
+    more: dict[int, list[tuple[str, str | None, str | None]]] = {}
     for part in chunks(ids):
         rows = conn.execute(
             select(source_records.c.contact_id, source_records.c.external_id,
-                   source_records.c.fields, source_records.c.consent)
+                   source_records.c.fields, source_records.c.consent, source_records.c.email)
             .where(source_records.c.connector == name, source_records.c.deleted.is_(False),
                    source_records.c.contact_id.in_(part))
-            .order_by(source_records.c.external_id.desc()))
-        for contact_id, external_id, fields, observed in rows:
-            # several: the smallest id wins, stably
-            own[contact_id] = (external_id, fields, _status_shown(observed))
-    return own
+            .order_by(source_records.c.external_id))
+        for contact_id, external_id, fields, observed, email in rows:
+            shown = _status_shown(observed)
+            if contact_id not in own:
+                own[contact_id] = (external_id, fields, shown)
+            more.setdefault(contact_id, []).append((external_id, email, shown))
+    return own, more
 
 
 def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
@@ -174,9 +229,10 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
         planned.blocked[state] = planned.blocked.get(state, 0) + 1
 
     def flush() -> None:
-        own = _own_records(conn, name, [row.id for row in batch])
-        decisions = _consent_of(conn, [row.id for row in batch]) \
+        own, more = _own_records(conn, name, [row.id for row in batch])
+        by_address = consent_by_address(conn, [row.id for row in batch]) \
             if newsletter or withdrawals else {}
+        decisions = {cid: per[None] for cid, per in by_address.items()}
         recent = _recently_requested(
             conn, [row.fields["email"] for row in batch if row.fields.get("email")],
             window) if newsletter else set()
@@ -219,12 +275,32 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
                     payload["consent"] = "unsubscribed"
                     decided.append((row.id, row.fields.get("email"), name, "unsubscribed",
                                     decision.reason))
+            if (newsletter or withdrawals) and row.id in more:
+                # a withdrawal is the person's: every further record of theirs hears it too
+                covered = payload.get("consent") == "unsubscribed"  # the main write says it
+                for ext, email, shown_there in more[row.id]:
+                    there = by_address.get(row.id, {}).get(email, NONE)
+                    if shown_there == "unsubscribed" or (ext == external_id and covered) \
+                            or there.state not in ("unsubscribed", "suppressed"):
+                        continue
+                    extra = {"email": email, "consent": "unsubscribed"}
+                    digest = payload_hash({**extra, "record": ext, "run": run_id})
+                    queued.append({"key": f"{name}:{row.id}:{ALSO}:{digest}", "connector": name,
+                                   "contact_id": row.id, "operation": "upsert",
+                                   "payload": extra, "payload_hash": digest,
+                                   "external_id": ext, "status": "pending", "attempts": 0,
+                                   "created_at": now, "run_id": run_id})
+                    planned.update += 1
             if not payload:
                 continue
             digest = payload_hash(payload)
-            if row.pushed_hash == digest:
-                continue
             mine = own.get(row.id)
+            drifted = "consent" in payload and mine is not None \
+                and mine[2] not in (None, payload["consent"])
+            if row.pushed_hash == digest and not drifted:
+                # sent before, and the system shows nothing else since (a re-signup after
+                # hub's unsubscribe must hear a newer withdrawal again)
+                continue
             if mine is not None and _holds(mine[1], {k: v for k, v in payload.items()
                                                      if k != "consent"}) \
                     and payload.get("consent") in (None, mine[2]):
@@ -250,7 +326,7 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
             conn.execute(delete(outbox).where(
                 outbox.c.connector == name, outbox.c.status == "pending",
                 outbox.c.contact_id == bindparam("cid")),
-                [{"cid": q["contact_id"]} for q in queued])
+                [{"cid": cid} for cid in sorted({q["contact_id"] for q in queued})])
             existing = set(conn.execute(select(outbox.c.key).where(
                 outbox.c.key.in_([q["key"] for q in queued]))).scalars())
             fresh = [q for q in queued if q["key"] not in existing]

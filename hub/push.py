@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, insert, select, update
 
 from hub.connector import Capability, Connector, OutboundRecord, Rejection, WriteResult
 from hub.identity import chunks
+from hub.outbox import is_secondary
 from hub.plugins import Plugins
 from hub.pull import ProgressSink, RejectionSink
 from hub.store import Store, upsert
@@ -116,7 +117,8 @@ def _settle(conn: Any, name: str, rows: Sequence[Any], records: Sequence[Outboun
                 done.append({"oid": row.id})
                 if row.operation == "erase":
                     erased.append({"oid": row.id})
-                    continue  # the person is gone from hub: no state to keep
+                if row.operation == "erase" or is_secondary(row.key):
+                    continue  # erased, or a further record: no sync state of its own
                 states.append({"connector": name, "contact_id": row.contact_id,
                                "external_id": result.external_id or row.external_id,
                                "pushed_hash": row.payload_hash, "pushed_at": now})
