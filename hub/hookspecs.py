@@ -68,3 +68,15 @@ def run_finished(summary: Mapping[str, Any]) -> None:
     `summary` is the same object `hub sync --json` prints (counts per connector, exit code,
     rejected records, errors). Exceptions raised here are logged and never fail the run.
     """
+
+
+@hookspec
+def send_alert(alert: Mapping[str, Any]) -> None:
+    """Deliver an alert from `hub run`: a pipeline started failing, recovered, or adds dead letters.
+
+    `alert` is a JSON-ready mapping: ``kind`` ("failing", "recovered", "dead_letters"),
+    ``pipeline``, ``run_id``, ``message`` (one line for people), ``consecutive_failures``,
+    ``errors``, ``started_at``/``finished_at`` and ``node``. It carries counts and ids, never
+    personal data or secrets. hub calls it once per incident; the built-in implementation
+    (webhook and e-mail from ``[alerts]``) is one more plugin. Exceptions are logged.
+    """
