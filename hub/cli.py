@@ -320,11 +320,31 @@ def runs(config: ConfigOption = DEFAULT_PATH, as_json: JsonOption = False,
 
 @app.command("dead-letters")
 def dead_letters(config: ConfigOption = DEFAULT_PATH, as_json: JsonOption = False,
-                 limit: Annotated[int, typer.Option(help="How many to show.")] = 50) -> None:
+                 limit: Annotated[int, typer.Option(help="How many to show.")] = 50,
+                 retry: Annotated[bool, typer.Option(
+                     "--retry", help="After a fix: send refused writes again at the next run.")]
+                 = False,
+                 connector: Annotated[str | None, typer.Option(
+                     "--connector", help="Only this connector's dead letters (with --retry).")]
+                 = None) -> None:
     """Records a system could not use or refused, with the reason."""
     from hub import lookup
 
     runtime = _runtime(config)
+    if retry:
+        from hub.deadletters import retry as retry_letters
+
+        with runtime.store.begin() as conn:
+            done = retry_letters(conn, now=runtime.clock(), connector=connector)
+        if as_json:
+            _print_json({"requeued": done.requeued, "superseded": done.superseded,
+                         "read_rejections": done.read_rejections})
+            return
+        out.print(f"{done.requeued} refused writes go out again at the next run; "
+                  f"{done.superseded} were already replaced by a newer change. "
+                  f"{done.read_rejections} records that could not be read come back when they "
+                  "change in their system (or: hub sync --full --connector NAME).")
+        return
     with runtime.store.begin() as conn:
         rows = lookup.dead_letter_list(conn, limit=limit)
     if as_json:

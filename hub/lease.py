@@ -27,6 +27,7 @@ from typing import Protocol
 
 from sqlalchemy import Connection, select, text, update
 
+from hub.errors import ConfigError
 from hub.pull import as_utc
 from hub.store import Store, upsert
 from hub.store.schema import pipelines, runs
@@ -138,7 +139,8 @@ def open_lease(store: Store, pipeline: str) -> Lease:
         return AdvisoryLease(store, pipeline)
     database = store.engine.url.database or ""
     if not database or database == ":memory:":
-        raise ValueError("`hub run` needs a store on disk or on PostgreSQL, not in memory")
+        raise ConfigError("`hub run` needs a store in a file or on PostgreSQL, not in memory",
+                          key="hub.store", hint='use store = "sqlite:///hub.db"')
     return FileLease(Path(f"{database}.{pipeline}.lease"))
 
 
@@ -185,6 +187,24 @@ def abandon_dead_runs(conn: Connection, pipeline: str, *, node: str, now: dateti
             status="interrupted", finished_at=now, exit_code=None,
             summary={**(row.summary or {}), **note}))
     return [row.id for row in dead]
+
+
+def end_crashed_run(conn: Connection, pipeline: str, *, error: str,
+                    now: datetime) -> dict[str, object] | None:
+    """A run that died of an unexpected error in this process: mark it 'error' (holding the
+    lease, so the running row is this node's) and return its summary, for alerts."""
+    row = conn.execute(select(runs).where(runs.c.pipeline == pipeline,
+                                          runs.c.status == "running")
+                       .order_by(runs.c.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    summary: dict[str, object] = {
+        **(row.summary or {}), "run_id": row.id, "pipeline": pipeline, "status": "error",
+        "exit_code": 2, "plan": False, "node": row.node, "rejected_total": 0,
+        "errors": [{"connector": "-", "message": error}]}
+    conn.execute(update(runs).where(runs.c.id == row.id).values(
+        status="error", finished_at=now, exit_code=2, summary=summary))
+    return summary
 
 
 def marked_running(conn: Connection, pipeline: str) -> bool:

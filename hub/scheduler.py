@@ -199,7 +199,8 @@ class Scheduler:
                 return None
             held = lease.open_lease(self.store, name)
             if not held.acquire():
-                log.info("pipeline runs on another node; skipped", extra={"pipeline": name})
+                # normal with several nodes: the others got there first
+                log.debug("pipeline runs on another node; skipped", extra={"pipeline": name})
                 return None
             token = log_context.set({"pipeline": name, "node": self.node})
             beat = _Heartbeat(held, stop)
@@ -210,8 +211,8 @@ class Scheduler:
                     if trigger == "schedule":
                         if not lease.claim_slot(conn, name, current_slot(spec.schedule, now),
                                                 node=self.node, now=now):
-                            log.info("this slot already ran on another node",
-                                     extra={"pipeline": name})
+                            log.debug("this slot already ran on another node",
+                                      extra={"pipeline": name})
                             return None
                     else:
                         lease.hold(conn, name, node=self.node, now=now)
@@ -264,6 +265,15 @@ class Scheduler:
         except HubError as exc:  # before the run started (a missing secret): still a run row
             log.error("the run could not start: %s", exc)
             summary = self._error_run(spec.name, trigger, exc, now)
+        except Exception as exc:  # a bug: the run row must not stay 'running', ops must hear
+            log.exception("the run failed unexpectedly")
+            with self.store.begin() as conn:
+                crashed = lease.end_crashed_run(
+                    conn, spec.name, error=f"unexpected {type(exc).__name__}: {exc}",
+                    now=self.clock())
+            if crashed is None:
+                raise
+            return dict(crashed)
         if full and summary["status"] in ("ok", "failed") and not summary["errors"]:
             with self.store.begin() as conn:
                 conn.execute(update(pipelines).where(pipelines.c.name == spec.name).values(

@@ -162,3 +162,25 @@ def test_a_stopping_scheduler_starts_nothing(tmp_path: Path) -> None:
     assert scheduler.run_pipeline("main", trigger="schedule") is None
     assert scheduler.run_all_once() == 0
     runtime.store.close()
+
+
+class Broken:
+    """A plugin with a bug: the run dies of an exception hub did not expect."""
+
+    @hookimpl
+    def veto_push(self, connector: str, record: Any) -> str | None:
+        raise RuntimeError("plugin bug")
+
+
+def test_a_run_that_crashes_is_recorded_as_an_error_and_alerted(tmp_path: Path) -> None:
+    alerts = Alerts()
+    runtime, _ = runtime_for(tmp_path, '\n[schedule.main]\nevery = "15m"\n',
+                             extra=(alerts, Broken()))
+    scheduler = Scheduler(runtime, node="test:1")
+    summary = scheduler.run_pipeline("main", trigger="once")
+    assert summary is not None and summary["status"] == "error"
+    assert "RuntimeError: plugin bug" in summary["errors"][0]["message"]
+    with runtime.store.begin() as conn:
+        assert [r.status for r in conn.execute(select(runs))] == ["error"]
+    assert [a["kind"] for a in alerts.sent] == ["failing"]
+    runtime.store.close()
