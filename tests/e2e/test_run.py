@@ -79,7 +79,7 @@ def test_scheduled_runs_are_reported_and_sigterm_is_a_clean_exit(
 
 
 def test_sigterm_mid_read_then_the_next_start_resumes_without_loss(tmp_path: Path) -> None:
-    with Sandbox(contacts=6000, seed=4, latency_ms=250).start() as running:
+    with Sandbox(contacts=4000, seed=4, latency_ms=250).start() as running:
         creds = running.credentials()["mailchimp"]
         env = _env(running)
         newsletter_config(tmp_path / "node", creds, store="sqlite:///hub.db")
