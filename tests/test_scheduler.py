@@ -184,3 +184,42 @@ def test_a_run_that_crashes_is_recorded_as_an_error_and_alerted(tmp_path: Path) 
         assert [r.status for r in conn.execute(select(runs))] == ["error"]
     assert [a["kind"] for a in alerts.sent] == ["failing"]
     runtime.store.close()
+
+
+def test_a_run_missed_during_downtime_runs_once_on_start(tmp_path: Path) -> None:
+    """Jobs live in the store: a restart keeps a missed time, and coalescing runs it once."""
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    from hub.store.schema import scheduler_jobs
+    from tests.e2e.daemon import wait_for
+
+    runtime, _ = runtime_for(tmp_path, '\n[schedule.main]\nevery = "1h"\n')
+    first = Scheduler(runtime, node="test:1")
+    first.start()
+    first.stop()
+    jobs = SQLAlchemyJobStore(engine=runtime.store.engine, tablename="scheduler_jobs")
+    job = jobs.lookup_job("main")
+    assert job is not None and job.next_run_time > datetime.now(UTC)  # the next full hour
+    # the node was down for three and a half hours: four fire times were missed
+    job.next_run_time = datetime.now(UTC) - timedelta(hours=3, minutes=30)
+    jobs.update_job(job)
+    with runtime.store.begin() as conn:
+        assert conn.execute(select(runs)).first() is None
+
+    again = Scheduler(runtime, node="test:2")
+    again.start()
+    try:
+        wait_for(lambda: _finished_runs(runtime), what="the missed run")
+    finally:
+        again.stop()
+    with runtime.store.begin() as conn:
+        ran = conn.execute(select(runs.c.trigger, runs.c.node)).all()
+        (next_run,) = conn.execute(select(scheduler_jobs.c.next_run_time)).scalars()
+    assert [(r.trigger, r.node) for r in ran] == [("schedule", "test:2")]  # once, not four
+    assert next_run > datetime.now(UTC).timestamp()
+    runtime.store.close()
+
+
+def _finished_runs(runtime: Runtime) -> list[Any]:
+    with runtime.store.begin() as conn:
+        return list(conn.execute(select(runs).where(runs.c.status != "running")))
