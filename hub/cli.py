@@ -261,7 +261,8 @@ def run_daemon(config: ConfigOption = DEFAULT_PATH,
                ) -> None:
     """The scheduler daemon: run the [schedule.NAME] pipelines until SIGTERM."""
     from hub.console import personal_data
-    from hub.scheduler import Scheduler, run_once, serve
+    from hub.daemon import run_once, serve
+    from hub.scheduler import Scheduler
 
     runtime = _runtime(config)
     personal_data.reveal_at_debug = runtime.config.config.hub.log_emails

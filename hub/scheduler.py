@@ -7,31 +7,26 @@
   (hub.lease); the slot it runs is recorded under the lease, so two nodes woken for the same
   slot run it once between them. Every ``takeover_check`` each node looks for a run marked
   running whose lease is free — its node died — and resumes it from the last checkpoint.
-- SIGTERM/SIGINT: no new runs; the running ones stop at their next checkpoint, are marked
-  interrupted, and the process exits 0. A second signal exits at once (checkpoints keep
-  that safe too).
+- `stop()` (SIGTERM/SIGINT, see hub.daemon): no new runs; the running ones stop at their next
+  checkpoint and are marked interrupted.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from types import FrameType
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import insert, select, update
 
@@ -44,12 +39,11 @@ from hub.history import iso
 from hub.metrics import Metrics
 from hub.pull import as_utc
 from hub.runtime import Runtime
+from hub.schedule import current_slot, trigger_for
 from hub.store.schema import pipelines, runs
 
 log = logging.getLogger("hub.scheduler")
 
-#: Interval schedules count from this instant, so every node computes the same fire times.
-ANCHOR = datetime(2020, 1, 1, tzinfo=UTC)
 JOB_FUNC = "hub.scheduler:scheduled_run"
 _active: Scheduler | None = None
 
@@ -57,39 +51,6 @@ _active: Scheduler | None = None
 def node_name() -> str:
     """host:pid — what run rows and `hub status` say about who ran what."""
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def trigger_for(schedule: ScheduleSection) -> IntervalTrigger | CronTrigger:
-    """The APScheduler trigger of one ``[schedule.NAME]`` table."""
-    zone = ZoneInfo(schedule.timezone)
-    jitter = int(parse_duration(schedule.jitter).total_seconds()) if schedule.jitter else None
-    if schedule.every is not None:
-        return IntervalTrigger(seconds=int(parse_duration(schedule.every).total_seconds()),
-                               start_date=ANCHOR, timezone=zone, jitter=jitter)
-    assert schedule.cron is not None
-    trigger = CronTrigger.from_crontab(schedule.cron, timezone=zone)
-    trigger.jitter = jitter
-    return trigger
-
-
-def current_slot(schedule: ScheduleSection, now: datetime) -> datetime:
-    """The latest fire time at or before `now` (without jitter): the slot a run belongs to."""
-    if schedule.every is not None:
-        interval = parse_duration(schedule.every)
-        return ANCHOR + interval * ((now - ANCHOR) // interval)
-    assert schedule.cron is not None
-    trigger = CronTrigger.from_crontab(schedule.cron, timezone=ZoneInfo(schedule.timezone))
-    for lookback in (timedelta(hours=1), timedelta(days=1), timedelta(days=8),
-                     timedelta(days=32), timedelta(days=367)):
-        fire = trigger.get_next_fire_time(None, now - lookback)
-        if fire is None or fire > now:
-            continue
-        while True:
-            following = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
-            if following is None or following > now:
-                return as_utc(fire) or fire
-            fire = following
-    return now  # a schedule firing less than once a year: the run is its own slot
 
 
 def scheduled_run(pipeline: str) -> None:
@@ -353,9 +314,11 @@ class _Heartbeat:
         self._thread = threading.Thread(target=self._beat, name="lease-heartbeat", daemon=True)
 
     def start(self) -> None:
+        """Begin checking (from the moment the run is about to start)."""
         self._thread.start()
 
     def stop(self) -> None:
+        """The run is over; stop checking."""
         self._done.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
@@ -366,62 +329,3 @@ class _Heartbeat:
                 log.error("lost the pipeline lease; stopping at the next checkpoint")
                 self._stop_run.set()
                 return
-
-
-class Signals:
-    """First SIGTERM/SIGINT: stop cleanly. Second: exit at once."""
-
-    def __init__(self, on_stop: Callable[[], None]) -> None:
-        self._on_stop = on_stop
-        self.received = threading.Event()
-
-    def install(self) -> None:
-        """Handle SIGTERM and SIGINT in the main thread."""
-        signal.signal(signal.SIGTERM, self._handle)
-        signal.signal(signal.SIGINT, self._handle)
-
-    def _handle(self, number: int, _frame: FrameType | None) -> None:
-        if self.received.is_set():
-            log.warning("second stop signal: exiting now; the next start resumes from the "
-                        "last checkpoint")
-            os._exit(1)
-        log.info("stop requested (%s): finishing the current page", signal.Signals(number).name)
-        self.received.set()
-        self._on_stop()
-
-
-def run_once(scheduler: Scheduler) -> int:
-    """`hub run --once` in the foreground: a stop signal ends the run at its checkpoint."""
-    Signals(lambda: scheduler.stop(wait=False)).install()
-    return scheduler.run_all_once()
-
-
-def serve(scheduler: Scheduler, *, http: tuple[str, int] | None,
-          on_ready: Callable[[str | None], None]) -> int:
-    """Run the daemon in the foreground until a stop signal; the exit code."""
-    from hub.health import health_app
-    from hub.sandbox.serving import serve_in_thread
-
-    stop_requested = threading.Event()
-    signals = Signals(stop_requested.set)
-    signals.install()
-    scheduler.start()
-    served = None
-    if http is not None:
-        app = health_app(scheduler.store, scheduler.metrics, list(scheduler.specs),
-                         running=lambda: scheduler.running,
-                         unhealthy_after=scheduler.settings.unhealthy_after)
-        served = serve_in_thread(app, http[0], http[1])
-    on_ready(served.base_url if served else None)
-    while not stop_requested.wait(1.0):  # a timeout keeps the main thread ready for signals
-        pass
-    timeout = parse_duration(scheduler.settings.stop_timeout).total_seconds()
-    stopper = threading.Thread(target=scheduler.stop, name="stopping", daemon=True)
-    stopper.start()
-    stopper.join(timeout)
-    if stopper.is_alive():
-        log.warning("the current run did not reach a checkpoint within [scheduler] "
-                    "stop_timeout; exiting anyway (the next start resumes it)")
-    if served is not None:
-        served.stop()
-    return 0

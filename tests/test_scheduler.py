@@ -22,7 +22,8 @@ from hub.errors import ConfigError
 from hub.hookspecs import hookimpl
 from hub.plugins import load_plugins
 from hub.runtime import Runtime
-from hub.scheduler import ANCHOR, Scheduler, current_slot, trigger_for
+from hub.schedule import ANCHOR, current_slot, trigger_for
+from hub.scheduler import Scheduler
 from hub.store.schema import runs
 from tests.conftest import FIXED_NOW
 
