@@ -195,7 +195,7 @@ class AlertsSection(_Section):
     """``[alerts]``: who hears about failed runs (once per incident, then on recovery)."""
 
     #: POST a JSON body here (Slack/Teams/Mattermost-style incoming webhooks, or your own).
-    webhook: str | None = Field(default=None, pattern=r"^https?://")
+    webhook: str | None = None
     #: Alert once a pipeline failed this many times in a row (1: on the first failed run).
     after_failures: int = Field(default=1, ge=1)
     #: Alert when runs keep adding dead letters (records a system refused or could not use).
@@ -209,6 +209,14 @@ class AlertsSection(_Section):
     mail_to: list[str] = []
     #: Seconds to wait for the webhook or mail server before giving up on one alert.
     timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("webhook")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} is not a web address; write the full URL, e.g. "
+                             '"https://hooks.example.com/hub"')
+        return value
 
     @model_validator(mode="after")
     def _mail_complete(self) -> AlertsSection:
