@@ -50,7 +50,10 @@ class PersonalData(logging.Filter):
         """Mask addresses in the message and in string extras; never drops a record."""
         if record.levelno <= logging.DEBUG and self.reveal_at_debug:
             return True
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed log call is logging's to report, not ours to crash on
+            return True
         masked = mask_emails(message)
         if masked != message:
             record.msg, record.args = masked, None

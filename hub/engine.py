@@ -100,7 +100,7 @@ def sync(runtime: Runtime, options: SyncOptions,
             pipeline=options.pipeline, trigger=options.trigger, status="running",
             started_at=started, node=options.node).returning(runs.c.id)).scalar_one()
     log_context.set({**log_context.get(), "run_id": run_id, "pipeline": options.pipeline})
-    log.info("run started", extra={"trigger": options.trigger})
+    log.debug("run started", extra={"trigger": options.trigger})
     tally = _Tally()
     interrupted = False
     for name in names:

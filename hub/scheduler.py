@@ -181,6 +181,7 @@ class Scheduler:
                 if dead:
                     log.warning("took over a pipeline whose node died", extra={
                         "pipeline": name, "interrupted_runs": dead})
+                log.info("run starting", extra={"trigger": trigger, "full": full})
                 beat.start()
                 summary = self._sync(spec, trigger=trigger, full=full, stop=stop, now=now)
                 self._report(summary)
