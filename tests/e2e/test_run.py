@@ -168,3 +168,28 @@ after_failures = 2
         finally:
             assert daemon.terminate() == 0
         view.close()
+
+
+def test_a_second_signal_exits_at_once_and_the_next_start_cleans_up(tmp_path: Path) -> None:
+    import signal
+
+    with Sandbox(contacts=2500, seed=9, latency_ms=1000).start() as running:
+        env = _env(running)
+        newsletter_config(tmp_path, running.credentials()["mailchimp"], store="sqlite:///hub.db")
+        view = StoreView(f"sqlite:///{tmp_path / 'hub.db'}")
+        daemon = start(tmp_path, env)
+        wait_for(lambda: view.running() and view.cursor_saved("newsletter"),
+                 what="a run past its first checkpoint")
+        daemon.process.send_signal(signal.SIGINT)
+        wait_for(lambda: "stop requested" in daemon.log.read_text(), what="the first signal")
+        daemon.process.send_signal(signal.SIGINT)
+        assert daemon.process.wait(timeout=30) == 1
+        (left,) = view.running()  # nobody could mark it: the next start does
+        running.sandbox.controls.set_faults("", latency_ms=0)
+        again = run_hub("run", "--once", cwd=tmp_path, env=env)
+        assert again.code == 0, again.stderr
+        runs = {r.id: r for r in view.runs()}
+        assert runs[left.id].status == "interrupted"
+        assert runs[max(runs)].status == "ok" and runs[max(runs)].trigger == "once"
+        assert len(view.records("newsletter")) == len(running.sandbox.mailchimp.members)
+        view.close()
