@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 @pytest.mark.parametrize("nodes", [2, 3])
 def test_nodes_share_one_pipeline_never_concurrently_and_take_over_a_killed_node(
         tmp_path: Path, postgres_url: str, nodes: int) -> None:
-    with Sandbox(contacts=4000, seed=6, latency_ms=150).start() as running:
+    with Sandbox(contacts=4000, seed=6, latency_ms=250).start() as running:
         creds = running.credentials()["mailchimp"]
         env = {"HUB_SECRET_MAILCHIMP_KEY": creds["api_key"]}
         members = len(running.sandbox.mailchimp.members)
