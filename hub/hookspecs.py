@@ -66,7 +66,10 @@ def run_finished(summary: Mapping[str, Any]) -> None:
     """Observe the end of every sync run: alerts, metrics, notifications.
 
     `summary` is the same object `hub sync --json` prints (counts per connector, exit code,
-    rejected records, errors). Exceptions raised here are logged and never fail the run.
+    rejected records, errors, plus ``pipeline``, ``trigger`` and ``node`` under `hub run`).
+    ``status`` is ok, failed (records refused), error (a system failed) or interrupted
+    (stopped at a checkpoint; the next run resumes). Exceptions raised here are logged and
+    never fail the run. To alert people, prefer `send_alert`: hub decides once per incident.
     """
 
 
