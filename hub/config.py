@@ -22,6 +22,7 @@ from hub.connector import ConnectorSettings
 from hub.contact import GOLDEN_FIELDS, SCALAR_FIELDS, is_golden_field
 from hub.errors import ConfigError
 from hub.plugins import Plugins
+from hub.secrets import SecretRef
 
 DEFAULT_PATH = Path("config.toml")
 
@@ -52,6 +53,8 @@ class HubSection(_Section):
     retry_attempts: int = Field(default=8, ge=1, le=20)
     retry_base_seconds: float = Field(default=0.5, gt=0)
     retry_max_seconds: float = Field(default=60.0, gt=0)
+    #: Show e-mail addresses in DEBUG logs (masked otherwise; never shown at INFO and above).
+    log_emails: bool = False
 
 
 class IdentitySection(_Section):
@@ -136,10 +139,90 @@ class ScheduleSection(_Section):
             parse_duration(value)
         return value
 
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone; use an IANA name such as "
+                             '"Europe/Berlin" or "UTC"') from None
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _crontab(cls, value: str | None) -> str | None:
+        if value is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(value)
+            except ValueError as exc:
+                raise ValueError(f"{value!r} is not a crontab expression ({exc}); write five "
+                                 'fields: minute hour day month weekday, e.g. "*/15 7-19 * * '
+                                 'mon-fri"') from None
+        return value
+
     @model_validator(mode="after")
     def _one_trigger(self) -> ScheduleSection:
         if (self.every is None) == (self.cron is None):
             raise ValueError('set exactly one of every = "15m" or cron = "*/15 7-19 * * mon-fri"')
+        return self
+
+
+class SchedulerSection(_Section):
+    """``[scheduler]``: how `hub run` nodes behave (see docs/deployment.md)."""
+
+    #: A run missed by at most this much (the node was down) still runs, once, on start.
+    misfire_grace: str = "1h"
+    #: How often each node looks for a pipeline whose node died mid-run, to take it over.
+    takeover_check: str = "30s"
+    #: `/healthz` answers 503 once a pipeline has failed this many times in a row.
+    unhealthy_after: int = Field(default=3, ge=1)
+    #: After SIGTERM, how long the current run may take to reach its next checkpoint.
+    stop_timeout: str = "60s"
+
+    @field_validator("misfire_grace", "takeover_check", "stop_timeout")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
+class AlertsSection(_Section):
+    """``[alerts]``: who hears about failed runs (once per incident, then on recovery)."""
+
+    #: POST a JSON body here (Slack/Teams/Mattermost-style incoming webhooks, or your own).
+    webhook: str | None = None
+    #: Alert once a pipeline failed this many times in a row (1: on the first failed run).
+    after_failures: int = Field(default=1, ge=1)
+    #: Alert when runs keep adding dead letters (records a system refused or could not use).
+    dead_letters: bool = True
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    smtp_password: SecretRef | None = None
+    mail_from: str | None = None
+    mail_to: list[str] = []
+    #: Seconds to wait for the webhook or mail server before giving up on one alert.
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("webhook")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"{value!r} is not a web address; write the full URL, e.g. "
+                             '"https://hooks.example.com/hub"')
+        return value
+
+    @model_validator(mode="after")
+    def _mail_complete(self) -> AlertsSection:
+        if self.smtp_host and not (self.mail_from and self.mail_to):
+            raise ValueError('smtp_host needs mail_from = "hub@example.com" and '
+                             'mail_to = ["ops@example.com"]')
         return self
 
 
@@ -154,6 +237,8 @@ class Config(_Section):
     scoring: ScoringSection = ScoringSection()
     lifecycle: LifecycleSection = LifecycleSection()
     schedule: dict[str, ScheduleSection] = {}
+    scheduler: SchedulerSection = SchedulerSection()
+    alerts: AlertsSection = AlertsSection()
 
 
 @dataclass

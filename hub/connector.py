@@ -204,6 +204,11 @@ class ConnectorContext:
         self.api_calls += 1
 
     @property
+    def throttled(self) -> int:
+        """Responses that said "slow down" (429 or a throttling error), over every client."""
+        return sum(c.throttled for c in self._counters)
+
+    @property
     def retries(self) -> int:
         """Retried requests so far, over every client this context built."""
         return sum(c.retries for c in self._counters)

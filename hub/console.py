@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +25,57 @@ from rich.progress import (
 err_console = Console(stderr=True)
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
+
+#: Fields every log line of the current run carries (run_id, pipeline); each scheduler
+#: thread has its own context, so concurrent pipelines never mix their fields.
+log_context: ContextVar[dict[str, Any]] = ContextVar("hub_log_context", default={})  # noqa: B039
+
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+\.)+[A-Za-z]{2,}")
+
+
+def mask_emails(text: str) -> str:
+    """'anna.schmidt@example.de' → 'a***@***': enough to tell lines apart, not to identify."""
+    return _EMAIL.sub(lambda m: f"{m.group(1)}***@***", text)
+
+
+class PersonalData(logging.Filter):
+    """No e-mail address in the logs: masked at INFO and above always, at DEBUG by default.
+
+    ``[hub] log_emails = true`` (for a debugging session) shows addresses at DEBUG only.
+    """
+
+    reveal_at_debug = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Mask addresses in the message and in string extras; never drops a record."""
+        if record.levelno <= logging.DEBUG and self.reveal_at_debug:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed log call is logging's to report, not ours to crash on
+            return True
+        masked = mask_emails(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        for key, value in list(record.__dict__.items()):
+            if key not in _STANDARD and isinstance(value, str):
+                record.__dict__[key] = mask_emails(value)
+        return True
+
+
+personal_data = PersonalData()
+
+
+class Context(logging.Filter):
+    """Adds the current run's fields (and the connector of a connector's logger)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Never drops a record."""
+        for key, value in log_context.get().items():
+            record.__dict__.setdefault(key, value)
+        if record.name.startswith("hub.connector."):
+            record.__dict__.setdefault("connector", record.name.removeprefix("hub.connector."))
+        return True
 
 
 class RichProgress:
@@ -85,6 +138,8 @@ def setup_logging(*, debug: bool) -> None:
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonLines())
+    handler.addFilter(Context())
+    handler.addFilter(personal_data)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.WARNING)
     logging.getLogger("hub").setLevel(logging.DEBUG if debug else logging.INFO)

@@ -18,10 +18,11 @@ from sqlalchemy import func, insert, select, update
 from hub import golden, identity, ledger, outbox, pull, push
 from hub.connector import Capability, Connector, Rejection
 from hub.consent import Policy
-from hub.errors import ConfigError, ConnectorError, HubError
+from hub.console import log_context
+from hub.errors import ConfigError, ConnectorError, HubError, Interrupted
 from hub.merge import Survivorship
 from hub.normalize import IdentitySettings, Normalizer
-from hub.pull import ProgressSink, Silent
+from hub.pull import ProgressSink, Silent, StopSignal
 from hub.runtime import Runtime
 from hub.store.schema import contacts, runs, source_records
 
@@ -38,6 +39,10 @@ class SyncOptions:
     connectors: list[str] | None = None
     pipeline: str = "manual"
     trigger: str = "manual"
+    #: Set by `hub run` on SIGTERM: the run ends at its next checkpoint, marked interrupted.
+    stop: StopSignal | None = None
+    #: The `hub run` node running it (host:pid), stored on the run row.
+    node: str | None = None
 
 
 @dataclass
@@ -94,8 +99,11 @@ def sync(runtime: Runtime, options: SyncOptions,
     with store.begin() as conn:
         run_id = conn.execute(insert(runs).values(
             pipeline=options.pipeline, trigger=options.trigger, status="running",
-            started_at=started).returning(runs.c.id)).scalar_one()
+            started_at=started, node=options.node).returning(runs.c.id)).scalar_one()
+    log_context.set({**log_context.get(), "run_id": run_id, "pipeline": options.pipeline})
+    log.debug("run started", extra={"trigger": options.trigger})
     tally = _Tally()
+    interrupted = False
     for name in names:
         tally.connector(name)
     failed: set[str] = set()
@@ -122,7 +130,7 @@ def sync(runtime: Runtime, options: SyncOptions,
                 try:
                     pull.pull(store, connector, stream, normalizer=normalizer, run_id=run_id,
                               now=started, full=options.full, progress=progress,
-                              on_reject=tally.reject, stats=pulled)
+                              on_reject=tally.reject, stats=pulled, stop=options.stop)
                 except ConnectorError as exc:
                     tally.fail(name, exc)
                     failed.add(name)
@@ -138,6 +146,8 @@ def sync(runtime: Runtime, options: SyncOptions,
                     break
                 _reconcile_read(store, name, pulled, started, tally)
 
+        if options.stop is not None and options.stop.is_set():
+            raise Interrupted("stopped after reading, before merging")
         progress.stage("resolve", None)
         began = time.monotonic()
         with store.begin() as conn:
@@ -177,7 +187,8 @@ def sync(runtime: Runtime, options: SyncOptions,
             try:
                 stats = push.drain(store, connector, runtime.plugins, run_id=run_id,
                                    now=started, progress=progress,
-                                   on_reject=lambda n, r: tally.reject(n, r, stage="push"))
+                                   on_reject=lambda n, r: tally.reject(n, r, stage="push"),
+                                   stop=options.stop)
             except ConnectorError as exc:
                 tally.fail(name, exc)
                 failed.add(name)
@@ -195,9 +206,13 @@ def sync(runtime: Runtime, options: SyncOptions,
                                     "count": waiting,
                                     "message": f"{waiting} writes to {name} were not "
                                                "acknowledged and wait for the next run"})
+    except Interrupted as exc:  # a checkpoint was reached; the next run resumes from it
+        interrupted = True
+        log.info("run interrupted: %s", exc)
     finally:
         for name, connector in connectors.items():
             tally.connector(name)["api_calls"] = connector.context.api_calls
+            tally.connector(name)["throttled"] = connector.context.throttled
             try:
                 connector.close()
             except ConnectorError as exc:
@@ -210,12 +225,14 @@ def sync(runtime: Runtime, options: SyncOptions,
     finished = runtime.clock()
     summary: dict[str, Any] = {
         "run_id": run_id,
-        "status": {0: "ok", 1: "failed"}.get(tally.exit_code, "error"),
+        "status": "interrupted" if interrupted
+        else {0: "ok", 1: "failed"}.get(tally.exit_code, "error"),
         "exit_code": tally.exit_code,
         "plan": options.plan,
         "full": options.full,
         "pipeline": options.pipeline,
         "trigger": options.trigger,
+        "node": options.node,
         "started_at": _iso(started),
         "finished_at": _iso(finished),
         "duration_s": round(time.monotonic() - clock_start, 3),

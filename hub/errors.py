@@ -64,3 +64,9 @@ class RetryableError(ConnectorError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class Interrupted(HubError):
+    """hub was asked to stop (SIGTERM, Ctrl-C): the run ended at a checkpoint, nothing is lost."""
+
+    exit_code = 0

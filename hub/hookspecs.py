@@ -66,5 +66,20 @@ def run_finished(summary: Mapping[str, Any]) -> None:
     """Observe the end of every sync run: alerts, metrics, notifications.
 
     `summary` is the same object `hub sync --json` prints (counts per connector, exit code,
-    rejected records, errors). Exceptions raised here are logged and never fail the run.
+    rejected records, errors, plus ``pipeline``, ``trigger`` and ``node`` under `hub run`).
+    ``status`` is ok, failed (records refused), error (a system failed) or interrupted
+    (stopped at a checkpoint; the next run resumes). Exceptions raised here are logged and
+    never fail the run. To alert people, prefer `send_alert`: hub decides once per incident.
+    """
+
+
+@hookspec
+def send_alert(alert: Mapping[str, Any]) -> None:
+    """Deliver an alert from `hub run`: a pipeline started failing, recovered, or adds dead letters.
+
+    `alert` is a JSON-ready mapping: ``kind`` ("failing", "recovered", "dead_letters"),
+    ``pipeline``, ``run_id``, ``message`` (one line for people), ``consecutive_failures``,
+    ``errors``, ``started_at``/``finished_at`` and ``node``. It carries counts and ids, never
+    personal data or secrets. hub calls it once per incident; the built-in implementation
+    (webhook and e-mail from ``[alerts]``) is one more plugin. Exceptions are logged.
     """

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, delete, insert, select, update
 
 from hub.connector import Connector, ConsentObservation, Page, Rejection, SourceRecord
+from hub.errors import Interrupted
 from hub.identity import chunks
 from hub.normalize import Normalizer
 from hub.store import Store
@@ -32,6 +33,12 @@ class ProgressSink(Protocol):
     def stage(self, name: str, total: int | None) -> None: ...
     def advance(self, n: int = 1) -> None: ...
     def done(self) -> None: ...
+
+
+class StopSignal(Protocol):
+    """A request to stop at the next checkpoint (a `threading.Event` is one)."""
+
+    def is_set(self) -> bool: ...
 
 
 class Silent:
@@ -86,11 +93,13 @@ def load_cursor(store: Store, connector: str, stream: str) -> str | None:
 
 def pull(store: Store, connector: Connector, stream: str, *, normalizer: Normalizer,
          run_id: int, now: datetime, full: bool, progress: ProgressSink,
-         on_reject: RejectionSink, stats: PullStats | None = None) -> PullStats:
+         on_reject: RejectionSink, stats: PullStats | None = None,
+         stop: StopSignal | None = None) -> PullStats:
     """Read `stream` of `connector` from its cursor (or from scratch with `full`).
 
     `stats` is filled as pages commit, so a read that fails half-way still reports what
-    it committed.
+    it committed. When `stop` is set, the read ends after the page it is on has committed
+    (raising `Interrupted`): the next run resumes from exactly that checkpoint.
     """
     stats = stats if stats is not None else PullStats()
     cursor = None if full else load_cursor(store, connector.name, stream)
@@ -115,6 +124,8 @@ def pull(store: Store, connector: Connector, stream: str, *, normalizer: Normali
         if stats.seen is not None:
             stats.seen.update(record.id for record in page.records)
         progress.advance(len(page.records) + len(page.rejected))
+        if stop is not None and stop.is_set():
+            raise Interrupted(f"stopped after a checkpoint of {connector.name}/{stream}")
     return stats
 
 

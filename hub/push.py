@@ -18,10 +18,11 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 
 from hub.connector import Capability, Connector, OutboundRecord, Rejection, WriteResult
+from hub.errors import Interrupted
 from hub.identity import chunks
 from hub.outbox import is_secondary
 from hub.plugins import Plugins
-from hub.pull import ProgressSink, RejectionSink
+from hub.pull import ProgressSink, RejectionSink, StopSignal
 from hub.store import Store, upsert
 from hub.store.bulk import Json, insert_rows, reserve_ids
 from hub.store.schema import dead_letters, outbox, source_records, sync_state
@@ -42,12 +43,19 @@ class PushStats:
 
 
 def drain(store: Store, connector: Connector, plugins: Plugins, *, run_id: int | None,
-          now: datetime,
-          progress: ProgressSink, on_reject: RejectionSink) -> PushStats:
-    """Write every pending outbox row of `connector` once (retries wait for the next run)."""
+          now: datetime, progress: ProgressSink, on_reject: RejectionSink,
+          stop: StopSignal | None = None) -> PushStats:
+    """Write every pending outbox row of `connector` once (retries wait for the next run).
+
+    With `stop` set, draining ends after the batch in flight is settled (`Interrupted`); the
+    rest stays pending for the next run.
+    """
     stats = PushStats()
     last_id = 0
     while True:
+        if stop is not None and stop.is_set():
+            raise Interrupted(f"stopped while writing to {connector.name}; "
+                              "the rest of its outbox waits for the next run")
         with store.begin() as conn:
             rows = conn.execute(
                 select(outbox).where(outbox.c.connector == connector.name,

@@ -131,3 +131,30 @@ def test_durations() -> None:
     assert parse_duration("15m").total_seconds() == 900
     with pytest.raises(ValueError, match="30s, 15m"):
         parse_duration("15 minutes")
+
+
+@pytest.mark.parametrize(("extra", "key", "line", "fix"), [
+    ('cron = "*/15 25 * * *"', "schedule.nightly.cron", 15, "minute hour day month weekday"),
+    ('every = "1h"\ntimezone = "Europe/Berlinn"', "schedule.nightly.timezone", 16,
+     "IANA name"),
+    ('every = "1h"\n\n[scheduler]\ntakeover_check = "soon"', "scheduler.takeover_check", 18,
+     "30s, 15m"),
+    ('every = "1h"\n\n[alerts]\nsmtp_host = "mail.example.com"', "alerts", 17, "mail_from"),
+    ('every = "1h"\n\n[alerts]\nwebhook = "hooks.example.com"', "alerts.webhook", 18,
+     "write the full URL"),
+])
+def test_schedule_scheduler_and_alert_mistakes_name_key_line_and_fix(
+        tmp_path: Path, plugins: Plugins, extra: str, key: str, line: int, fix: str) -> None:
+    path = write(tmp_path, GOOD + "\n[schedule.nightly]\n" + extra + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, plugins)
+    text = str(info.value)
+    assert f"{path}:{line}: {key}" in text and fix in text
+
+
+def test_the_starter_template_loads(tmp_path: Path) -> None:
+    from importlib import resources
+
+    template = resources.files("hub").joinpath("templates/config.toml").read_text("utf-8")
+    loaded = load_config(write(tmp_path, template), load_plugins(["csv"]))
+    assert loaded.config.scheduler.unhealthy_after == 3 and loaded.config.alerts.webhook is None

@@ -164,3 +164,22 @@ def test_the_newsletter_gets_only_contacts_consent_allows(tmp_path: Path) -> Non
     assert "jonas.schmidt@example.de" in exported and "anna.mueller@example.de" in exported
     assert "mathilda.krause@example.de" not in exported
     runtime.store.close()
+
+
+def test_a_stop_request_ends_the_run_at_a_checkpoint_and_the_next_run_completes(
+        tmp_path: Path, store_url: str) -> None:
+    import threading
+
+    from hub.store.schema import runs
+
+    runtime = runtime_for(tmp_path, store_url)
+    stop = threading.Event()
+    stop.set()  # asked to stop before the first page: that page commits, then the run ends
+    stopped = sync(runtime, SyncOptions(stop=stop, pipeline="main", trigger="schedule",
+                                        node="n:1"))
+    assert stopped["status"] == "interrupted" and stopped["errors"] == []
+    assert count(runtime, cursors) == 1 and count(runtime, contacts) == 0
+    assert count(runtime, runs, runs.c.status == "interrupted", runs.c.node == "n:1") == 1
+    resumed = sync(runtime, SyncOptions())
+    assert resumed["contacts"]["total"] == 40 and count(runtime, source_records) == 28 + 25 + 21
+    runtime.store.close()

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -21,6 +21,7 @@ from hub.store import schema
 __all__ = ["Store", "schema", "upsert"]
 
 _MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+_MIGRATION_LOCK = 0x6875622D6D6967  # "hub-mig": a fixed advisory-lock key for migrations
 
 
 class Store:
@@ -72,6 +73,10 @@ class Store:
         config.set_main_option("script_location", str(_MIGRATIONS))
         try:
             with self.engine.begin() as conn:
+                if self.dialect == "postgresql":
+                    # several nodes starting at once against a new database: one migrates,
+                    # the others wait for its commit and find the schema at head
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
         except OperationalError as exc:

@@ -20,13 +20,16 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
+    Unicode,
     UniqueConstraint,
 )
 
@@ -166,6 +169,31 @@ runs = Table(
     Column("finished_at", DateTime(timezone=True), nullable=True),
     Column("exit_code", Integer, nullable=True),
     Column("summary", JSON, nullable=True),
+    #: The `hub run` node (host:pid) that ran it; None for a manual `hub sync`.
+    Column("node", String(128), nullable=True),
+    Index("ix_runs_pipeline_id", "pipeline", "id"),
+)
+
+pipelines = Table(
+    "pipelines", metadata,
+    #: One row per scheduled pipeline, shared by every `hub run` node (see hub/lease.py).
+    Column("name", String(64), primary_key=True),
+    #: The schedule slot (fire time) last run: a slot is run once, whichever node gets there.
+    Column("last_slot", DateTime(timezone=True), nullable=True),
+    #: The last full reconciliation (``full_every``).
+    Column("last_full_at", DateTime(timezone=True), nullable=True),
+    #: Who holds the pipeline now (informative: the lock itself is the database's).
+    Column("holder", String(128), nullable=True),
+    Column("held_since", DateTime(timezone=True), nullable=True),
+)
+
+#: APScheduler's SQLAlchemyJobStore table, declared here so migrations own it (the job store
+#: only creates it when missing). Same columns as apscheduler.jobstores.sqlalchemy.
+scheduler_jobs = Table(
+    "scheduler_jobs", metadata,
+    Column("id", Unicode(191), primary_key=True),
+    Column("next_run_time", Float(25), index=True),
+    Column("job_state", LargeBinary, nullable=False),
 )
 
 consent_ledger = Table(

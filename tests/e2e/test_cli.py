@@ -168,6 +168,11 @@ def test_dead_letters_lists_what_was_refused_and_where(example: Path) -> None:
     assert {(d["connector"], d["origin"]) for d in letters} == {
         ("newsletter", "newsletter_members.csv:30"), ("accounting", "buchhaltung.csv:23")}
     assert "kaputt@@example.de" in run_hub("dead-letters", cwd=example).stdout
+    retried = run_hub("dead-letters", "--retry", "--json", cwd=example)
+    assert retried.code == 0, retried.stderr
+    # unreadable rows come back when fixed in their file; nothing was refused on the way out
+    assert retried.json() == {"requeued": 0, "superseded": 0, "read_rejections": 2}
+    assert len(run_hub("dead-letters", "--json", cwd=example).json()) == 2
 
 
 def test_consent_show_gives_the_trail_with_evidence_and_verify_checks_it(example: Path) -> None:
