@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -139,14 +139,19 @@ def _own_records(conn: Connection, name: str,
     return own
 
 
+#: Extra fields per contact id for one connector (the ``lead.*`` keys of `hub.lifecycle`).
+LeadFields = Callable[[Connection, Sequence[int]], Mapping[int, Mapping[str, Any]]]
+
+
 def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
-         full: bool, newsletter: bool = False) -> Planned:
+         full: bool, newsletter: bool = False, lead: LeadFields | None = None) -> Planned:
     """Queue the writes `connector` needs after this run's changes.
 
     For the newsletter (`newsletter=True`) consent decides: a confirmed double opt-in is
     written subscribed, a single opt-in pending (the tool sends its confirmation mail), a
     withdrawal unsubscribed where the contact is already on the list, and a contact with no
-    permission is not written at all.
+    permission is not written at all. `lead` adds the lifecycle fields this connector is
+    configured to get (``[lifecycle.push.NAME]``) to each payload.
     """
     planned = Planned()
     fields = connector.write_fields
@@ -158,6 +163,7 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
     def flush() -> None:
         own = _own_records(conn, name, [row.id for row in batch])
         decisions = _consent_of(conn, [row.id for row in batch]) if newsletter else {}
+        extra = lead(conn, [row.id for row in batch]) if lead is not None else {}
         queued: list[dict[str, Any]] = []
         in_sync: list[dict[str, Any]] = []
         decided: list[tuple[int, str | None, str, str, str]] = []
@@ -165,6 +171,7 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
             payload = desired_payload(row.fields, fields)
             if not payload:
                 continue
+            payload.update(extra.get(row.id, {}))
             external_id = row.external_id or (own[row.id][0] if row.id in own else None)
             if newsletter:
                 decision = decisions.get(row.id, NONE)

@@ -18,4 +18,4 @@ def test_opening_twice_is_a_no_op(store: Store) -> None:
     store.migrate()
     with store.engine.connect() as conn:
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-    assert version == "0002"
+    assert version == "0004"

@@ -1,0 +1,370 @@
+"""DECIDE, lifecycle: each contact's stage, score, value and owner, decided once per run.
+
+The rules are `[lifecycle]`'s, in the order of the agreement they encode:
+
+- a stage the CRM shows is a sales decision and is adopted (``salesqualifiedlead`` is SQL,
+  an MQL whose lead status says sales picked it up is SAL); stages above MQL come only from
+  there;
+- a paid order makes a customer;
+- a score at the MQL threshold makes an MQL, unless sales disqualified the lead in the CRM or
+  the newsletter consent is in a blocked state (suppressed by default);
+- otherwise a contact with a newsletter permission is a subscriber, anyone else a lead.
+
+The furthest of these wins, and a contact never moves back: the only way back is
+`hub contacts set-stage` (`set_stage`), audited like every move in `stage_changes`. A contact
+that became an MQL through its score in this run is handed over: a routing rule or the
+round-robin picks its CRM owner, and the run report lists it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from hub import stage as stages
+from hub.consent import decide
+from hub.identity import chunks
+from hub.scoring import Fact, Score, Scorer, SignalFn
+from hub.sla import LifecycleSection, PushSection, Route, ScoringSection
+from hub.stage import Stage
+from hub.store import upsert
+from hub.store.schema import contacts, leads, source_records, stage_changes
+from hub.value import CustomerValue, combine, parse_time, value_of
+
+BATCH = 2000
+#: Consent states that mean the newsletter may reach the contact (it is a subscriber).
+_SUBSCRIBED = frozenset({"confirmed", "unconfirmed", "pending"})
+MAX_LISTED = 50
+
+
+@dataclass(frozen=True, slots=True)
+class SourceView:
+    """What the lifecycle needs of one source record."""
+
+    connector: str
+    signals: Mapping[str, Any]
+    consent: Sequence[Mapping[str, Any]]
+    at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The lifecycle decision for one contact, with everything that explains it."""
+
+    stage: Stage
+    source: str
+    reason: str
+    score: Score
+    value: CustomerValue | None
+    disqualified: bool
+    consent: str
+    crm_stage: Stage | None
+    notes: tuple[str, ...] = ()
+
+    def tags(self, prefix: str = "hub:") -> list[str]:
+        """The ``hub:`` tags a newsletter or shop gets: stage, dormant, premium, unqualified."""
+        tags = [f"{prefix}{self.stage.value}"]
+        if self.value is not None and self.value.dormant:
+            tags.append(f"{prefix}dormant")
+        if self.value is not None and self.value.premium:
+            tags.append(f"{prefix}premium")
+        if self.disqualified:
+            tags.append(f"{prefix}unqualified")
+        return sorted(tags)
+
+
+@dataclass
+class Report:
+    """What the lifecycle step did in one run (the run summary's "lifecycle")."""
+
+    evaluated: int = 0
+    changed: int = 0
+    moves: dict[str, int] = field(default_factory=dict)
+    new_mqls: int = 0
+    handed_over: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Stable JSON for `hub sync --json`."""
+        return {"evaluated": self.evaluated, "changed": self.changed,
+                "stage_moves": dict(sorted(self.moves.items())), "new_mqls": self.new_mqls,
+                "handed_over": self.handed_over[:MAX_LISTED]}
+
+
+class Lifecycle:
+    """`[scoring]` and `[lifecycle]` applied to contacts."""
+
+    def __init__(self, scoring: ScoringSection, section: LifecycleSection,
+                 signals: Mapping[str, SignalFn] | None = None) -> None:
+        self.scorer = Scorer(scoring, signals)
+        self.section = section
+
+    # -- one contact -----------------------------------------------------------------------
+    def facts(self, fields: Mapping[str, Any], records: Sequence[SourceView],
+              now: datetime) -> tuple[dict[str, Fact], CustomerValue | None]:
+        """Golden fields, combined signals and customer value, as named facts."""
+        facts = {name: Fact(value) for name, value in fields.items()}
+        combined = combine((r.signals, r.at) for r in records)
+        for name, (value, at) in combined.items():
+            facts[name] = Fact(value, at)
+        value = value_of(combined, self.section, now)
+        if value is not None:
+            last = combined.get("last_order_at")
+            at = last[1] if last else None
+            for name, v in value.as_dict().items():
+                if v is not None and name not in ("first_order_at", "last_order_at"):
+                    facts.setdefault(name, Fact(v, at))
+            facts["aov"] = Fact(value.aov, at)
+            if value.last_order_at is not None:
+                moment = parse_time(value.last_order_at)
+                if moment is not None:
+                    facts["days_since_last_order"] = Fact((now - moment).days, moment)
+        return facts, value
+
+    def evaluate(self, fields: Mapping[str, Any], records: Sequence[SourceView],
+                 now: datetime, previous: Stage | None = None) -> Evaluation:
+        """The stage this contact should have now, never behind `previous`."""
+        facts, value = self.facts(fields, records, now)
+        score = self.scorer.score(facts, now)
+        consent = decide((r.connector, e) for r in records for e in r.consent).state
+        crm_stage, status = self._crm(records)
+        disqualified = status is not None and status.upper() in {
+            s.upper() for s in self.section.disqualified_statuses}
+        notes: list[str] = []
+        default = Stage.SUBSCRIBER if consent in _SUBSCRIBED else Stage.LEAD
+        options: list[tuple[Stage, str, str]] = [
+            (default, "default", "newsletter permission" if default is Stage.SUBSCRIBER
+             else "known contact")]
+        if crm_stage is not None:
+            options.append((crm_stage, "crm", f"the CRM shows {crm_stage.value}"
+                            + (f" (lead status {status})" if status else "")))
+        if value is not None and value.is_customer and self.section.customer_on_paid_order:
+            options.append((Stage.CUSTOMER, "orders", f"{value.paid_orders} paid orders"))
+        threshold = self.section.mql_threshold
+        if score.total >= threshold:
+            if disqualified:
+                notes.append(f"score {score.total} ≥ {threshold:g}, but sales disqualified "
+                             f"the lead (lead status {status})")
+            elif consent in self.section.mql_blocked_consent:
+                notes.append(f"score {score.total} ≥ {threshold:g}, but the newsletter "
+                             f"consent is {consent}")
+            else:
+                options.append((Stage.MQL, "score",
+                                f"score {score.total} ≥ MQL threshold {threshold:g}"))
+        chosen = options[0]
+        for option in options[1:]:
+            if option[0].rank > chosen[0].rank:
+                chosen = option
+        if previous is not None and previous.rank >= chosen[0].rank:
+            if previous is not chosen[0]:
+                notes.append(f"stays {previous.value}: a sync never moves a stage back "
+                             f"(the rules alone say {chosen[0].value})")
+            chosen = (previous, "kept", "")
+        return Evaluation(stage=chosen[0], source=chosen[1], reason=chosen[2], score=score,
+                          value=value, disqualified=disqualified, consent=consent,
+                          crm_stage=crm_stage, notes=tuple(notes))
+
+    @staticmethod
+    def _crm(records: Sequence[SourceView]) -> tuple[Stage | None, str | None]:
+        """The CRM's lifecycle stage and lead status, from its most recently changed record."""
+        shown = [r for r in records
+                 if "lifecyclestage" in r.signals or "hs_lead_status" in r.signals]
+        if not shown:
+            return None, None
+        newest = max(shown, key=lambda r: r.at or datetime.min.replace(tzinfo=UTC))
+        status = newest.signals.get("hs_lead_status")
+        return (stages.from_crm(newest.signals.get("lifecyclestage"), status),
+                str(status) if status else None)
+
+    def route(self, fields: Mapping[str, Any], counter: int) -> tuple[str | None, bool]:
+        """The owner for a new MQL: the first matching route, else round-robin.
+
+        Returns (owner, used the round-robin); `counter` is how many the round-robin gave out.
+        """
+        for route in self.section.handover.routes:
+            if _matches(route, fields.get(route.field)):
+                return route.owner, False
+        owners = self.section.handover.owners
+        if owners:
+            return owners[counter % len(owners)], True
+        return None, False
+
+    # -- a run -----------------------------------------------------------------------------
+    def apply(self, conn: Connection, *, run_id: int, now: datetime) -> Report:
+        """Evaluate every active contact; store and audit what changed; mark it for the outbox.
+
+        Every contact, not only the ones this run touched: decay and dormancy move with the
+        clock, not with the data.
+        """
+        report = Report()
+        owners = self.section.handover.owners
+        given = 0
+        if owners:
+            given = sum(1 for _ in conn.execute(
+                select(leads.c.contact_id).where(leads.c.owner.in_(owners))))
+        for batch in _contact_batches(conn):
+            ids = [row.id for row in batch]
+            views = _views(conn, ids)
+            known = {row.contact_id: row for row in conn.execute(
+                select(leads).where(leads.c.contact_id.in_(ids)))}
+            rows: list[dict[str, Any]] = []
+            moves: list[dict[str, Any]] = []
+            for contact in batch:
+                report.evaluated += 1
+                before = known.get(contact.id)
+                previous = Stage(before.stage) if before is not None else None
+                result = self.evaluate(contact.fields, views.get(contact.id, []), now, previous)
+                owner = before.owner if before is not None else None
+                if result.source == "score" and result.stage is Stage.MQL:
+                    report.new_mqls += 1
+                    if owner is None:
+                        owner, round_robin = self.route(contact.fields, given)
+                        given += round_robin
+                    report.handed_over.append({"contact_id": contact.id, "owner": owner})
+                source = result.source if result.source != "kept" else (
+                    before.stage_source if before is not None else "default")
+                row = {"contact_id": contact.id, "stage": result.stage.value,
+                       "stage_source": source, "score": result.score.total,
+                       "band": result.score.band, "owner": owner,
+                       "disqualified": result.disqualified, "tags": result.tags(),
+                       "value": result.value.as_dict() if result.value else None}
+                if before is not None and not before.dirty and all(
+                        getattr(before, k) == v for k, v in row.items()):
+                    continue
+                rows.append({**row, "updated_at": now, "updated_run": run_id, "dirty": False})
+                if previous is not result.stage:
+                    report.moves[result.stage.value] = report.moves.get(result.stage.value, 0) + 1
+                    moves.append({"contact_id": contact.id, "at": now, "run_id": run_id,
+                                  "from_stage": previous.value if previous else None,
+                                  "to_stage": result.stage.value, "source": source,
+                                  "reason": result.reason, "owner": owner})
+            if rows:
+                report.changed += len(rows)
+                upsert(conn, leads, rows, ("contact_id",))
+                conn.execute(update(contacts).where(
+                    contacts.c.id.in_([r["contact_id"] for r in rows])).values(
+                    updated_run=run_id))
+            if moves:
+                conn.execute(insert(stage_changes), moves)
+        return report
+
+
+def set_stage(conn: Connection, contact_id: int, stage: Stage, *, reason: str,
+              now: datetime, actor: str) -> str | None:
+    """The ops action: put a contact on `stage`, forward or back, with an audit row.
+
+    The next sync pushes the new stage (the row is marked dirty) and then applies the rules
+    from there: a reset stage moves forward again only when a rule says so.
+    Returns the previous stage (None when hub had not decided one yet).
+    """
+    before = conn.execute(select(leads).where(leads.c.contact_id == contact_id)).first()
+    previous = before.stage if before is not None else None
+    if before is None:
+        conn.execute(insert(leads).values(
+            contact_id=contact_id, stage=stage.value, stage_source="ops", score=0, band="",
+            owner=None, disqualified=False, tags=[f"hub:{stage.value}"], value=None,
+            updated_at=now, updated_run=None, dirty=True))
+    else:
+        tags = [t for t in before.tags or [] if t != f"hub:{previous}"] + [f"hub:{stage.value}"]
+        conn.execute(update(leads).where(leads.c.contact_id == contact_id).values(
+            stage=stage.value, stage_source="ops", tags=sorted(set(tags)), updated_at=now,
+            dirty=True))
+    conn.execute(insert(stage_changes).values(
+        contact_id=contact_id, at=now, run_id=None, from_stage=previous, to_stage=stage.value,
+        source="ops", reason=f"{reason} (by {actor})", owner=None))
+    return previous
+
+
+def payloads(push: PushSection) -> Any:
+    """For `outbox.plan`: the ``lead.*`` fields connector NAME gets, per contact id."""
+    def lead_fields(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        found: dict[int, dict[str, Any]] = {}
+        for part in chunks(list(ids)):
+            for row in conn.execute(select(leads).where(leads.c.contact_id.in_(part))):
+                found[row.contact_id] = lead_payload(row, push)
+        return found
+    return lead_fields
+
+
+def lead_payload(row: Any, push: PushSection) -> dict[str, Any]:
+    """The reserved ``lead.*`` keys of `OutboundRecord.fields` for one lead row."""
+    fields: dict[str, Any] = {}
+    if push.stage:
+        fields["lead.stage"] = row.stage
+    if push.score:
+        fields["lead.score"] = int(row.score)
+    if push.band and row.band:
+        fields["lead.band"] = row.band
+    if push.tags:
+        fields["lead.tags"] = list(row.tags or [])
+    if push.owner and row.owner:
+        fields["lead.owner"] = row.owner
+    status = push.lead_status.get(row.stage)
+    if status:
+        fields["lead.status"] = status
+    if push.properties:
+        value = row.value or {}
+        known = {"score": int(row.score), "band": row.band, "stage": row.stage,
+                 "orders": value.get("orders"), "revenue": value.get("revenue"),
+                 "aov": value.get("aov"), "rfm": value.get("segment"),
+                 "first_order_at": value.get("first_order_at"),
+                 "last_order_at": value.get("last_order_at"),
+                 "dormant": value.get("dormant"), "premium": value.get("premium")}
+        fields["lead.properties"] = {prop: known[name] for name, prop in push.properties.items()
+                                     if known.get(name) is not None}
+    return fields
+
+
+def _contact_batches(conn: Connection) -> Iterator[list[Any]]:
+    last = 0
+    while True:
+        batch = conn.execute(select(contacts.c.id, contacts.c.fields)
+                             .where(contacts.c.status == "active", contacts.c.id > last)
+                             .order_by(contacts.c.id).limit(BATCH)).all()
+        if not batch:
+            return
+        last = batch[-1].id
+        yield list(batch)
+
+
+def _views(conn: Connection, ids: Sequence[int]) -> dict[int, list[SourceView]]:
+    views: dict[int, list[SourceView]] = {}
+    for part in chunks(list(ids)):
+        for row in conn.execute(
+                select(source_records.c.contact_id, source_records.c.connector,
+                       source_records.c.signals, source_records.c.consent,
+                       source_records.c.source_updated_at, source_records.c.seen_at)
+                .where(source_records.c.contact_id.in_(part),
+                       source_records.c.deleted.is_(False))):
+            if not row.signals and not row.consent:
+                continue
+            at = row.source_updated_at or row.seen_at
+            if at is not None and at.tzinfo is None:
+                at = at.replace(tzinfo=UTC)
+            views.setdefault(row.contact_id, []).append(SourceView(
+                connector=row.connector, signals=row.signals or {}, consent=row.consent or (),
+                at=at))
+    return views
+
+
+def _matches(route: Route, value: Any) -> bool:
+    if value in (None, ""):
+        return False
+    text = str(value).strip()
+    if route.equals is not None:
+        return text.casefold() == route.equals.strip().casefold()
+    if route.within is not None:
+        return text.casefold() in {v.strip().casefold() for v in route.within}
+    return (route.min is None or _ge(text, route.min)) and \
+        (route.max is None or _ge(route.max, text))
+
+
+def _ge(a: str, b: str) -> bool:
+    """a ≥ b: as numbers when both are, else as text (zip codes of equal length)."""
+    try:
+        return float(a) >= float(b)
+    except ValueError:
+        return a >= b
