@@ -32,7 +32,7 @@ from hub.scoring import Fact, Score, Scorer, SignalFn
 from hub.sla import LifecycleSection, PushSection, Route, ScoringSection
 from hub.stage import Stage
 from hub.store import upsert
-from hub.store.schema import contacts, leads, source_records, stage_changes
+from hub.store.schema import contacts, leads, source_records, stage_changes, sync_state
 from hub.value import CustomerValue, combine, parse_time, value_of
 
 BATCH = 2000
@@ -332,22 +332,46 @@ def _contact_batches(conn: Connection) -> Iterator[list[Any]]:
 
 def _views(conn: Connection, ids: Sequence[int]) -> dict[int, list[SourceView]]:
     views: dict[int, list[SourceView]] = {}
+    rows: list[Any] = []
     for part in chunks(list(ids)):
-        for row in conn.execute(
-                select(source_records.c.contact_id, source_records.c.connector,
-                       source_records.c.signals, source_records.c.consent,
-                       source_records.c.source_updated_at, source_records.c.seen_at)
-                .where(source_records.c.contact_id.in_(part),
-                       source_records.c.deleted.is_(False))):
-            if not row.signals and not row.consent:
-                continue
-            at = row.source_updated_at or row.seen_at
-            if at is not None and at.tzinfo is None:
-                at = at.replace(tzinfo=UTC)
-            views.setdefault(row.contact_id, []).append(SourceView(
-                connector=row.connector, signals=row.signals or {}, consent=row.consent or (),
-                at=at))
+        rows.extend(conn.execute(
+            select(source_records.c.contact_id, source_records.c.connector,
+                   source_records.c.external_id, source_records.c.signals,
+                   source_records.c.consent, source_records.c.source_updated_at,
+                   source_records.c.seen_at)
+            .where(source_records.c.contact_id.in_(part), source_records.c.deleted.is_(False))))
+    shared = _shared(conn, [r for r in rows if r.signals and _SALES_SIGNALS & set(r.signals)])
+    for row in rows:
+        if not row.signals and not row.consent:
+            continue
+        signals = row.signals or {}
+        if (row.connector, row.external_id) in shared:
+            # hub also wrote another contact into this record (a shared address upserted by
+            # e-mail): its stage may be hub's own echo, no sales decision about this contact
+            signals = {k: v for k, v in signals.items() if k != "lifecyclestage"}
+        at = row.source_updated_at or row.seen_at
+        if at is not None and at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        views.setdefault(row.contact_id, []).append(SourceView(
+            connector=row.connector, signals=signals, consent=row.consent or (), at=at))
     return views
+
+
+_SALES_SIGNALS = frozenset({"lifecyclestage", "hs_lead_status"})
+
+
+def _shared(conn: Connection, rows: Sequence[Any]) -> set[tuple[str, str]]:
+    """(connector, external id) of the `rows` that hub also wrote for a different contact."""
+    owner = {(r.connector, r.external_id): r.contact_id for r in rows}
+    found: set[tuple[str, str]] = set()
+    for part in chunks(sorted({r.external_id for r in rows})):
+        for state in conn.execute(select(sync_state.c.connector, sync_state.c.external_id,
+                                         sync_state.c.contact_id)
+                                  .where(sync_state.c.external_id.in_(part))):
+            key = (state.connector, state.external_id)
+            if key in owner and owner[key] != state.contact_id:
+                found.add(key)
+    return found
 
 
 def _matches(route: Route, value: Any) -> bool:
@@ -368,3 +392,26 @@ def _ge(a: str, b: str) -> bool:
         return float(a) >= float(b)
     except ValueError:
         return a >= b
+
+
+def explain(conn: Connection, contact_id: int, rules: Lifecycle, now: datetime) -> dict[str, Any]:
+    """Why the contact has its stage and score, rule by rule, with its stage history."""
+    row = conn.execute(select(contacts.c.fields).where(contacts.c.id == contact_id)).first()
+    stored = conn.execute(select(leads).where(leads.c.contact_id == contact_id)).first()
+    views = _views(conn, [contact_id]).get(contact_id, [])
+    previous = Stage(stored.stage) if stored is not None else None
+    result = rules.evaluate(row.fields if row else {}, views, now, previous)
+    history = [{"at": r.at.isoformat(), "from": r.from_stage, "to": r.to_stage,
+                "source": r.source, "reason": r.reason, "run_id": r.run_id}
+               for r in conn.execute(select(stage_changes)
+                                     .where(stage_changes.c.contact_id == contact_id)
+                                     .order_by(stage_changes.c.id))]
+    return {"stage": result.stage.value,
+            "stage_source": stored.stage_source if stored is not None and
+            result.source == "kept" else result.source,
+            "reason": result.reason, "notes": list(result.notes),
+            "crm_stage": result.crm_stage.value if result.crm_stage else None,
+            "consent": result.consent, "disqualified": result.disqualified,
+            "owner": stored.owner if stored is not None else None,
+            "score": result.score.as_dict(), "tags": result.tags(),
+            "value": result.value.as_dict() if result.value else None, "history": history}
