@@ -221,3 +221,15 @@ def test_one_run_carries_the_lifecycle_to_every_system_and_a_second_writes_nothi
     assert sum(r["new_mqls"] for r in funnel["runs"]) == report["new_mqls"]
     moves = {(m["from"], m["to"]) for m in funnel["moves"]}
     assert ("new", "mql") in moves or ("subscriber", "mql") in moves
+
+    # ops move the buyer back, with a reason: audited and shown by explain
+    moved = run_hub("contacts", "set-stage", buyer, "opportunity", "--reason", "deal reopened",
+                    cwd=folder, env=env)
+    assert moved.code == 0, moved.stderr
+    assert "customer → opportunity" in moved.stdout
+    history = run_hub("contacts", "explain", buyer, "--json", cwd=folder,
+                      env=env).json()["lead"]["history"]
+    assert history[-1]["source"] == "ops" and history[-1]["reason"].startswith("deal reopened")
+    refused = run_hub("contacts", "set-stage", buyer, "hot-lead", "--reason", "x", cwd=folder,
+                      env=env)
+    assert refused.code == 2 and "not a lifecycle stage" in refused.stderr
