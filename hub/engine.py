@@ -159,7 +159,9 @@ def sync(runtime: Runtime, options: SyncOptions,
         timed("resolve", began)
         began = time.monotonic()
         with store.begin() as conn:
-            lead_report = lifecycle_of(runtime).apply(conn, run_id=run_id, now=started)
+            lead_report = lifecycle_of(runtime).apply(
+                conn, run_id=run_id, now=started,
+                touched=None if options.full else resolution.touched)
         timed("lifecycle", began)
         contact_counts.update(created=resolution.created,
                               updated=rebuilt.updated - rebuilt.created,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, or_, select, update
 
 from hub import stage as stages
 from hub.consent import decide
@@ -193,11 +193,19 @@ class Lifecycle:
         return None, False
 
     # -- a run -----------------------------------------------------------------------------
-    def apply(self, conn: Connection, *, run_id: int, now: datetime) -> Report:
-        """Evaluate every active contact; store and audit what changed; mark it for the outbox.
+    @property
+    def moves_with_the_clock(self) -> bool:
+        """True when scores change by time alone (decay), so every contact needs a look."""
+        scoring = self.scorer.section
+        return scoring.half_life_days is not None or scoring.decay_period_days is not None
 
-        Every contact, not only the ones this run touched: decay and dormancy move with the
-        clock, not with the data.
+    def apply(self, conn: Connection, *, run_id: int, now: datetime,
+              touched: set[int] | None = None) -> Report:
+        """Evaluate contacts; store and audit what changed; mark it for the outbox.
+
+        Which contacts: the ones this run `touched` (None: all), the ones hub has not decided
+        yet or ops changed, and the ones whose result moves with the clock: everyone with
+        customer value (recency, dormancy), and everyone when behaviour points decay.
         """
         report = Report()
         owners = self.section.handover.owners
@@ -205,7 +213,9 @@ class Lifecycle:
         if owners:
             given = sum(1 for _ in conn.execute(
                 select(leads.c.contact_id).where(leads.c.owner.in_(owners))))
-        for batch in _contact_batches(conn):
+        wanted = None if touched is None or self.moves_with_the_clock else \
+            _due(conn, touched)
+        for batch in _contact_batches(conn, wanted):
             ids = [row.id for row in batch]
             views = _views(conn, ids)
             known = {row.contact_id: row for row in conn.execute(
@@ -318,10 +328,28 @@ def lead_payload(row: Any, push: PushSection) -> dict[str, Any]:
     return fields
 
 
-def _contact_batches(conn: Connection) -> Iterator[list[Any]]:
+def _due(conn: Connection, touched: set[int]) -> list[int]:
+    """`touched` plus the contacts without a decision, changed by ops, or with order value."""
+    found = set(touched)
+    found.update(conn.execute(
+        select(contacts.c.id).outerjoin(leads, leads.c.contact_id == contacts.c.id)
+        .where(contacts.c.status == "active",
+               or_(leads.c.contact_id.is_(None), leads.c.dirty.is_(True),
+                   leads.c.value.is_not(None)))).scalars())
+    return sorted(found)
+
+
+def _contact_batches(conn: Connection, ids: list[int] | None) -> Iterator[list[Any]]:
+    columns = (contacts.c.id, contacts.c.fields)
+    if ids is not None:
+        for part in chunks(ids):
+            yield list(conn.execute(select(*columns).where(
+                contacts.c.status == "active", contacts.c.id.in_(part))
+                .order_by(contacts.c.id)))
+        return
     last = 0
     while True:
-        batch = conn.execute(select(contacts.c.id, contacts.c.fields)
+        batch = conn.execute(select(*columns)
                              .where(contacts.c.status == "active", contacts.c.id > last)
                              .order_by(contacts.c.id).limit(BATCH)).all()
         if not batch:

@@ -147,3 +147,27 @@ def test_apply_stores_audits_hands_over_and_is_quiet_when_nothing_changed(
     assert row.stage == "opportunity" and not row.dirty
     assert [t.source for t in trail] == ["crm", "ops", "crm"]
     assert trail[1].reason == "wrong deal (by ops)"
+
+
+def test_a_run_looks_at_touched_contacts_and_customers_unless_points_decay(
+        store: Store) -> None:
+    from sqlalchemy import update
+
+    lc = rules()
+    with store.begin() as conn:
+        _contact(conn, 1, HEAD, ENGAGED)
+        _contact(conn, 2, {}, view("shop", {"orders_count": 1, "paid_orders_count": 1,
+                                            "amount_spent": 10.0,
+                                            "last_order_at": "2025-07-01T00:00:00Z"}))
+        assert lc.apply(conn, run_id=1, now=NOW, touched={1, 2}).changed == 2
+        conn.execute(update(source_records).where(source_records.c.contact_id == 1)
+                     .values(signals={"member_rating": 1}))
+        later = datetime(2026, 8, 1, tzinfo=UTC)  # the customer turns dormant by the clock
+        quiet = lc.apply(conn, run_id=2, now=later, touched=set())
+        assert quiet.evaluated == 1 and quiet.changed == 1
+        assert conn.execute(select(leads.c.tags).where(leads.c.contact_id == 2)).scalar() \
+            == ["hub:customer", "hub:dormant"]
+        # contact 1 was not touched: still MQL; touched, it stays MQL (never back)
+        assert lc.apply(conn, run_id=3, now=later, touched={1}).moves == {}
+        decaying = Lifecycle(ScoringSection(half_life_days=30), LifecycleSection())
+        assert decaying.apply(conn, run_id=4, now=later, touched=set()).evaluated == 2

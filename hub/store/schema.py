@@ -207,7 +207,7 @@ leads = Table(
     Column("disqualified", Boolean, nullable=False, default=False),
     Column("tags", JSON, nullable=False),
     #: Customer value (hub.value.CustomerValue.as_dict) or null for non-customers.
-    Column("value", JSON, nullable=True),
+    Column("value", JSON(none_as_null=True), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("updated_run", _Id, nullable=True),
     #: An ops action changed the row: the next run tells the systems even if nothing else did.
