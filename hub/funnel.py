@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, select
 
+from hub.pull import as_utc
 from hub.stage import Stage
 from hub.store.schema import contacts, leads, runs, stage_changes
 
@@ -81,4 +82,5 @@ def report(conn: Connection, *, since: datetime | None, until: datetime) -> dict
 
 
 def _iso(moment: datetime | None) -> str | None:
+    moment = as_utc(moment)  # SQLite hands back naive UTC
     return moment.isoformat().replace("+00:00", "Z") if moment else None

@@ -64,6 +64,8 @@ class Evaluation:
     consent: str
     crm_stage: Stage | None
     notes: tuple[str, ...] = ()
+    #: signal → [value, since when (ISO)], kept for the next run's decay.
+    seen: dict[str, list[Any]] = field(default_factory=dict)
 
     def tags(self, prefix: str = "hub:") -> list[str]:
         """The ``hub:`` tags a newsletter or shop gets: stage, dormant, premium, unqualified."""
@@ -103,17 +105,28 @@ class Lifecycle:
         self.section = section
 
     # -- one contact -----------------------------------------------------------------------
-    def facts(self, fields: Mapping[str, Any], records: Sequence[SourceView],
-              now: datetime) -> tuple[dict[str, Fact], CustomerValue | None]:
-        """Golden fields, combined signals and customer value, as named facts."""
+    def facts(self, fields: Mapping[str, Any], records: Sequence[SourceView], now: datetime,
+              seen: Mapping[str, Sequence[Any]] | None = None
+              ) -> tuple[dict[str, Fact], CustomerValue | None, dict[str, list[Any]]]:
+        """Golden fields, combined signals and customer value, as named facts.
+
+        A signal dates from when its *value* last changed: `seen` holds (value, ISO time) per
+        signal from earlier runs, so a record that changed for another reason (hub's own tag
+        write moves Mailchimp's `last_changed`) does not make old behaviour young again.
+        Returns the facts, the customer value and the updated `seen`.
+        """
         facts = {name: Fact(value) for name, value in fields.items()}
         combined = combine((r.signals, r.at) for r in records)
+        since: dict[str, list[Any]] = {}
         for name, (value, at) in combined.items():
+            before = (seen or {}).get(name)
+            if before is not None and len(before) == 2 and before[0] == value:
+                at = parse_time(before[1])
+            since[name] = [value, at.isoformat() if at is not None else None]
             facts[name] = Fact(value, at)
         value = value_of(combined, self.section, now)
         if value is not None:
-            last = combined.get("last_order_at")
-            at = last[1] if last else None
+            at = parse_time(value.last_order_at)
             for name, v in value.as_dict().items():
                 if v is not None and name not in ("first_order_at", "last_order_at"):
                     facts.setdefault(name, Fact(v, at))
@@ -122,12 +135,13 @@ class Lifecycle:
                 moment = parse_time(value.last_order_at)
                 if moment is not None:
                     facts["days_since_last_order"] = Fact((now - moment).days, moment)
-        return facts, value
+        return facts, value, since
 
     def evaluate(self, fields: Mapping[str, Any], records: Sequence[SourceView],
-                 now: datetime, previous: Stage | None = None) -> Evaluation:
+                 now: datetime, previous: Stage | None = None,
+                 seen: Mapping[str, Sequence[Any]] | None = None) -> Evaluation:
         """The stage this contact should have now, never behind `previous`."""
-        facts, value = self.facts(fields, records, now)
+        facts, value, since = self.facts(fields, records, now, seen)
         score = self.scorer.score(facts, now)
         consent = decide((r.connector, e) for r in records for e in r.consent).state
         crm_stage, status = self._crm(records)
@@ -165,7 +179,7 @@ class Lifecycle:
             chosen = (previous, "kept", "")
         return Evaluation(stage=chosen[0], source=chosen[1], reason=chosen[2], score=score,
                           value=value, disqualified=disqualified, consent=consent,
-                          crm_stage=crm_stage, notes=tuple(notes))
+                          crm_stage=crm_stage, notes=tuple(notes), seen=since)
 
     @staticmethod
     def _crm(records: Sequence[SourceView]) -> tuple[Stage | None, str | None]:
@@ -221,12 +235,14 @@ class Lifecycle:
             known = {row.contact_id: row for row in conn.execute(
                 select(leads).where(leads.c.contact_id.in_(ids)))}
             rows: list[dict[str, Any]] = []
+            marked: list[int] = []
             moves: list[dict[str, Any]] = []
             for contact in batch:
                 report.evaluated += 1
                 before = known.get(contact.id)
                 previous = Stage(before.stage) if before is not None else None
-                result = self.evaluate(contact.fields, views.get(contact.id, []), now, previous)
+                result = self.evaluate(contact.fields, views.get(contact.id, []), now, previous,
+                                       before.signals_seen if before is not None else None)
                 owner = before.owner if before is not None else None
                 if result.source == "score" and result.stage is Stage.MQL:
                     report.new_mqls += 1
@@ -240,11 +256,16 @@ class Lifecycle:
                        "stage_source": source, "score": result.score.total,
                        "band": result.score.band, "owner": owner,
                        "disqualified": result.disqualified, "tags": result.tags(),
-                       "value": result.value.as_dict() if result.value else None}
-                if before is not None and not before.dirty and all(
-                        getattr(before, k) == v for k, v in row.items()):
+                       "value": result.value.as_dict() if result.value else None,
+                       "signals_seen": result.seen}
+                shown = before is None or before.dirty or any(
+                    getattr(before, k) != v for k, v in row.items() if k != "signals_seen")
+                if not shown and before is not None and before.signals_seen == result.seen:
                     continue
                 rows.append({**row, "updated_at": now, "updated_run": run_id, "dirty": False})
+                if shown:
+                    # only what the systems are told makes the outbox look again
+                    marked.append(contact.id)
                 if previous is not result.stage:
                     report.moves[result.stage.value] = report.moves.get(result.stage.value, 0) + 1
                     moves.append({"contact_id": contact.id, "at": now, "run_id": run_id,
@@ -252,11 +273,11 @@ class Lifecycle:
                                   "to_stage": result.stage.value, "source": source,
                                   "reason": result.reason, "owner": owner})
             if rows:
-                report.changed += len(rows)
                 upsert(conn, leads, rows, ("contact_id",))
-                conn.execute(update(contacts).where(
-                    contacts.c.id.in_([r["contact_id"] for r in rows])).values(
-                    updated_run=run_id))
+            if marked:
+                report.changed += len(marked)
+                conn.execute(update(contacts).where(contacts.c.id.in_(marked))
+                             .values(updated_run=run_id))
             if moves:
                 conn.execute(insert(stage_changes), moves)
         return report
@@ -276,7 +297,7 @@ def set_stage(conn: Connection, contact_id: int, stage: Stage, *, reason: str,
         conn.execute(insert(leads).values(
             contact_id=contact_id, stage=stage.value, stage_source="ops", score=0, band="",
             owner=None, disqualified=False, tags=[f"hub:{stage.value}"], value=None,
-            updated_at=now, updated_run=None, dirty=True))
+            signals_seen={}, updated_at=now, updated_run=None, dirty=True))
     else:
         tags = [t for t in before.tags or [] if t != f"hub:{previous}"] + [f"hub:{stage.value}"]
         conn.execute(update(leads).where(leads.c.contact_id == contact_id).values(
@@ -428,7 +449,8 @@ def explain(conn: Connection, contact_id: int, rules: Lifecycle, now: datetime) 
     stored = conn.execute(select(leads).where(leads.c.contact_id == contact_id)).first()
     views = _views(conn, [contact_id]).get(contact_id, [])
     previous = Stage(stored.stage) if stored is not None else None
-    result = rules.evaluate(row.fields if row else {}, views, now, previous)
+    result = rules.evaluate(row.fields if row else {}, views, now, previous,
+                            stored.signals_seen if stored is not None else None)
     history = [{"at": r.at.isoformat(), "from": r.from_stage, "to": r.to_stage,
                 "source": r.source, "reason": r.reason, "run_id": r.run_id}
                for r in conn.execute(select(stage_changes)

@@ -171,3 +171,18 @@ def test_a_run_looks_at_touched_contacts_and_customers_unless_points_decay(
         assert lc.apply(conn, run_id=3, now=later, touched={1}).moves == {}
         decaying = Lifecycle(ScoringSection(half_life_days=30), LifecycleSection())
         assert decaying.apply(conn, run_id=4, now=later, touched=set()).evaluated == 2
+
+
+def test_behaviour_ages_from_when_its_value_changed_not_when_the_record_did() -> None:
+    lc = Lifecycle(ScoringSection.model_validate({"half_life_days": 30, "rules": [
+        {"field": "member_rating", "min": 4, "points": 40, "behaviour": True}]}),
+        LifecycleSection())
+    old = datetime(2026, 4, 2, tzinfo=UTC)  # 60 days before NOW
+    first = lc.evaluate({}, [SourceView("newsletter", {"member_rating": 5}, (), old)], NOW)
+    assert first.score.total == 10 and first.seen["member_rating"][0] == 5
+    # hub's own tag write moved the record's time to now; the rating did not change
+    touched = SourceView("newsletter", {"member_rating": 5}, (), NOW)
+    assert lc.evaluate({}, [touched], NOW, seen=first.seen).score.total == 10
+    # a new rating is new behaviour: full points again
+    rated = SourceView("newsletter", {"member_rating": 4}, (), NOW)
+    assert lc.evaluate({}, [rated], NOW, seen=first.seen).score.total == 40

@@ -208,6 +208,8 @@ leads = Table(
     Column("tags", JSON, nullable=False),
     #: Customer value (hub.value.CustomerValue.as_dict) or null for non-customers.
     Column("value", JSON(none_as_null=True), nullable=True),
+    #: signal → [value, since when]: behaviour ages from when its value last changed.
+    Column("signals_seen", JSON, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("updated_run", _Id, nullable=True),
     #: An ops action changed the row: the next run tells the systems even if nothing else did.

@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("disqualified", sa.Boolean(), nullable=False),
         sa.Column("tags", sa.JSON(), nullable=False),
         sa.Column("value", sa.JSON(), nullable=True),
+        sa.Column("signals_seen", sa.JSON(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column(
             "updated_run", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
