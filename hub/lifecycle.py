@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, func, insert, or_, select, update
 
 from hub import stage as stages
 from hub.consent import decide
 from hub.identity import chunks
+from hub.pull import as_utc
 from hub.scoring import Fact, Score, Scorer, SignalFn
 from hub.sla import LifecycleSection, PushSection, Route, ScoringSection
 from hub.stage import Stage
@@ -139,8 +140,14 @@ class Lifecycle:
 
     def evaluate(self, fields: Mapping[str, Any], records: Sequence[SourceView],
                  now: datetime, previous: Stage | None = None,
-                 seen: Mapping[str, Sequence[Any]] | None = None) -> Evaluation:
-        """The stage this contact should have now, never behind `previous`."""
+                 seen: Mapping[str, Sequence[Any]] | None = None,
+                 held_since: datetime | None = None) -> Evaluation:
+        """The stage this contact should have now, never behind `previous`.
+
+        `held_since`: when ops set `previous` by hand (`set_stage`); such a stage holds
+        against hub's rules, forward and back, until the CRM shows a different stage that
+        sales set after it.
+        """
         facts, value, since = self.facts(fields, records, now, seen)
         score = self.scorer.score(facts, now)
         consent = decide((r.connector, e) for r in records for e in r.consent).state
@@ -172,7 +179,19 @@ class Lifecycle:
         for option in options[1:]:
             if option[0].rank > chosen[0].rank:
                 chosen = option
-        if previous is not None and previous.rank >= chosen[0].rank:
+        crm_since = parse_time((since.get("lifecyclestage") or [None, None])[1])
+        if previous is not None and held_since is not None:
+            # ops set this stage: it holds against hub's rules until sales set another one
+            if crm_stage is not None and crm_stage is not previous and crm_since is not None \
+                    and crm_since > held_since:
+                chosen = (crm_stage, "crm", f"the CRM shows {crm_stage.value}, set after "
+                          "the ops decision")
+            else:
+                if chosen[0] is not previous:
+                    notes.append(f"held at {previous.value} by ops (the rules alone say "
+                                 f"{chosen[0].value}) until sales set another stage in the CRM")
+                chosen = (previous, "kept", "")
+        elif previous is not None and previous.rank >= chosen[0].rank:
             if previous is not chosen[0]:
                 notes.append(f"stays {previous.value}: a sync never moves a stage back "
                              f"(the rules alone say {chosen[0].value})")
@@ -234,6 +253,8 @@ class Lifecycle:
             views = _views(conn, ids)
             known = {row.contact_id: row for row in conn.execute(
                 select(leads).where(leads.c.contact_id.in_(ids)))}
+            held = _held(conn, [cid for cid, row in known.items()
+                                if row.stage_source == "ops"])
             rows: list[dict[str, Any]] = []
             marked: list[int] = []
             moves: list[dict[str, Any]] = []
@@ -242,7 +263,8 @@ class Lifecycle:
                 before = known.get(contact.id)
                 previous = Stage(before.stage) if before is not None else None
                 result = self.evaluate(contact.fields, views.get(contact.id, []), now, previous,
-                                       before.signals_seen if before is not None else None)
+                                       before.signals_seen if before is not None else None,
+                                       held.get(contact.id))
                 owner = before.owner if before is not None else None
                 if result.source == "score" and result.stage is Stage.MQL:
                     report.new_mqls += 1
@@ -325,6 +347,9 @@ def lead_payload(row: Any, push: PushSection) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if push.stage:
         fields["lead.stage"] = row.stage
+        if row.stage_source == "ops":
+            # an ops decision may be a step back, which a CRM ignores unless it is reset first
+            fields["lead.reset"] = True
     if push.score:
         fields["lead.score"] = int(row.score)
     if push.band and row.band:
@@ -347,6 +372,20 @@ def lead_payload(row: Any, push: PushSection) -> dict[str, Any]:
         fields["lead.properties"] = {prop: known[name] for name, prop in push.properties.items()
                                      if known.get(name) is not None}
     return fields
+
+
+def _held(conn: Connection, ids: Sequence[int]) -> dict[int, datetime]:
+    """When ops last set the stage of each of `ids` by hand."""
+    found: dict[int, datetime] = {}
+    for part in chunks(list(ids)):
+        for contact_id, at in conn.execute(
+                select(stage_changes.c.contact_id, func.max(stage_changes.c.at))
+                .where(stage_changes.c.contact_id.in_(part), stage_changes.c.source == "ops")
+                .group_by(stage_changes.c.contact_id)):
+            moment = as_utc(at)
+            if moment is not None:
+                found[contact_id] = moment
+    return found
 
 
 def _due(conn: Connection, touched: set[int]) -> list[int]:
@@ -449,8 +488,11 @@ def explain(conn: Connection, contact_id: int, rules: Lifecycle, now: datetime) 
     stored = conn.execute(select(leads).where(leads.c.contact_id == contact_id)).first()
     views = _views(conn, [contact_id]).get(contact_id, [])
     previous = Stage(stored.stage) if stored is not None else None
+    held = _held(conn, [contact_id]) if stored is not None and stored.stage_source == "ops" \
+        else {}
     result = rules.evaluate(row.fields if row else {}, views, now, previous,
-                            stored.signals_seen if stored is not None else None)
+                            stored.signals_seen if stored is not None else None,
+                            held.get(contact_id))
     history = [{"at": r.at.isoformat(), "from": r.from_stage, "to": r.to_stage,
                 "source": r.source, "reason": r.reason, "run_id": r.run_id}
                for r in conn.execute(select(stage_changes)

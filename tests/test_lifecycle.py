@@ -90,7 +90,7 @@ def test_routes_first_then_round_robin() -> None:
 
 
 def test_payload_carries_only_what_the_push_section_asks_for() -> None:
-    row = type("Row", (), {"stage": "mql", "score": 61, "band": "hot", "tags": ["hub:mql"],
+    row = type("Row", (), {"stage": "mql", "stage_source": "score", "score": 61, "band": "hot", "tags": ["hub:mql"],
                            "owner": "7", "value": {"revenue": 120.0}})()
     assert lead_payload(row, PushSection(owner=True, lead_status={"mql": "NEW"},
                                          properties={"score": "hub_score",
@@ -134,18 +134,33 @@ def test_apply_stores_audits_hands_over_and_is_quiet_when_nothing_changed(
         second = lc.apply(conn, run_id=2, now=NOW)
     assert (second.changed, second.new_mqls) == (0, 0)
 
-    # ops may move back; it is audited, pushed next run, and the rules go on from there
+    # ops may move back; it is audited, pushed next run (reset first), and it holds against
+    # the rules and the CRM's old stage until sales set a different stage afterwards
     with store.begin() as conn:
         assert set_stage(conn, 3, Stage.LEAD, reason="wrong deal", now=NOW,
                          actor="ops") == "opportunity"
         third = lc.apply(conn, run_id=3, now=NOW)
         row = conn.execute(select(leads).where(leads.c.contact_id == 3)).one()
-        trail = conn.execute(select(stage_changes.c.source, stage_changes.c.reason)
+        assert lead_payload(row, PushSection())["lead.reset"] is True
+        from sqlalchemy import update
+        conn.execute(update(source_records).where(source_records.c.contact_id == 3).values(
+            signals={"lifecyclestage": "lead"}, source_updated_at=datetime(2026, 6, 2,
+                                                                           tzinfo=UTC)))
+        echo = lc.apply(conn, run_id=4, now=NOW, touched={3})  # hub's own push, read back
+        conn.execute(update(source_records).where(source_records.c.contact_id == 3).values(
+            signals={"lifecyclestage": "customer"}, source_updated_at=datetime(
+                2026, 6, 3, tzinfo=UTC)))
+        released = lc.apply(conn, run_id=5, now=NOW, touched={3})
+        trail = conn.execute(select(stage_changes.c.source, stage_changes.c.reason,
+                                    stage_changes.c.to_stage)
                              .where(stage_changes.c.contact_id == 3)
                              .order_by(stage_changes.c.id)).all()
-    assert third.changed == 1  # the CRM still says opportunity: a sales decision, adopted
-    assert row.stage == "opportunity" and not row.dirty
-    assert [t.source for t in trail] == ["crm", "ops", "crm"]
+    assert third.changed == 1 and third.moves == {}
+    assert row.stage == "lead" and row.stage_source == "ops" and not row.dirty
+    assert echo.moves == {}
+    assert released.moves == {"customer": 1}
+    assert [(t.source, t.to_stage) for t in trail] == [
+        ("crm", "opportunity"), ("ops", "lead"), ("crm", "customer")]
     assert trail[1].reason == "wrong deal (by ops)"
 
 

@@ -230,6 +230,16 @@ def test_one_run_carries_the_lifecycle_to_every_system_and_a_second_writes_nothi
     history = run_hub("contacts", "explain", buyer, "--json", cwd=folder,
                       env=env).json()["lead"]["history"]
     assert history[-1]["source"] == "ops" and history[-1]["reason"].startswith("deal reopened")
+    # the next sync carries the step back to HubSpot (which ignores plain backward moves) and
+    # the paid-order rule does not undo it; the run after that writes nothing
+    _sync(folder, env)
+    assert _hubspot(running, buyer)["lifecyclestage"] == "opportunity"
+    quiet = _sync(folder, env)
+    assert _hubspot(running, buyer)["lifecyclestage"] == "opportunity"
+    assert all((c["created"], c["updated"]) == (0, 0) for c in quiet["connectors"].values()), \
+        quiet
+    lead = run_hub("contacts", "explain", buyer, "--json", cwd=folder, env=env).json()["lead"]
+    assert lead["stage"] == "opportunity" and "held at opportunity by ops" in lead["notes"][0]
     refused = run_hub("contacts", "set-stage", buyer, "hot-lead", "--reason", "x", cwd=folder,
                       env=env)
     assert refused.code == 2 and "not a lifecycle stage" in refused.stderr

@@ -40,7 +40,7 @@ SIGNAL_PROPERTIES: Final = ("lifecyclestage", "hs_lead_status")
 #: hub's lifecycle keys (`OutboundRecord.fields`) and what HubSpot makes of them; `lead.score`,
 #: `lead.band` and `lead.tags` reach HubSpot only through `lead.properties`.
 LEAD_KEYS: Final = ("lead.stage", "lead.status", "lead.owner", "lead.properties",
-                    "lead.score", "lead.band", "lead.tags")
+                    "lead.score", "lead.band", "lead.tags", "lead.reset")
 
 #: Always read: the incremental cursor is built on it.
 MODIFIED: Final = "lastmodifieddate"
