@@ -104,6 +104,9 @@ class Lifecycle:
                  signals: Mapping[str, SignalFn] | None = None) -> None:
         self.scorer = Scorer(scoring, signals)
         self.section = section
+        #: Golden fields the rules read (None: all, when plugin signals may read any).
+        self._needed: frozenset[str] | None = None if self.scorer.signals else frozenset(
+            {r.field for r in scoring.rules} | {r.dated_by for r in scoring.rules if r.dated_by})
 
     # -- one contact -----------------------------------------------------------------------
     def facts(self, fields: Mapping[str, Any], records: Sequence[SourceView], now: datetime,
@@ -116,7 +119,9 @@ class Lifecycle:
         write moves Mailchimp's `last_changed`) does not make old behaviour young again.
         Returns the facts, the customer value and the updated `seen`.
         """
-        facts = {name: Fact(value) for name, value in fields.items()}
+        needed = self._needed
+        facts = {name: Fact(value) for name, value in fields.items()
+                 if needed is None or name in needed}
         combined = combine((r.signals, r.at) for r in records)
         since: dict[str, list[Any]] = {}
         for name, (value, at) in combined.items():
