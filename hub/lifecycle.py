@@ -498,7 +498,7 @@ def explain(conn: Connection, contact_id: int, rules: Lifecycle, now: datetime) 
     result = rules.evaluate(row.fields if row else {}, views, now, previous,
                             stored.signals_seen if stored is not None else None,
                             held.get(contact_id))
-    history = [{"at": r.at.isoformat(), "from": r.from_stage, "to": r.to_stage,
+    history = [{"at": _iso(r.at), "from": r.from_stage, "to": r.to_stage,
                 "source": r.source, "reason": r.reason, "run_id": r.run_id}
                for r in conn.execute(select(stage_changes)
                                      .where(stage_changes.c.contact_id == contact_id)
@@ -512,3 +512,8 @@ def explain(conn: Connection, contact_id: int, rules: Lifecycle, now: datetime) 
             "owner": stored.owner if stored is not None else None,
             "score": result.score.as_dict(), "tags": result.tags(),
             "value": result.value.as_dict() if result.value else None, "history": history}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    moment = as_utc(moment)  # SQLite hands back naive UTC
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
