@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, update
 
-from hub import golden, identity, ledger, lifecycle, outbox, pull, push
+from hub import golden, identity, lead_fields, ledger, lifecycle, outbox, pull, push
 from hub.connector import Capability, Connector, Rejection
 from hub.errors import ConfigError, ConnectorError, HubError
 from hub.merge import Survivorship
@@ -175,7 +175,7 @@ def sync(runtime: Runtime, options: SyncOptions,
                 planned[name] = outbox.plan(
                     conn, connector, run_id=run_id, now=started, full=options.full,
                     newsletter=name == runtime.config.config.consent.newsletter,
-                    lead=lifecycle.payloads(pushed) if (pushed := runtime.config.config
+                    lead=lead_fields.payloads(pushed) if (pushed := runtime.config.config
                                                         .lifecycle.push.get(name)) else None,
                 ).as_dict()
             if options.plan:

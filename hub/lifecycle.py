@@ -18,38 +18,27 @@ round-robin picks its CRM owner, and the run report lists it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from hub import stage as stages
 from hub.consent import decide
-from hub.identity import chunks
+from hub.leads import SourceView, contact_batches, due, held_since, views
 from hub.pull import as_utc
 from hub.scoring import Fact, Score, Scorer, SignalFn
-from hub.sla import LifecycleSection, PushSection, Route, ScoringSection
+from hub.sla import LifecycleSection, Route, ScoringSection
 from hub.stage import Stage
 from hub.store import upsert
-from hub.store.schema import contacts, leads, source_records, stage_changes, sync_state
+from hub.store.schema import contacts, leads, stage_changes
 from hub.value import CustomerValue, combine, parse_time, value_of
 
-BATCH = 2000
 #: Consent states that mean the newsletter may reach the contact (it is a subscriber).
 _SUBSCRIBED = frozenset({"confirmed", "unconfirmed", "pending"})
 MAX_LISTED = 50
-
-
-@dataclass(frozen=True, slots=True)
-class SourceView:
-    """What the lifecycle needs of one source record."""
-
-    connector: str
-    signals: Mapping[str, Any]
-    consent: Sequence[Mapping[str, Any]]
-    at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,13 +241,13 @@ class Lifecycle:
             given = sum(1 for _ in conn.execute(
                 select(leads.c.contact_id).where(leads.c.owner.in_(owners))))
         wanted = None if touched is None or self.moves_with_the_clock else \
-            _due(conn, touched)
-        for batch in _contact_batches(conn, wanted):
+            due(conn, touched)
+        for batch in contact_batches(conn, wanted):
             ids = [row.id for row in batch]
-            views = _views(conn, ids)
+            inputs = views(conn, ids)
             known = {row.contact_id: row for row in conn.execute(
                 select(leads).where(leads.c.contact_id.in_(ids)))}
-            held = _held(conn, [cid for cid, row in known.items()
+            held = held_since(conn, [cid for cid, row in known.items()
                                 if row.stage_source == "ops"])
             rows: list[dict[str, Any]] = []
             marked: list[int] = []
@@ -267,7 +256,7 @@ class Lifecycle:
                 report.evaluated += 1
                 before = known.get(contact.id)
                 previous = Stage(before.stage) if before is not None else None
-                result = self.evaluate(contact.fields, views.get(contact.id, []), now, previous,
+                result = self.evaluate(contact.fields, inputs.get(contact.id, []), now, previous,
                                        before.signals_seen if before is not None else None,
                                        held.get(contact.id))
                 owner = before.owner if before is not None else None
@@ -336,137 +325,6 @@ def set_stage(conn: Connection, contact_id: int, stage: Stage, *, reason: str,
     return previous
 
 
-def payloads(push: PushSection) -> Any:
-    """For `outbox.plan`: the ``lead.*`` fields connector NAME gets, per contact id."""
-    def lead_fields(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-        found: dict[int, dict[str, Any]] = {}
-        for part in chunks(list(ids)):
-            for row in conn.execute(select(leads).where(leads.c.contact_id.in_(part))):
-                found[row.contact_id] = lead_payload(row, push)
-        return found
-    return lead_fields
-
-
-def lead_payload(row: Any, push: PushSection) -> dict[str, Any]:
-    """The reserved ``lead.*`` keys of `OutboundRecord.fields` for one lead row."""
-    fields: dict[str, Any] = {}
-    if push.stage:
-        fields["lead.stage"] = row.stage
-        if row.stage_source == "ops":
-            # an ops decision may be a step back, which a CRM ignores unless it is reset first
-            fields["lead.reset"] = True
-    if push.score:
-        fields["lead.score"] = int(row.score)
-    if push.band and row.band:
-        fields["lead.band"] = row.band
-    if push.tags:
-        fields["lead.tags"] = list(row.tags or [])
-    if push.owner and row.owner:
-        fields["lead.owner"] = row.owner
-    status = push.lead_status.get(row.stage)
-    if status:
-        fields["lead.status"] = status
-    if push.properties:
-        value = row.value or {}
-        known = {"score": int(row.score), "band": row.band, "stage": row.stage,
-                 "orders": value.get("orders"), "revenue": value.get("revenue"),
-                 "aov": value.get("aov"), "rfm": value.get("segment"),
-                 "first_order_at": value.get("first_order_at"),
-                 "last_order_at": value.get("last_order_at"),
-                 "dormant": value.get("dormant"), "premium": value.get("premium")}
-        fields["lead.properties"] = {prop: known[name] for name, prop in push.properties.items()
-                                     if known.get(name) is not None}
-    return fields
-
-
-def _held(conn: Connection, ids: Sequence[int]) -> dict[int, datetime]:
-    """When ops last set the stage of each of `ids` by hand."""
-    found: dict[int, datetime] = {}
-    for part in chunks(list(ids)):
-        for contact_id, at in conn.execute(
-                select(stage_changes.c.contact_id, func.max(stage_changes.c.at))
-                .where(stage_changes.c.contact_id.in_(part), stage_changes.c.source == "ops")
-                .group_by(stage_changes.c.contact_id)):
-            moment = as_utc(at)
-            if moment is not None:
-                found[contact_id] = moment
-    return found
-
-
-def _due(conn: Connection, touched: set[int]) -> list[int]:
-    """`touched` plus the contacts without a decision, changed by ops, or with order value."""
-    found = set(touched)
-    found.update(conn.execute(
-        select(contacts.c.id).outerjoin(leads, leads.c.contact_id == contacts.c.id)
-        .where(contacts.c.status == "active",
-               or_(leads.c.contact_id.is_(None), leads.c.dirty.is_(True),
-                   leads.c.value.is_not(None)))).scalars())
-    return sorted(found)
-
-
-def _contact_batches(conn: Connection, ids: list[int] | None) -> Iterator[list[Any]]:
-    columns = (contacts.c.id, contacts.c.fields)
-    if ids is not None:
-        for part in chunks(ids):
-            yield list(conn.execute(select(*columns).where(
-                contacts.c.status == "active", contacts.c.id.in_(part))
-                .order_by(contacts.c.id)))
-        return
-    last = 0
-    while True:
-        batch = conn.execute(select(*columns)
-                             .where(contacts.c.status == "active", contacts.c.id > last)
-                             .order_by(contacts.c.id).limit(BATCH)).all()
-        if not batch:
-            return
-        last = batch[-1].id
-        yield list(batch)
-
-
-def _views(conn: Connection, ids: Sequence[int]) -> dict[int, list[SourceView]]:
-    views: dict[int, list[SourceView]] = {}
-    rows: list[Any] = []
-    for part in chunks(list(ids)):
-        rows.extend(conn.execute(
-            select(source_records.c.contact_id, source_records.c.connector,
-                   source_records.c.external_id, source_records.c.signals,
-                   source_records.c.consent, source_records.c.source_updated_at,
-                   source_records.c.seen_at)
-            .where(source_records.c.contact_id.in_(part), source_records.c.deleted.is_(False))))
-    shared = _shared(conn, [r for r in rows if r.signals and _SALES_SIGNALS & set(r.signals)])
-    for row in rows:
-        if not row.signals and not row.consent:
-            continue
-        signals = row.signals or {}
-        if (row.connector, row.external_id) in shared:
-            # hub also wrote another contact into this record (a shared address upserted by
-            # e-mail): its stage may be hub's own echo, no sales decision about this contact
-            signals = {k: v for k, v in signals.items() if k != "lifecyclestage"}
-        at = row.source_updated_at or row.seen_at
-        if at is not None and at.tzinfo is None:
-            at = at.replace(tzinfo=UTC)
-        views.setdefault(row.contact_id, []).append(SourceView(
-            connector=row.connector, signals=signals, consent=row.consent or (), at=at))
-    return views
-
-
-_SALES_SIGNALS = frozenset({"lifecyclestage", "hs_lead_status"})
-
-
-def _shared(conn: Connection, rows: Sequence[Any]) -> set[tuple[str, str]]:
-    """(connector, external id) of the `rows` that hub also wrote for a different contact."""
-    owner = {(r.connector, r.external_id): r.contact_id for r in rows}
-    found: set[tuple[str, str]] = set()
-    for part in chunks(sorted({r.external_id for r in rows})):
-        for state in conn.execute(select(sync_state.c.connector, sync_state.c.external_id,
-                                         sync_state.c.contact_id)
-                                  .where(sync_state.c.external_id.in_(part))):
-            key = (state.connector, state.external_id)
-            if key in owner and owner[key] != state.contact_id:
-                found.add(key)
-    return found
-
-
 def _matches(route: Route, value: Any) -> bool:
     if value in (None, ""):
         return False
@@ -491,11 +349,11 @@ def explain(conn: Connection, contact_id: int, rules: Lifecycle, now: datetime) 
     """Why the contact has its stage and score, rule by rule, with its stage history."""
     row = conn.execute(select(contacts.c.fields).where(contacts.c.id == contact_id)).first()
     stored = conn.execute(select(leads).where(leads.c.contact_id == contact_id)).first()
-    views = _views(conn, [contact_id]).get(contact_id, [])
+    found = views(conn, [contact_id]).get(contact_id, [])
     previous = Stage(stored.stage) if stored is not None else None
-    held = _held(conn, [contact_id]) if stored is not None and stored.stage_source == "ops" \
+    held = held_since(conn, [contact_id]) if stored is not None and stored.stage_source == "ops" \
         else {}
-    result = rules.evaluate(row.fields if row else {}, views, now, previous,
+    result = rules.evaluate(row.fields if row else {}, found, now, previous,
                             stored.signals_seen if stored is not None else None,
                             held.get(contact_id))
     history = [{"at": _iso(r.at), "from": r.from_stage, "to": r.to_stage,

@@ -7,7 +7,9 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from hub.lifecycle import Lifecycle, SourceView, lead_payload, set_stage
+from hub.lead_fields import lead_payload
+from hub.leads import SourceView
+from hub.lifecycle import Lifecycle, set_stage
 from hub.sla import LifecycleSection, PushSection, ScoringSection
 from hub.stage import Stage
 from hub.store import Store
