@@ -197,6 +197,13 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
                             for state, n in p["blocked"].items())
             console.print(f"consent kept {sum(p['blocked'].values())} contacts out of {name}: "
                           f"{why}", highlight=False)
+    lead = summary.get("lifecycle") or {}
+    if lead.get("changed"):
+        moves = ", ".join(f"{n} to {s}" for s, n in lead["stage_moves"].items()) or "none"
+        handed = sum(1 for h in lead["handed_over"] if h.get("owner"))
+        console.print(f"lifecycle: {lead['changed']} contacts changed (stage moves: {moves}); "
+                      f"new MQLs handed over: {lead['new_mqls']} ({handed} with an owner)",
+                      highlight=False)
     if summary["rejected"]:
         console.print(f"[yellow]{summary['rejected_total']} records rejected[/yellow] "
                       "(all of them: `hub dead-letters`):")
@@ -213,7 +220,7 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
 @app.command()
 def status(config: ConfigOption = DEFAULT_PATH, as_json: JsonOption = False) -> None:
     """Contacts, waiting writes, dead letters and the last runs."""
-    from hub import history, lookup
+    from hub import funnel, history, lookup
 
     runtime = _runtime(config)
     schedule = runtime.config.config.schedule
@@ -222,10 +229,12 @@ def status(config: ConfigOption = DEFAULT_PATH, as_json: JsonOption = False) -> 
         data["pipelines"] = history.pipeline_status(
             conn, list(schedule),
             {name: s.connectors or runtime.connector_names for name, s in schedule.items()})
+        data["funnel"] = funnel.counts(conn)
     if as_json:
         _print_json(data)
         return
     out.print(f"contacts: {data['contacts']}   held for review: {data['held_for_review']}")
+    print_funnel(data["funnel"])
     table = Table("connector", "source records", "outbox pending", "dead letters")
     for name in sorted(set(data["source_records"]) | set(data["outbox_pending"])
                        | set(data["dead_letters"])):
@@ -317,6 +326,60 @@ def runs(config: ConfigOption = DEFAULT_PATH, as_json: JsonOption = False,
                       str(c["created"] + c["updated"]), str(c["rejected"]), str(c["api_calls"]),
                       r["node"] or "")
     out.print(table)
+
+
+def print_funnel(numbers: dict[str, Any]) -> None:
+    """Stage and band counts, one line each."""
+    out.print("stages: " + ", ".join(f"{k} {v}" for k, v in numbers["stages"].items()),
+              highlight=False)
+    out.print("bands: " + (", ".join(f"{k} {v}" for k, v in numbers["bands"].items()) or "-")
+              + f"   dormant customers: {numbers['dormant_customers']}   premium customers: "
+              f"{numbers['premium_customers']}", highlight=False)
+
+
+@app.command()
+def report(config: ConfigOption = DEFAULT_PATH, as_json: JsonOption = False,
+           since: Annotated[str | None, typer.Option(
+               help="Start of the period: a duration back from now (30d, 2w) or a date "
+                    "(2026-01-01).")] = None) -> None:
+    """The funnel: counts per stage and band, moves and conversions, new MQLs per run."""
+    from datetime import UTC, datetime
+
+    from hub import funnel
+    from hub.config import parse_duration
+
+    runtime = _runtime(config)
+    now = runtime.clock()
+    start = None
+    if since:
+        try:
+            start = now - parse_duration(since)
+        except ValueError:
+            try:
+                start = datetime.fromisoformat(since)
+            except ValueError:
+                err_console.print(f"[red]error:[/red] --since {since!r} is neither a duration "
+                                  "(30d, 2w, 12h) nor a date (2026-01-01)", highlight=False)
+                raise typer.Exit(2) from None
+            start = start if start.tzinfo else start.replace(tzinfo=UTC)
+    with runtime.store.begin() as conn:
+        data = funnel.report(conn, since=start, until=now)
+    if as_json:
+        _print_json(data)
+        return
+    out.print(f"[bold]funnel[/bold] {data['since'] or 'since the start'} → {data['until']}",
+              highlight=False)
+    print_funnel(data)
+    table = Table("from", "to", "entered", "moved on", "rate", title="conversions")
+    for c in data["conversions"]:
+        table.add_row(c["from"], c["to"], str(c["entered"]), str(c["converted"]),
+                      "-" if c["rate"] is None else f"{c['rate']:.1%}")
+    out.print(table)
+    runs = Table("run", "started", "new MQLs", "handed to sales", title="new MQLs per run")
+    for r in data["runs"]:
+        runs.add_row(str(r["run_id"]), r["started_at"] or "", str(r["new_mqls"]),
+                     str(r["handed_over"]))
+    out.print(runs)
 
 
 @app.command("dead-letters")
@@ -421,13 +484,16 @@ def contacts_show(email: str, config: ConfigOption = DEFAULT_PATH,
 def contacts_explain(email: str, config: ConfigOption = DEFAULT_PATH,
                      as_json: JsonOption = False) -> None:
     """Why these records are one contact, and why each field has its value."""
-    from hub import lookup
+    from hub import lifecycle, lookup
+    from hub.engine import lifecycle_of
     from hub.merge import Survivorship
 
     runtime = _runtime(config)
     with runtime.store.begin() as conn:
-        data = lookup.explain(conn, _contact_id(runtime, conn, email),
-                              Survivorship(runtime.config.config.merge))
+        contact_id = _contact_id(runtime, conn, email)
+        data = lookup.explain(conn, contact_id, Survivorship(runtime.config.config.merge))
+        data["lead"] = lifecycle.explain(conn, contact_id, lifecycle_of(runtime),
+                                         runtime.clock())
     if as_json:
         _print_json(data)
         return
@@ -448,6 +514,59 @@ def contacts_explain(email: str, config: ConfigOption = DEFAULT_PATH,
         table.add_row(f["field"], str(f["value"]), f"{f['from']['connector']} {f['from']['id']}",
                       f["rule"], beat)
     out.print(table)
+    print_lead(data["lead"])
+
+
+def print_lead(lead: dict[str, Any]) -> None:
+    """The lifecycle part of `hub contacts explain`: stage, why, and the score rule by rule."""
+    why = f" — {lead['reason']}" if lead["reason"] else ""
+    out.print(f"[bold]stage: {lead['stage']}[/bold] (set by {lead['stage_source']}){why}",
+              highlight=False)
+    for note in lead["notes"]:
+        out.print(f"  {note}", highlight=False)
+    score = lead["score"]
+    table = Table("rule", "saw", "points", "after decay", "age (days)",
+                  title=f"score {score['total']} ({score['band']})")
+    for r in score["rules"]:
+        table.add_row(r["rule"], str(r["value"]), f"{r['points']:g}", f"{r['earned']:g}",
+                      "" if r["age_days"] is None else f"{r['age_days']:g}")
+    out.print(table)
+    if lead["value"]:
+        v = lead["value"]
+        out.print(f"customer value: {v['orders']} orders, revenue {v['revenue']} "
+                  f"{v['currency'] or ''}, AOV {v['aov']}, last order {v['last_order_at']}, "
+                  f"RFM {v['rfm']} ({v['segment']}), dormant {v['dormant']}, "
+                  f"premium {v['premium']}", highlight=False)
+    for h in lead["history"]:
+        out.print(f"  {h['at']}: {h['from'] or 'new'} → {h['to']} ({h['source']}: "
+                  f"{h['reason']})", highlight=False)
+
+
+@contacts_app.command("set-stage")
+def contacts_set_stage(email: str, stage: str,
+                       reason: Annotated[str, typer.Option(
+                           "--reason", help="Why (kept in the audit trail).")],
+                       config: ConfigOption = DEFAULT_PATH) -> None:
+    """Put EMAIL on lifecycle STAGE, forward or back; audited, pushed by the next sync."""
+    from hub import lifecycle
+    from hub.stage import Stage
+
+    try:
+        target = Stage.parse(stage)
+    except ValueError as exc:
+        err_console.print(f"[red]error:[/red] argument STAGE: {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    if not reason.strip():
+        err_console.print("[red]error:[/red] --reason is empty; say why, it is kept in the "
+                          "audit trail")
+        raise typer.Exit(2)
+    runtime = _runtime(config)
+    with runtime.store.begin() as conn:
+        contact_id = _contact_id(runtime, conn, email)
+        previous = lifecycle.set_stage(conn, contact_id, target, reason=reason.strip(),
+                                       now=runtime.clock(), actor=getpass.getuser())
+    out.print(f"contact {contact_id}: {previous or 'no stage'} → {target.value}; the next "
+              "`hub sync` tells the systems", highlight=False)
 
 
 # -- consent ---------------------------------------------------------------------------------

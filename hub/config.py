@@ -23,6 +23,7 @@ from hub.contact import GOLDEN_FIELDS, SCALAR_FIELDS, is_golden_field
 from hub.errors import ConfigError
 from hub.plugins import Plugins
 from hub.secrets import SecretRef
+from hub.sla import LifecycleSection, ScoringSection
 
 DEFAULT_PATH = Path("config.toml")
 
@@ -91,35 +92,6 @@ class ConsentSection(_Section):
     doi_request_window_days: int = Field(default=30, ge=1)
     suppress_stale: bool = False
     existing_customer_exception: bool = False
-
-
-class ScoringRule(_Section):
-    """One scoring rule: a condition on a field or signal and the points it gives."""
-
-    field: str
-    points: float
-    equals: str | float | None = None
-    within: list[str] | None = Field(default=None, alias="in")
-    matches: str | None = None
-    min: float | None = None
-    max: float | None = None
-    behaviour: bool = False
-
-
-class ScoringSection(_Section):
-    """``[scoring]``: profile and behaviour points, decay and bands."""
-
-    rules: list[ScoringRule] = []
-    half_life_days: float | None = Field(default=None, gt=0)
-    bands: dict[str, float] = {"cold": 0, "warm": 30, "hot": 60}
-
-
-class LifecycleSection(_Section):
-    """``[lifecycle]``: the marketing/sales agreement on stages, made executable."""
-
-    mql_threshold: float = 50
-    dormant_after_days: int = Field(default=365, ge=1)
-    push: dict[str, dict[str, Any]] = {}
 
 
 class ScheduleSection(_Section):
@@ -331,6 +303,14 @@ def _check_references(config: Config, path: Path, locate: _Locator) -> None:
             + _suggest(config.consent.newsletter, names),
             path=str(path), key="consent.newsletter", line=locate(("consent", "newsletter")),
         )
+    for name in config.lifecycle.push:
+        if name not in names:
+            raise ConfigError(
+                f"no connector named {name!r}" + _suggest(name, names),
+                path=str(path), key=f"lifecycle.push.{name}",
+                line=locate(("lifecycle", "push", name)),
+                hint="name a [connectors.NAME] table of this file",
+            )
     for pipeline, schedule in config.schedule.items():
         for name in schedule.connectors or ():
             if name not in names:

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, update
 
-from hub import golden, identity, ledger, outbox, pull, push
+from hub import golden, identity, lead_fields, ledger, lifecycle, outbox, pull, push
 from hub.connector import Capability, Connector, Rejection
 from hub.consent import Policy
 from hub.console import log_context
@@ -86,6 +86,12 @@ def normalizer_for(runtime: Runtime) -> Normalizer:
     return Normalizer(default_region=config.hub.default_region, identity=settings)
 
 
+def lifecycle_of(runtime: Runtime) -> lifecycle.Lifecycle:
+    """The ``[scoring]`` and ``[lifecycle]`` rules with the plugins' scoring signals."""
+    config = runtime.config.config
+    return lifecycle.Lifecycle(config.scoring, config.lifecycle, runtime.plugins.signals)
+
+
 def sync(runtime: Runtime, options: SyncOptions,
          progress: ProgressSink | None = None) -> dict[str, Any]:
     """Run one sync and return its summary (also stored in the run row)."""
@@ -110,6 +116,7 @@ def sync(runtime: Runtime, options: SyncOptions,
     contact_counts: dict[str, int] = {"created": 0, "updated": 0, "merged": 0,
                                       "held_for_review": 0}
     planned: dict[str, dict[str, Any]] = {}
+    lead_report = lifecycle.Report()
     stages: dict[str, float] = {}
 
     def timed(stage: str, since: float) -> None:
@@ -168,6 +175,12 @@ def sync(runtime: Runtime, options: SyncOptions,
                 ledger.touch_observed(conn, run_id)
         progress.done()
         timed("resolve", began)
+        began = time.monotonic()
+        with store.begin() as conn:
+            lead_report = lifecycle_of(runtime).apply(
+                conn, run_id=run_id, now=started,
+                touched=None if options.full else resolution.touched)
+        timed("lifecycle", began)
         contact_counts.update(created=resolution.created,
                               updated=rebuilt.updated - rebuilt.created,
                               merged=resolution.merged, held_for_review=resolution.held,
@@ -179,7 +192,10 @@ def sync(runtime: Runtime, options: SyncOptions,
             with store.begin() as conn:
                 planned[name] = outbox.plan(
                     conn, connector, run_id=run_id, now=started, full=options.full,
-                    newsletter=name == consent.newsletter, policy=policy).as_dict()
+                    newsletter=name == consent.newsletter, policy=policy,
+                    lead=lead_fields.payloads(pushed) if (pushed := runtime.config.config
+                                                        .lifecycle.push.get(name)) else None,
+                ).as_dict()
             if options.plan:
                 continue
             progress.stage(f"push {name}", None)
@@ -246,6 +262,7 @@ def sync(runtime: Runtime, options: SyncOptions,
         "planned": planned,
         "consent": {"suppressed_reimports": sum(c.get("suppressed", 0)
                                                 for c in tally.counts.values())},
+        "lifecycle": lead_report.as_dict(),
     }
     with store.begin() as conn:
         conn.execute(update(runs).where(runs.c.id == run_id).values(

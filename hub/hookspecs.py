@@ -38,8 +38,10 @@ def register_connectors(register: Callable[[type[Connector]], None]) -> None:
 def register_signals(register: Callable[[str, Callable[[Mapping[str, Any]], float]], None]) -> None:
     """Register scoring signals: ``register("webinar_attended", fn)``.
 
-    `fn` gets the golden contact (fields plus the signals connectors reported, as a read-only
-    mapping) and returns a number that ``[scoring]`` rules can refer to by the signal's name.
+    `fn` gets the contact's facts as a read-only mapping (golden fields, the signals connectors
+    reported such as ``member_rating`` or ``orders_count``, and customer value such as
+    ``revenue``) and returns a number that ``[scoring]`` rules can refer to by the signal's
+    name. An exception counts as "signal absent" and is logged; it never stops a run.
     """
 
 

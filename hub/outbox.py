@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -204,8 +204,13 @@ def _own_records(conn: Connection, name: str, ids: Sequence[int]
     return own, more
 
 
+#: Extra fields per contact id for one connector (the ``lead.*`` keys of `hub.lifecycle`).
+LeadFields = Callable[[Connection, Sequence[int]], Mapping[int, Mapping[str, Any]]]
+
+
 def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
-         full: bool, newsletter: bool = False, policy: Policy | None = None) -> Planned:
+         full: bool, newsletter: bool = False, policy: Policy | None = None,
+         lead: LeadFields | None = None) -> Planned:
     """Queue the writes `connector` needs after this run's changes.
 
     For the newsletter (`newsletter=True`) consent decides: a confirmed double opt-in is
@@ -213,7 +218,8 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
     twice within the request window), a withdrawal unsubscribed where the contact is already
     on the list, and a contact with no permission is not written at all. Every other system
     that can write consent learns withdrawals: an opt-out, bounce, complaint or erasure
-    anywhere becomes ``unsubscribed`` there too (CONSENT.md rule 3).
+    anywhere becomes ``unsubscribed`` there too (CONSENT.md rule 3). `lead` adds the
+    lifecycle fields this connector is configured to get (``[lifecycle.push.NAME]``).
     """
     planned = Planned()
     policy = policy or Policy()
@@ -236,11 +242,13 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
         recent = _recently_requested(
             conn, [row.fields["email"] for row in batch if row.fields.get("email")],
             window) if newsletter else set()
+        extra = lead(conn, [row.id for row in batch]) if lead is not None else {}
         queued: list[dict[str, Any]] = []
         in_sync: list[dict[str, Any]] = []
         decided: list[tuple[int, str | None, str, str, str]] = []
         for row in batch:
             payload = desired_payload(row.fields, fields)
+            payload.update(extra.get(row.id, {}))
             external_id = row.external_id or (own[row.id][0] if row.id in own else None)
             if newsletter:
                 if not payload:
@@ -283,11 +291,11 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
                     if shown_there == "unsubscribed" or (ext == external_id and covered) \
                             or there.state not in ("unsubscribed", "suppressed"):
                         continue
-                    extra = {"email": email, "consent": "unsubscribed"}
-                    digest = payload_hash({**extra, "record": ext, "run": run_id})
+                    notice = {"email": email, "consent": "unsubscribed"}
+                    digest = payload_hash({**notice, "record": ext, "run": run_id})
                     queued.append({"key": f"{name}:{row.id}:{ALSO}:{digest}", "connector": name,
                                    "contact_id": row.id, "operation": "upsert",
-                                   "payload": extra, "payload_hash": digest,
+                                   "payload": notice, "payload_hash": digest,
                                    "external_id": ext, "status": "pending", "attempts": 0,
                                    "created_at": now, "run_id": run_id})
                     planned.update += 1

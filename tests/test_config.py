@@ -158,3 +158,26 @@ def test_the_starter_template_loads(tmp_path: Path) -> None:
     template = resources.files("hub").joinpath("templates/config.toml").read_text("utf-8")
     loaded = load_config(write(tmp_path, template), load_plugins(["csv"]))
     assert loaded.config.scheduler.unhealthy_after == 3 and loaded.config.alerts.webhook is None
+@pytest.mark.parametrize(("text", "key", "message"), [
+    ('[lifecycle.push.crn]\nstage = true\n', "lifecycle.push.crn",
+     "no connector named 'crn' (did you mean 'crm'?)"),
+    ('[lifecycle.push.crm]\nlead_status = { hot = "NEW" }\n', "lifecycle.push.crm.lead_status",
+     "'hot' is not a lifecycle stage"),
+    ('[lifecycle.push.crm]\nproperties = { scor = "hub_score" }\n',
+     "lifecycle.push.crm.properties", "'scor' is not a lifecycle value"),
+    ('[[scoring.rules]]\nfield = "job_title"\npoints = 5\n', "scoring.rules.0",
+     "exactly one condition"),
+    ('[scoring]\nhalf_life_days = 30\ndecay_period_days = 7\ndecay_percent = 10\n', "scoring",
+     "choose one decay"),
+    ('[lifecycle.handover]\nroutes = [{ field = "zip", owner = "1" }]\n',
+     "lifecycle.handover.routes.0", "a route needs equals, in, or min/max"),
+])
+def test_lifecycle_and_scoring_mistakes_name_the_key(tmp_path: Path, plugins: Plugins,
+                                                     text: str, key: str,
+                                                     message: str) -> None:
+    path = write(tmp_path, '[connectors.crm]\nplugin = "fake"\ntoken = { secret = "t" }\n'
+                 + text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, plugins)
+    assert message in str(caught.value)
+    assert key in str(caught.value)

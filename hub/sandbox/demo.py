@@ -98,6 +98,49 @@ phone = {{ rule = "most_recent" }}
 
 [consent]
 newsletter = "newsletter"
+
+# the lead SLA: a senior title plus newsletter engagement makes an MQL, a paid order a customer
+[scoring]
+half_life_days = 180
+bands = {{ cold = 0, warm = 30, hot = 60 }}
+
+[[scoring.rules]]
+field = "job_title"
+matches = "(?i)head|chief|leiter|geschäftsführer|ceo|cto"
+points = 30
+
+[[scoring.rules]]
+field = "member_rating"
+min = 4
+points = 15
+behaviour = true
+
+[[scoring.rules]]
+field = "avg_open_rate"
+min = 0.4
+points = 10
+behaviour = true
+
+[[scoring.rules]]
+field = "orders_count"
+min = 2
+points = 10
+behaviour = true
+dated_by = "last_order_at"
+
+[lifecycle]
+mql_threshold = 50
+dormant_after_days = 365
+
+[lifecycle.handover]
+owners = ["7001", "7002", "7003"]
+
+[lifecycle.push.crm]
+owner = true
+
+[lifecycle.push.newsletter]
+
+[lifecycle.push.shop]
 """, encoding="utf-8")
     secrets = {DEMO_SECRETS[0]: creds["hubspot"]["token"],
                DEMO_SECRETS[1]: creds["mailchimp"]["api_key"],

@@ -245,3 +245,42 @@ settings = Table(
     Column("name", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+leads = Table(
+    "leads", metadata,
+    #: One row per golden contact: its lifecycle as hub last decided it (hub.lifecycle).
+    Column("contact_id", _Id, primary_key=True),
+    Column("stage", String(16), nullable=False),
+    #: Who set the stage: default | score | orders | crm | ops
+    Column("stage_source", String(16), nullable=False),
+    Column("score", Integer, nullable=False),
+    Column("band", String(32), nullable=False),
+    Column("owner", String(64), nullable=True),
+    #: Sales rejected the lead in the CRM (e.g. hs_lead_status UNQUALIFIED): never re-MQL'd.
+    Column("disqualified", Boolean, nullable=False, default=False),
+    Column("tags", JSON, nullable=False),
+    #: Customer value (hub.value.CustomerValue.as_dict) or null for non-customers.
+    Column("value", JSON(none_as_null=True), nullable=True),
+    #: signal → [value, since when]: behaviour ages from when its value last changed.
+    Column("signals_seen", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_run", _Id, nullable=True),
+    #: An ops action changed the row: the next run tells the systems even if nothing else did.
+    Column("dirty", Boolean, nullable=False, default=False),
+    Index("ix_leads_stage", "stage"),
+)
+
+stage_changes = Table(
+    "stage_changes", metadata,
+    #: The audit trail of every stage move: by a sync (with its rule) or by ops (with reason).
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("contact_id", _Id, nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("run_id", _Id, nullable=True, index=True),
+    Column("from_stage", String(16), nullable=True),
+    Column("to_stage", String(16), nullable=False),
+    #: default | score | orders | crm | ops
+    Column("source", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("owner", String(64), nullable=True),
+)

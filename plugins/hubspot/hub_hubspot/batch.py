@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -84,6 +84,8 @@ class ContactBatch:
                 answers[record.key] = WriteResult(record.key, "rejected", reason=(
                     "the record has neither an e-mail nor a HubSpot id, so HubSpot can neither "
                     "find nor de-duplicate the contact"))
+        self._reset_stages(r for r in records if r.fields.get("lead.reset") and r.external_id
+                           and "lead.stage" in r.fields and r.key not in answers)
         for part in _rounds(upserts):
             answers.update(self._send("upsert", part, trust_hints=True))
         for part in _rounds(updates):
@@ -92,6 +94,22 @@ class ContactBatch:
             answers.update(self._archive(deletes))
         order = dict.fromkeys(r.key for r in records)
         return [answers[key] for key in order]
+
+    def _reset_stages(self, records: Iterable[OutboundRecord]) -> None:
+        """Clear `lifecyclestage` first where ops moved a contact back (``lead.reset``).
+
+        HubSpot ignores a backward stage; cleared in a request of its own, the write that
+        follows sets the earlier stage (the documented workaround).
+        """
+        ids = sorted({str(r.external_id) for r in records})
+        for start in range(0, len(ids), MAX_INPUTS):
+            inputs = [{"id": i, "properties": {"lifecyclestage": ""}}
+                      for i in ids[start:start + MAX_INPUTS]]
+            response = self._client.post(UPDATE, json={"inputs": inputs})
+            self._account.check(response, "clearing lifecycle stages")
+            if response.status_code not in (200, 207) and \
+                    response.status_code not in RECORD_LEVEL:
+                raise self._account.unexpected(response, "clearing lifecycle stages")
 
     # -- upsert / update ---------------------------------------------------------------------
     def _send(self, kind: Kind, inputs: Sequence[Input], *,

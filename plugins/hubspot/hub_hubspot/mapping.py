@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any, Final
 
 from hub.contact import CUSTOM_PREFIX, GOLDEN_FIELDS, is_golden_field
+from hub.stage import HUBSPOT, Stage
 
 #: The mapping ops get unless ``properties`` overrides an entry.
 DEFAULT_PROPERTIES: Final[Mapping[str, str]] = {
@@ -35,6 +36,11 @@ DEFAULT_PROPERTIES: Final[Mapping[str, str]] = {
 
 #: Properties read into `SourceRecord.signals` and written through under the same name.
 SIGNAL_PROPERTIES: Final = ("lifecyclestage", "hs_lead_status")
+
+#: hub's lifecycle keys (`OutboundRecord.fields`) and what HubSpot makes of them; `lead.score`,
+#: `lead.band` and `lead.tags` reach HubSpot only through `lead.properties`.
+LEAD_KEYS: Final = ("lead.stage", "lead.status", "lead.owner", "lead.properties",
+                    "lead.score", "lead.band", "lead.tags", "lead.reset")
 
 #: Always read: the incremental cursor is built on it.
 MODIFIED: Final = "lastmodifieddate"
@@ -111,7 +117,7 @@ class PropertyMap:
 
     def writable(self, name: str) -> bool:
         """True when `name` (a golden field or a signal property) can be written."""
-        return name in self.to_property or name in SIGNAL_PROPERTIES
+        return name in self.to_property or name in SIGNAL_PROPERTIES or name in LEAD_KEYS
 
     def fields(self, properties: Mapping[str, Any]) -> dict[str, str]:
         """Golden fields from HubSpot properties; empty values are left out (raw otherwise)."""
@@ -132,6 +138,9 @@ class PropertyMap:
         """HubSpot properties for golden `fields`; raises `UnmappedField` for the first gap."""
         out: dict[str, str] = {}
         for name, value in fields.items():
+            if name in LEAD_KEYS:
+                out.update(lead_properties(name, value))
+                continue
             if name in SIGNAL_PROPERTIES:
                 prop = name
             elif name in self.to_property:
@@ -161,3 +170,23 @@ def property_value(value: Any) -> str:
         # multi-select properties separate their options with semicolons
         return ";".join(str(v) for v in value)
     return str(value)
+
+
+def lead_properties(name: str, value: Any) -> dict[str, str]:
+    """HubSpot properties for one of hub's ``lead.*`` keys.
+
+    The stage becomes `lifecyclestage` in HubSpot's words (SAL has none: sales mark it with
+    the lead status, so nothing is written); HubSpot itself ignores a backward move. The
+    owner goes to `hubspot_owner_id`, the lead status to `hs_lead_status`, and
+    `lead.properties` (score, value, ... as configured) to the properties it names.
+    """
+    if name == "lead.stage":
+        stage = Stage(str(value))
+        return {} if stage is Stage.SAL else {"lifecyclestage": HUBSPOT[stage]}
+    if name == "lead.status":
+        return {"hs_lead_status": str(value)}
+    if name == "lead.owner":
+        return {"hubspot_owner_id": str(value)}
+    if name == "lead.properties" and isinstance(value, Mapping):
+        return {str(prop): property_value(v) for prop, v in value.items()}
+    return {}

@@ -40,3 +40,21 @@ def test_read_properties_include_the_cursor_field_and_signals() -> None:
     names = PropertyMap({"custom.industry": "industry"}).read_properties()
     assert {"email", "industry", "lifecyclestage", "hs_lead_status",
             "lastmodifieddate"} <= set(names)
+
+
+@pytest.mark.parametrize(("stage", "expected"), [
+    ("subscriber", "subscriber"), ("lead", "lead"), ("mql", "marketingqualifiedlead"),
+    ("sql", "salesqualifiedlead"), ("opportunity", "opportunity"), ("customer", "customer"),
+    ("evangelist", "evangelist"), ("other", "other")])
+def test_hub_stages_become_hubspot_lifecycle_stages(stage: str, expected: str) -> None:
+    assert PropertyMap().properties({"lead.stage": stage}) == {"lifecyclestage": expected}
+
+
+def test_lead_keys_go_to_owner_status_and_configured_properties() -> None:
+    written = PropertyMap().properties({
+        "email": "a@b.com", "lead.stage": "sal", "lead.status": "NEW", "lead.owner": "77",
+        "lead.score": 64, "lead.band": "hot", "lead.tags": ["hub:sal"],
+        "lead.properties": {"hub_score": 64, "hub_premium": True}})
+    # SAL has no HubSpot stage (sales mark it by lead status); score/band/tags only as mapped
+    assert written == {"email": "a@b.com", "hs_lead_status": "NEW",
+                       "hubspot_owner_id": "77", "hub_score": "64", "hub_premium": "true"}

@@ -55,7 +55,9 @@ class MailchimpSettings(ConnectorSettings):
     #: Mailchimp allows 10 simultaneous connections per user; stay under it.
     max_connections: int = 8
     merge_fields: dict[str, str] = Field(default_factory=dict)
+    #: Merge fields that carry hub's `lead.stage` and `lead.score` (created when missing).
     lead_status_field: str = "LEADSTATUS"
+    lead_score_field: str = "LEADSCORE"
     tag_prefix: str = "hub:"
     #: Re-read this much before the cursor, in case two changes share a second.
     overlap_seconds: int = 60
@@ -175,7 +177,8 @@ class MailchimpConnector(Connector):
         signals = {"member_rating": member.get("member_rating"),
                    "avg_open_rate": stats.get("avg_open_rate"),
                    "avg_click_rate": stats.get("avg_click_rate"),
-                   "newsletter_status": member.get("status")}
+                   "newsletter_status": member.get("status"),
+                   "signup_source": member.get("source") or None}
         changed = member.get("last_changed")
         return SourceRecord(
             id=member["id"], fields=fields,
@@ -248,9 +251,11 @@ class MailchimpConnector(Connector):
     def _merge(self, record: OutboundRecord) -> dict[str, str]:
         merge = {tag: str(record.fields[golden]) for golden, tag in self.tags.items()
                  if record.fields.get(golden) not in (None, "")}
-        if record.fields.get("lead_status"):
-            self._ensure_lead_field()
-            merge[self.settings.lead_status_field] = str(record.fields["lead_status"])
+        lead = {self.settings.lead_status_field: record.fields.get("lead.stage"),
+                self.settings.lead_score_field: record.fields.get("lead.score")}
+        if any(v is not None for v in lead.values()):
+            self._ensure_lead_fields()
+            merge.update({tag: str(v) for tag, v in lead.items() if v is not None})
         return merge
 
     def _patch(self, record: OutboundRecord) -> WriteResult:
@@ -291,21 +296,23 @@ class MailchimpConnector(Connector):
             return WriteResult(record.key, "rejected", reason=_detail(response))
         return WriteResult(record.key, "updated", external_id=record.external_id)
 
-    def _ensure_lead_field(self) -> None:
+    def _ensure_lead_fields(self) -> None:
+        """Create the lead status and score merge fields on the audience if missing (once)."""
         if self._lead_field_ready:
             return
-        tag = self.settings.lead_status_field
         listed = self.http.get(self._list("/merge-fields"), params={"count": 1000})
         self._raise_for(listed)
-        if tag not in {f["tag"] for f in listed.json().get("merge_fields", [])}:
-            created = self.http.post(self._list("/merge-fields"),
-                                     json={"tag": tag, "name": "Lead status", "type": "text"})
-            self._raise_for(created)
+        present = {f["tag"] for f in listed.json().get("merge_fields", [])}
+        for tag, name, kind in ((self.settings.lead_status_field, "Lead status", "text"),
+                                (self.settings.lead_score_field, "Lead score", "number")):
+            if tag not in present:
+                self._raise_for(self.http.post(self._list("/merge-fields"),
+                                               json={"tag": tag, "name": name, "type": kind}))
         self._lead_field_ready = True
 
     def _lead_status(self, record: OutboundRecord, result: WriteResult) -> None:
         """Replace the member's `hub:` tags with the ones hub decided (only when sent)."""
-        wanted = record.fields.get("lead_tags")
+        wanted = record.fields.get("lead.tags")
         if wanted is None or result.external_id is None:
             return
         current = self.http.get(self._list(f"/members/{result.external_id}/tags"))

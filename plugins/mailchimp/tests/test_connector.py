@@ -86,16 +86,19 @@ def test_lead_status_field_and_hub_tags(sandbox: RunningSandbox, make: Any) -> N
     connector = make()
     sim = sandbox.sandbox.mailchimp
     first = connector.write([OutboundRecord("a", 1, {"email": "lead@example.de",
-                                                     "lead_status": "mql",
-                                                     "lead_tags": ["hub:mql"]})])
+                                                     "lead.stage": "mql", "lead.score": 64,
+                                                     "lead.tags": ["hub:mql", "hub:premium"]})])
     member = sim.members[first[0].external_id or ""]
     assert member["merge_fields"]["LEADSTATUS"] == "mql"
-    assert [t["name"] for t in member["tags"]] == ["hub:mql"]
-    connector.write([OutboundRecord("b", 1, {"email": "lead@example.de", "lead_status": "sql",
-                                             "lead_tags": ["hub:sql"]},
+    assert member["merge_fields"]["LEADSCORE"] == "64"
+    assert sorted(t["name"] for t in member["tags"]) == ["hub:mql", "hub:premium"]
+    connector.write([OutboundRecord("b", 1, {"email": "lead@example.de", "lead.stage": "sql",
+                                             "lead.tags": ["hub:sql"]},
                                     external_id=first[0].external_id)])
+    # stale hub: tags are replaced, not added to
     assert [t["name"] for t in member["tags"]] == ["hub:sql"]
-    assert "LEADSTATUS" in sim.merge_fields
+    assert {"LEADSTATUS", "LEADSCORE"} <= set(sim.merge_fields)
+    assert sim.merge_fields["LEADSCORE"]["type"] == "number"
 
 
 def test_check_names_what_is_wrong(sandbox: RunningSandbox, make: Any) -> None:
