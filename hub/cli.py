@@ -170,6 +170,8 @@ _BLOCKED = {
     "unsubscribed": "opted out (and not on the list)",
     "suppressed": "bounced or complained (and not on the list)",
     "pending": "awaiting confirmation (and not on the list)",
+    "confirmation_requested_recently": "asked to confirm within the request window already",
+    "stale": "with a double opt-in too old to use (re-permission first)",
 }
 
 
@@ -192,6 +194,10 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
         if summary["plan"]:
             console.print(f"would write to {name}: {p['create']} new, {p['update']} updates, "
                           f"{p['delete']} deletions")
+        if p.get("consent"):
+            told = ", ".join(f"{n} {state}" for state, n in p["consent"].items())
+            verb = "would tell" if summary["plan"] else "told"
+            console.print(f"consent: {verb} {name} {told}", highlight=False)
         if p.get("blocked"):
             why = ", ".join(f"{n} {_BLOCKED.get(state, state)}"
                             for state, n in p["blocked"].items())
@@ -611,6 +617,30 @@ def consent_verify(config: ConfigOption = DEFAULT_PATH, as_json: JsonOption = Fa
         err_console.print(f"[red]the consent ledger is broken at entry {result.broken_at}: "
                           f"{result.reason}[/red] ({result.checked} entries before it are intact)")
     raise typer.Exit(0 if result.ok else 1)
+
+
+@consent_app.command("export")
+def consent_export(config: ConfigOption = DEFAULT_PATH,
+                   fmt: Annotated[str, typer.Option(
+                       "--format", help="csv (one row per contact) or json (with the ledger's "
+                                        "verification)")] = "csv",
+                   output: Annotated[Path | None, typer.Option(
+                       "--output", "-o", help="Write here instead of standard output.")] = None
+                   ) -> None:
+    """Every contact's consent and its proof, for a data-protection officer."""
+    from hub import consent_export
+
+    if fmt not in ("csv", "json"):
+        err_console.print(f"[red]error:[/red] --format {fmt!r}: use csv or json")
+        raise typer.Exit(2)
+    runtime = _runtime(config)
+    with runtime.store.begin() as conn:
+        if output is None:
+            consent_export.write(conn, sys.stdout, fmt=fmt, now=runtime.clock())
+            return
+        with output.open("w", encoding="utf-8", newline="") as f:
+            count = consent_export.write(conn, f, fmt=fmt, now=runtime.clock())
+    err_console.print(f"wrote the consent of {count} contacts to {output}")
 
 
 @consent_app.command("forget")

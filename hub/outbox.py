@@ -40,11 +40,14 @@ class Planned:
     delete: int = 0
     #: Contacts not written to the newsletter, by consent state (the report says why).
     blocked: dict[str, int] = field(default_factory=dict)
+    #: Consent changes queued, by the status the system is told (`hub sync --plan` shows them).
+    consent: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The shape `hub sync --json` prints under "planned"."""
         return {"create": self.create, "update": self.update, "delete": self.delete,
-                "blocked": dict(sorted(self.blocked.items()))}
+                "blocked": dict(sorted(self.blocked.items())),
+                "consent": dict(sorted(self.consent.items()))}
 
 
 #: What the newsletter is told for each consent state; None: leave the status alone.
@@ -326,6 +329,10 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
             else:
                 planned.update += 1
         upsert(conn, sync_state, in_sync, ("connector", "contact_id"))
+        for q in queued:
+            told = q["payload"].get("consent")
+            if told:
+                planned.consent[told] = planned.consent.get(told, 0) + 1
         queued_ids = {q["contact_id"] for q in queued}
         ledger.append(conn, ledger.decisions([d for d in decided if d[0] in queued_ids],
                                              run_id=run_id, now=now))

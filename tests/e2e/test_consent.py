@@ -134,6 +134,20 @@ def test_a_shop_confirmed_opt_in_arrives_subscribed_with_its_evidence(
     assert proof[0]["evidence"]["consentUpdatedAt"]
     assert any(e["kind"] == "decision:subscribed" for e in trail["trail"])
 
+    # the export a data-protection officer hands over: state, proof and the ledger's hashes
+    exported = run_hub("consent", "export", "--format", "json", cwd=tmp_path, env=env).json()
+    assert exported["ledger"]["intact"]
+    row = next(c for c in exported["contacts"] if c["email"] == person.email)
+    assert row["state"] == "confirmed" and row["confirmed_in"] == "shop"
+    assert row["confirmation_evidence"]["marketingOptInLevel"] == "CONFIRMED_OPT_IN"
+    assert proof[0]["entry_hash"] in row["proof_hashes"]
+    written = run_hub("consent", "export", "--output", "dpo.csv", cwd=tmp_path, env=env)
+    assert written.code == 0 and "dpo.csv" in written.stderr
+    with (tmp_path / "dpo.csv").open(encoding="utf-8", newline="") as f:
+        table = {r["email"]: r for r in csv.DictReader(f)}
+    assert table[person.email]["state"] == "confirmed"
+    assert len(table) == len(exported["contacts"])
+
 
 def test_an_unsubscribe_in_mailchimp_reaches_shopify_and_hubspot_in_one_run(
         tmp_path: Path, sandbox: RunningSandbox) -> None:
