@@ -93,6 +93,15 @@ class ConsentSection(_Section):
     suppress_stale: bool = False
     existing_customer_exception: bool = False
 
+    @field_validator("existing_customer_exception")
+    @classmethod
+    def _not_yet(cls, value: bool) -> bool:
+        if value:
+            raise ValueError("the UWG §7(3) existing-customer exception is not supported yet: "
+                             "hub mails only with a proven double opt-in; remove the key or "
+                             "set it to false")
+        return value
+
 
 class ScheduleSection(_Section):
     """``[schedule.NAME]``: one pipeline the scheduler runs."""

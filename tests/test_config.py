@@ -181,3 +181,12 @@ def test_lifecycle_and_scoring_mistakes_name_the_key(tmp_path: Path, plugins: Pl
         load_config(path, plugins)
     assert message in str(caught.value)
     assert key in str(caught.value)
+
+
+def test_the_existing_customer_exception_is_refused_until_it_is_supported(
+        tmp_path: Path, plugins: Plugins) -> None:
+    path = write(tmp_path, GOOD + "\n[consent]\nexisting_customer_exception = true\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, plugins)
+    assert "consent.existing_customer_exception" in str(info.value)
+    assert "not supported yet" in str(info.value)
