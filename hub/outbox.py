@@ -281,8 +281,9 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
                                     decision.reason))
             elif withdrawals:
                 decision = decisions.get(row.id, NONE)
-                shown = own[row.id][2] if row.id in own else None
-                if decision.state in ("unsubscribed", "suppressed") and shown != "unsubscribed":
+                if decision.state in ("unsubscribed", "suppressed"):
+                    # said every time, so the payload (and its hash) stays the same once the
+                    # system shows it; a system that already shows it is not written to
                     payload["consent"] = "unsubscribed"
                     decided.append((row.id, row.fields.get("email"), name, "unsubscribed",
                                     decision.reason))
@@ -304,8 +305,12 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
                     planned.update += 1
             if not payload:
                 continue
-            digest = payload_hash(payload)
             mine = own.get(row.id)
+            # what the system shows counts as said: a status hub sent last run (pending, say)
+            # and now leaves alone does not make the same fields new again
+            said = payload if "consent" in payload or mine is None or mine[2] is None \
+                else {**payload, "consent": mine[2]}
+            digest = payload_hash(said)
             drifted = "consent" in payload and mine is not None \
                 and mine[2] not in (None, payload["consent"])
             if row.pushed_hash == digest and not drifted:
