@@ -214,3 +214,27 @@ def test_an_erased_address_is_deleted_everywhere_and_refused_on_reimport(
     assert run_hub("contacts", "show", person.email, cwd=tmp_path, env=env).code == 1
     assert person.email.lower() not in sandbox.sandbox.hubspot.by_email
     assert member(sandbox, person.email) is None
+
+
+def test_an_erasure_a_system_cannot_take_now_is_delivered_by_the_next_sync(
+        tmp_path: Path, sandbox: RunningSandbox) -> None:
+    env = setup(tmp_path, sandbox)
+    person = next(p for p in sandbox.sandbox.people
+                  if p.hubspot and p.mailchimp and p.mailchimp.status != "archived"
+                  and not p.notes)
+    sync(tmp_path, env)
+    hubspot = sandbox.sandbox.hubspot
+    assert person.email.lower() in hubspot.by_email
+    sandbox.sandbox.controls.set_faults("hubspot.503:1.0")
+    try:
+        forgotten = run_hub("consent", "forget", person.email, "--yes", "--json",
+                            cwd=tmp_path, env=env)
+    finally:
+        sandbox.sandbox.controls.set_faults("")
+    report = forgotten.json()
+    assert forgotten.code == 1 and report["systems"]["newsletter"] == "done"
+    assert report["systems"]["crm"].startswith("waits for the next run")
+    assert person.email.lower() in hubspot.by_email  # not yet
+    sync(tmp_path, env)
+    assert person.email.lower() not in hubspot.by_email
+    assert person.email.lower() in sandbox.sandbox.mailchimp.forgotten
