@@ -46,3 +46,43 @@ def example(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "hub" / "demo", target,
                     ignore=shutil.ignore_patterns("hub.db*", "out", "__pycache__"))
     return target
+
+
+def sandbox_config(folder: Path, running: Any, *, extra: str = "", crm: str = "",
+                   shop: str = "", newsletter: str = "") -> dict[str, str]:
+    """Write a config.toml with the sandbox's HubSpot (crm), Shopify (shop) and Mailchimp
+    (newsletter) as connectors, plus `extra` tables; return the secrets' environment.
+
+    `crm`, `shop` and `newsletter` are extra lines for that connector's table.
+    """
+    creds = running.credentials()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.toml").write_text(f"""
+[hub]
+store = "sqlite:///hub.db"
+retry_base_seconds = 0.01   # the sandbox's faults need no real patience
+
+[connectors.crm]
+plugin = "hubspot"
+token = {{ secret = "hubspot-token" }}
+base_url = "{creds['hubspot']['base_url']}"
+read_subscriptions = false
+{crm}
+[connectors.shop]
+plugin = "shopify"
+shop = "{creds['shopify']['shop']}"
+token = {{ secret = "shopify-token" }}
+base_url = "{creds['shopify']['base_url']}"
+api_version = "{creds['shopify']['api_version']}"
+{shop}
+[connectors.newsletter]
+plugin = "mailchimp"
+api_key = {{ secret = "mailchimp-key" }}
+list_id = "{creds['mailchimp']['list_id']}"
+base_url = "{creds['mailchimp']['base_url']}"
+{newsletter}
+{extra}
+""", encoding="utf-8")
+    return {"HUB_SECRET_HUBSPOT_TOKEN": creds["hubspot"]["token"],
+            "HUB_SECRET_SHOPIFY_TOKEN": creds["shopify"]["token"],
+            "HUB_SECRET_MAILCHIMP_KEY": creds["mailchimp"]["api_key"]}

@@ -19,7 +19,7 @@ import pytest
 
 from hub.sandbox.app import RunningSandbox, Sandbox
 from hub.sandbox.people import Person
-from tests.e2e.conftest import run_hub
+from tests.e2e.conftest import run_hub, sandbox_config
 
 pytestmark = pytest.mark.e2e
 
@@ -31,33 +31,9 @@ def sandbox() -> Iterator[RunningSandbox]:
 
 
 def setup(folder: Path, running: RunningSandbox, *, window_days: int = 30) -> dict[str, str]:
-    creds = running.credentials()
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "accounting.csv").write_text("Kundennr;E-Mail;Vorname\n", encoding="utf-8")
-    (folder / "config.toml").write_text(f"""
-[hub]
-store = "sqlite:///hub.db"
-retry_base_seconds = 0.01
-
-[connectors.crm]
-plugin = "hubspot"
-token = {{ secret = "hubspot-token" }}
-base_url = "{creds['hubspot']['base_url']}"
-read_subscriptions = false
-rate_per_10s = 250
-
-[connectors.shop]
-plugin = "shopify"
-shop = "{creds['shopify']['shop']}"
-token = {{ secret = "shopify-token" }}
-base_url = "{creds['shopify']['base_url']}"
-api_version = "{creds['shopify']['api_version']}"
-
-[connectors.newsletter]
-plugin = "mailchimp"
-api_key = {{ secret = "mailchimp-key" }}
-list_id = "{creds['mailchimp']['list_id']}"
-base_url = "{creds['mailchimp']['base_url']}"
-
+    return sandbox_config(folder, running, crm="rate_per_10s = 250", extra=f"""
 [connectors.accounting]
 plugin = "csv"
 path = "accounting.csv"
@@ -68,10 +44,7 @@ columns = {{ email = "E-Mail", first_name = "Vorname" }}
 [consent]
 newsletter = "newsletter"
 doi_request_window_days = {window_days}
-""", encoding="utf-8")
-    return {"HUB_SECRET_HUBSPOT_TOKEN": creds["hubspot"]["token"],
-            "HUB_SECRET_SHOPIFY_TOKEN": creds["shopify"]["token"],
-            "HUB_SECRET_MAILCHIMP_KEY": creds["mailchimp"]["api_key"]}
+""")
 
 
 def sync(folder: Path, env: dict[str, str]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import pytest
 from hub.sandbox.app import RunningSandbox, Sandbox
 from hub.sandbox.mailchimp import subscriber_hash
 from hub.sandbox.people import Order, Person
-from tests.e2e.conftest import run_hub
+from tests.e2e.conftest import run_hub, sandbox_config
 
 pytestmark = pytest.mark.e2e
 
@@ -72,32 +72,7 @@ def planted() -> Iterator[tuple[RunningSandbox, dict[str, Person]]]:
 
 
 def _setup(folder: Path, running: RunningSandbox) -> dict[str, str]:
-    creds = running.credentials()
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.toml").write_text(f"""
-[hub]
-store = "sqlite:///hub.db"
-retry_base_seconds = 0.01
-
-[connectors.crm]
-plugin = "hubspot"
-token = {{ secret = "hubspot-token" }}
-base_url = "{creds['hubspot']['base_url']}"
-read_subscriptions = false
-
-[connectors.shop]
-plugin = "shopify"
-shop = "{creds['shopify']['shop']}"
-token = {{ secret = "shopify-token" }}
-base_url = "{creds['shopify']['base_url']}"
-api_version = "{creds['shopify']['api_version']}"
-
-[connectors.newsletter]
-plugin = "mailchimp"
-api_key = {{ secret = "mailchimp-key" }}
-list_id = "{creds['mailchimp']['list_id']}"
-base_url = "{creds['mailchimp']['base_url']}"
-
+    return sandbox_config(folder, running, extra=f"""
 [consent]
 newsletter = "newsletter"
 
@@ -130,10 +105,7 @@ owner = true
 [lifecycle.push.newsletter]
 
 [lifecycle.push.shop]
-""", encoding="utf-8")
-    return {"HUB_SECRET_HUBSPOT_TOKEN": creds["hubspot"]["token"],
-            "HUB_SECRET_SHOPIFY_TOKEN": creds["shopify"]["token"],
-            "HUB_SECRET_MAILCHIMP_KEY": creds["mailchimp"]["api_key"]}
+""")
 
 
 def _sync(folder: Path, env: dict[str, str]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from hub.sandbox.app import RunningSandbox, Sandbox
-from tests.e2e.conftest import run_hub
+from tests.e2e.conftest import run_hub, sandbox_config
 
 pytestmark = pytest.mark.e2e
 
@@ -32,40 +32,11 @@ def sandbox() -> Iterator[RunningSandbox]:
 
 
 def setup(folder: Path, running: RunningSandbox) -> dict[str, str]:
-    creds = running.credentials()
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.toml").write_text(f"""
-[hub]
-store = "sqlite:///hub.db"
-retry_base_seconds = 0.01   # the sandbox's faults need no real patience
-
-[connectors.crm]
-plugin = "hubspot"
-token = {{ secret = "hubspot-token" }}
-base_url = "{creds['hubspot']['base_url']}"
-read_subscriptions = false
-rate_per_10s = 250          # the highest tier; the sandbox allows it
-
-[connectors.shop]
-plugin = "shopify"
-shop = "{creds['shopify']['shop']}"
-token = {{ secret = "shopify-token" }}
-base_url = "{creds['shopify']['base_url']}"
-api_version = "{creds['shopify']['api_version']}"
-bulk_threshold = 100        # read the shop the way a large one is read
-
-[connectors.newsletter]
-plugin = "mailchimp"
-api_key = {{ secret = "mailchimp-key" }}
-list_id = "{creds['mailchimp']['list_id']}"
-base_url = "{creds['mailchimp']['base_url']}"
-
-[consent]
-newsletter = "newsletter"
-""", encoding="utf-8")
-    return {"HUB_SECRET_HUBSPOT_TOKEN": creds["hubspot"]["token"],
-            "HUB_SECRET_SHOPIFY_TOKEN": creds["shopify"]["token"],
-            "HUB_SECRET_MAILCHIMP_KEY": creds["mailchimp"]["api_key"]}
+    return sandbox_config(
+        folder, running,
+        crm="rate_per_10s = 250          # the highest tier; the sandbox allows it",
+        shop="bulk_threshold = 100        # read the shop the way a large one is read",
+        extra='[consent]\nnewsletter = "newsletter"')
 
 
 def sync(folder: Path, env: dict[str, str]) -> dict[str, Any]:
