@@ -54,6 +54,7 @@ plugin = "hubspot"
 token = {{ secret = "{DEMO_SECRETS[0]}" }}
 base_url = "{creds['hubspot']['base_url']}"
 read_subscriptions = false   # one call per contact; the newsletter carries the consent here
+rate_per_10s = 250           # HubSpot's highest tier (the API limit pack)
 
 [connectors.shop]
 plugin = "shopify"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -239,13 +240,18 @@ class MailchimpConnector(Connector):
                 if sent is not None:
                     results[sent.key] = WriteResult(sent.key, "rejected",
                                                     reason=error.get("error") or "refused")
+        tagging = []
         for record in records:
             result = results.get(record.key)
             if result is None:
                 results[record.key] = WriteResult(record.key, "retry",
                                                   reason="Mailchimp gave no answer for it")
             elif result.status in ("created", "updated"):
-                self._lead_status(record, result)
+                tagging.append((record, result))
+        # tags are written member by member: use the connections Mailchimp allows at once
+        with ThreadPoolExecutor(max_workers=self.settings.max_connections) as pool:
+            for done in [pool.submit(self._lead_status, r, res) for r, res in tagging]:
+                done.result()
         return [results[r.key] for r in records]
 
     def _merge(self, record: OutboundRecord) -> dict[str, str]:
