@@ -61,6 +61,11 @@ def member(running: RunningSandbox, email: str) -> dict[str, Any] | None:
     return found
 
 
+def status(running: RunningSandbox, email: str) -> str | None:
+    found = member(running, email)
+    return None if found is None else str(found["status"])
+
+
 def shop_only(running: RunningSandbox, level: str) -> Person:
     """Someone the shop has as subscribed at `level`, unknown to the newsletter and the CRM."""
     return next(p for p in running.sandbox.people
@@ -76,8 +81,8 @@ def test_a_shop_single_opt_in_becomes_pending_once_never_subscribed(
     person = shop_only(sandbox, "SINGLE_OPT_IN")
     mails = sandbox.sandbox.mailchimp.confirmation_mails
     sync(tmp_path, env)
-    assert member(sandbox, person.email)["status"] == "pending"  # type: ignore[index]
-    assert [m for m, _ in mails].count(person.shopify.email) == 1  # type: ignore[union-attr]
+    assert status(sandbox, person.email) == "pending"
+    assert [m.lower() for m, _ in mails].count(person.email) == 1
     # the member is removed from the list; within the window hub does not ask again
     creds = sandbox.credentials()["mailchimp"]
     gone = member(sandbox, person.email)
@@ -86,10 +91,10 @@ def test_a_shop_single_opt_in_becomes_pending_once_never_subscribed(
                  auth=("hub", creds["api_key"])).raise_for_status()
     again = sync(tmp_path, env)
     sync(tmp_path, env)
-    assert [m for m, _ in mails].count(person.shopify.email) == 1  # type: ignore[union-attr]
+    assert [m.lower() for m, _ in mails].count(person.email) == 1
     assert again["planned"]["newsletter"]["blocked"].get("confirmation_requested_recently", 0) >= 1
     assert all(m["status"] != "subscribed" for m in sandbox.sandbox.mailchimp.members.values()
-               if m["email_address"] == person.shopify.email)  # type: ignore[union-attr]
+               if m["email_address"].lower() == person.email)
 
 
 def test_a_shop_confirmed_opt_in_arrives_subscribed_with_its_evidence(
@@ -97,7 +102,7 @@ def test_a_shop_confirmed_opt_in_arrives_subscribed_with_its_evidence(
     env = setup(tmp_path, sandbox)
     person = shop_only(sandbox, "CONFIRMED_OPT_IN")
     sync(tmp_path, env)
-    assert member(sandbox, person.email)["status"] == "subscribed"  # type: ignore[index]
+    assert status(sandbox, person.email) == "subscribed"
     shown = run_hub("consent", "show", person.email, "--json", cwd=tmp_path, env=env)
     trail = shown.json()
     assert trail["newsletter"]["state"] == "confirmed"
