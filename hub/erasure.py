@@ -10,8 +10,8 @@ In one transaction hub:
    letters and merge audit rows from the store,
 4. erases the personal part of their consent ledger entries (the chain stays verifiable) and
    appends an ``erasure`` entry,
-5. puts a salted hash of the address on the suppression list, so any later import of it is
-   refused and counted.
+5. puts a salted hash of the address on the suppression list (first, in the same
+   transaction), so any later import of it is refused and counted.
 
 Systems that hold the person but cannot delete (a read-only CSV import) are reported by
 name: ops must remove the person there; meanwhile every re-import is refused.
@@ -40,9 +40,6 @@ from hub.store.schema import (
     outbox,
     source_records,
     sync_state,
-)
-from hub.store.schema import (
-    suppression as suppressed,
 )
 
 if TYPE_CHECKING:
@@ -107,9 +104,8 @@ def forget(conn: Connection, email: str, *, deletable: Mapping[str, bool | None]
     """
     address = address_of(email)
     result = Erasure()
-    digest = suppression.digest(suppression.salt(conn), address)
-    result.already_suppressed = conn.execute(select(suppressed.c.digest).where(
-        suppressed.c.digest == digest)).first() is not None
+    digest, fresh = suppression.add(conn, address, now=now)
+    result.already_suppressed = not fresh
     ids = _contacts_holding(conn, address)
     held: dict[tuple[str, str], tuple[int, str | None]] = {}
     for part in chunks(sorted(ids)):
@@ -167,7 +163,6 @@ def forget(conn: Connection, email: str, *, deletable: Mapping[str, bool | None]
                           "evidence": {"suppression": digest,
                                        "deletions_queued": sum(result.queued.values())},
                           "run_id": None, "recorded_at": now}])
-    suppression.add(conn, address, now=now)
     return result
 
 

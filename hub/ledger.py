@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, bindparam, or_, select, text, update
 
 from hub.identity import chunks
 from hub.store.bulk import insert_rows, reserve_ids
-from hub.store.schema import consent_ledger, source_records
+from hub.store.schema import consent_ledger, contacts, source_records
 
 GENESIS = "0" * 64
 STREAM = 5000
@@ -85,8 +85,6 @@ def append(conn: Connection, entries: list[dict[str, Any]]) -> int:
 def scrub(conn: Connection, *, contact_ids: Iterable[int], email: str | None,
           now: datetime) -> int:
     """Erase the personal part of every entry about these contacts or this address."""
-    from sqlalchemy import or_, update
-
     ids = sorted(set(contact_ids))
     conditions = [consent_ledger.c.email == email] if email else []
     conditions += [consent_ledger.c.contact_id.in_(part) for part in chunks(ids)]
@@ -100,8 +98,6 @@ def scrub(conn: Connection, *, contact_ids: Iterable[int], email: str | None,
 
 def reseal(conn: Connection) -> int:
     """Recompute every subject digest and chain hash in order (migration 0003)."""
-    from sqlalchemy import bindparam, update
-
     prev, rows = GENESIS, []
     for row in conn.execute(select(consent_ledger).order_by(consent_ledger.c.id)):
         entry = dict(row._mapping)
@@ -174,9 +170,6 @@ def touch_observed(conn: Connection, run_id: int) -> None:
 
     A withdrawal changes no golden field, yet every system must hear of it.
     """
-    from sqlalchemy import or_, update
-
-    from hub.store.schema import contacts
 
     news = select(consent_ledger.c.contact_id).where(
         consent_ledger.c.run_id == run_id, consent_ledger.c.contact_id.is_not(None),

@@ -42,14 +42,15 @@ def digest(key: bytes, email: str) -> str:
     return hmac.new(key, email.strip().casefold().encode(), hashlib.sha256).hexdigest()
 
 
-def add(conn: Connection, email: str, *, now: datetime, reason: str = "erasure") -> str:
-    """Suppress `email` (idempotent); returns its digest."""
+def add(conn: Connection, email: str, *, now: datetime,
+        reason: str = "erasure") -> tuple[str, bool]:
+    """Suppress `email` (idempotent); returns its digest and whether it is newly suppressed."""
     value = digest(salt(conn), email)
     if conn.execute(select(suppression.c.digest).where(suppression.c.digest == value)).first():
-        return value
+        return value, False
     conn.execute(insert(suppression).values(digest=value, created_at=now, reason=reason,
                                             refused=0))
-    return value
+    return value, True
 
 
 class Suppressed:

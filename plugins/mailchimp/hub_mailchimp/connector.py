@@ -33,6 +33,7 @@ from hub.connector import (
     Page,
     SourceRecord,
     WriteResult,
+    WriteStatus,
 )
 from hub.errors import ConnectorError, UnreachableError
 from hub.secrets import SecretRef
@@ -229,11 +230,13 @@ class MailchimpConnector(Connector):
                                                           "update_existing": True})
             self._raise_for(response)
             body = response.json()
-            for kind, status in (("new_members", "created"), ("updated_members", "updated")):
+            answers: tuple[tuple[str, WriteStatus], ...] = (("new_members", "created"),
+                                                            ("updated_members", "updated"))
+            for kind, status in answers:
                 for m in body.get(kind, []):
                     sent = by_email.get(str(m.get("email_address", "")).lower())
                     if sent is not None:
-                        results[sent.key] = WriteResult(sent.key, status,  # type: ignore[arg-type]
+                        results[sent.key] = WriteResult(sent.key, status,
                                                         external_id=m.get("id"))
             for error in body.get("errors", []):
                 sent = by_email.get(str(error.get("email_address", "")).lower())

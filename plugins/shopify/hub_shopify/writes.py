@@ -79,7 +79,7 @@ class CustomerWrites:
         for n, record in enumerate(records):
             outcome = outcomes[record.key]
             if record.operation == "erase":
-                mutations.extend(self._erase(n, record, outcome))
+                mutations.extend(self._erase(n, record))
                 continue
             if record.operation == "delete":
                 outcome.problems.append("hub does not delete shop customers (only GDPR "
@@ -103,7 +103,7 @@ class CustomerWrites:
         return [self._result(r.key, outcomes[r.key]) for r in records]
 
     # -- planning ------------------------------------------------------------------------------
-    def _erase(self, n: int, record: OutboundRecord, outcome: _Outcome) -> list[_Mutation]:
+    def _erase(self, n: int, record: OutboundRecord) -> list[_Mutation]:
         """GDPR erasure: Shopify removes the personal data after its waiting period."""
         if record.external_id is None:
             return []
