@@ -15,8 +15,8 @@ import time
 from typing import Any
 
 from hub.connector import ConnectorContext, OutboundRecord
-from hub.sandbox.app import Sandbox
 from hub.secrets import MemoryBackend, Secrets
+from hub_sandbox.app import Sandbox
 
 
 def mailchimp(running: Any) -> list[tuple[str, int, int, float]]:

@@ -153,7 +153,7 @@ phone = {{ rule = "most_recent" }}
 
 
 def phase_hub(work: Path) -> dict[str, Any]:
-    from hub.engine import SyncOptions, sync
+    from hub.pipeline.engine import SyncOptions, sync
     from hub.runtime import Runtime
 
     runtime = Runtime.load(work / "config.toml")

@@ -21,9 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from hub.connector import ConnectorSettings
 from hub.contact import GOLDEN_FIELDS, SCALAR_FIELDS, is_golden_field
 from hub.errors import ConfigError
-from hub.plugins import Plugins
+from hub.lifecycle.config import LifecycleSection, ScoringSection
+from hub.registry import Plugins
 from hub.secrets import SecretRef
-from hub.sla import LifecycleSection, ScoringSection
 
 DEFAULT_PATH = Path("config.toml")
 

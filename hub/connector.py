@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from hub.clock import utcnow
 from hub.http import (
     Classifier,
     Counter,
@@ -154,11 +155,6 @@ class WriteResult:
     status: WriteStatus
     external_id: str | None = None
     reason: str | None = None
-
-
-def utcnow() -> datetime:
-    """The real clock; tests inject a fixed one through `ConnectorContext.clock`."""
-    return datetime.now(UTC)
 
 
 @dataclass

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    import typer
+
     from hub.connector import Connector, OutboundRecord
 
 hookspec = pluggy.HookspecMarker("hub")
@@ -84,4 +86,14 @@ def send_alert(alert: Mapping[str, Any]) -> None:
     ``errors``, ``started_at``/``finished_at`` and ``node``. It carries counts and ids, never
     personal data or secrets. hub calls it once per incident; the built-in implementation
     (webhook and e-mail from ``[alerts]``) is one more plugin. Exceptions are logged.
+    """
+
+
+@hookspec
+def register_commands(cli: typer.Typer) -> None:
+    """Add commands to the `hub` command line: ``cli.command()(my_command)`` or ``cli.add_typer``.
+
+    Called once when `hub` starts. The sandbox distribution adds `hub demo` and
+    `hub sandbox` this way. A plugin whose registration raises loses its commands (the
+    error is logged with its name); every other command keeps working.
     """

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import httpx
 
+from hub.clock import utcnow
 from hub.config import LoadedConfig, load_config
-from hub.connector import Connector, ConnectorContext, utcnow
+from hub.connector import Connector, ConnectorContext
 from hub.http import RetryPolicy
-from hub.plugins import Plugins, load_plugins
+from hub.registry import Plugins, load_plugins
 from hub.secrets import Secrets
 from hub.store import Store
 

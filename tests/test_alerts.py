@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, insert, update
 
-from hub import alerts
 from hub.config import AlertsSection
+from hub.ops import alerts
 from hub.secrets import MemoryBackend, SecretRef, Secrets
 from hub.store import Store
 from hub.store.schema import runs

@@ -11,7 +11,7 @@ from hub.config import load_config, parse_duration
 from hub.connector import Capability, Connector, ConnectorSettings
 from hub.errors import ConfigError
 from hub.hookspecs import hookimpl
-from hub.plugins import Plugins, load_plugins
+from hub.registry import Plugins, load_plugins
 from hub.secrets import SecretRef
 
 

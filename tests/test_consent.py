@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.consent import decide
+from hub.consent.policy import decide
 
 
 def ev(kind: str, at: str | None, **extra: Any) -> dict[str, Any]:

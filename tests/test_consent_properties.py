@@ -34,9 +34,9 @@ from hub.connector import (
     SourceRecord,
     WriteResult,
 )
-from hub.engine import SyncOptions, sync
 from hub.hookspecs import hookimpl
-from hub.plugins import load_plugins
+from hub.pipeline.engine import SyncOptions, sync
+from hub.registry import load_plugins
 from hub.runtime import Runtime
 
 ADDRESSES = ("anna@example.de", "bert@example.de", "carla@example.de")

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from hub.deadletters import retry
+from hub.ops.dead_letters import retry
 from hub.store import Store
 from hub.store.schema import dead_letters, outbox
 from tests.conftest import FIXED_NOW

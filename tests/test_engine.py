@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from hub.engine import SyncOptions, sync
 from hub.errors import ConnectorError
-from hub.plugins import load_plugins
+from hub.pipeline.engine import SyncOptions, sync
+from hub.registry import load_plugins
 from hub.runtime import Runtime
 from hub.store.schema import contacts, cursors, source_records
 from tests.conftest import FIXED_NOW
@@ -149,7 +149,7 @@ def test_the_newsletter_gets_only_contacts_consent_allows(tmp_path: Path) -> Non
     assert set(planned["blocked"]) == {"none"}
     written = summary["connectors"]["export"]["created"]
     assert written + planned["blocked"]["none"] == 40 and 0 < written < 40
-    from hub import lookup
+    from hub import contacts as lookup
     with runtime.store.begin() as conn:
         # Jonas: newsletter row with CONFIRM_TIME; Anna: OPTIN_TIME only;
         # Mathilda: shop "Accepts Email Marketing = no" and the accountant's file only

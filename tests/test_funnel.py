@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert
 
-from hub import funnel
+from hub.lifecycle import funnel
 from hub.store import Store
 from hub.store.schema import contacts, leads, runs, stage_changes
 

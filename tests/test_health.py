@@ -10,9 +10,9 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import insert
 
-from hub.health import health_app
-from hub.metrics import Metrics
-from hub.sandbox.serving import serve_in_thread
+from hub.ops.health import health_app
+from hub.ops.metrics import Metrics
+from hub.ops.serving import serve_in_thread
 from hub.store import Store
 from hub.store.schema import consent_ledger, dead_letters, runs
 from tests.conftest import FIXED_NOW

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from hub import history
+from hub.ops import history
 from hub.store import Store
 from hub.store.schema import dead_letters, outbox, runs, scheduler_jobs
 from tests.conftest import FIXED_NOW

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, delete, insert, select, update
 
-from hub.identity import resolve
+from hub.pipeline.identity import resolve
 from hub.store import Store
 from hub.store.schema import contacts, identity_keys, merges, source_records
 from tests.conftest import FIXED_NOW

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import insert, select
 
-from hub import lease
+from hub.ops import lease
 from hub.store import Store
 from hub.store.schema import pipelines, runs
 from tests.conftest import FIXED_NOW

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import update
 
-from hub import ledger
+from hub.consent import ledger
 from hub.store import Store
 from hub.store.schema import consent_ledger
 from tests.conftest import FIXED_NOW
@@ -52,7 +52,7 @@ def test_a_removed_entry_is_detected(sqlite_store: Store) -> None:
 
 
 def test_observations_are_recorded_once_per_event(tmp_path: Path) -> None:
-    from hub.engine import SyncOptions, sync
+    from hub.pipeline.engine import SyncOptions, sync
     from tests.test_engine import runtime_for
 
     runtime = runtime_for(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}")

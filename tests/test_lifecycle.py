@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from hub.lead_fields import lead_payload
-from hub.leads import SourceView
-from hub.lifecycle import Lifecycle, set_stage
-from hub.sla import LifecycleSection, PushSection, ScoringSection
-from hub.stage import Stage
+from hub.lifecycle.config import LifecycleSection, PushSection, ScoringSection
+from hub.lifecycle.evaluation import Lifecycle, set_stage
+from hub.lifecycle.lead_fields import lead_payload
+from hub.lifecycle.leads import SourceView
+from hub.lifecycle.stage import Stage
 from hub.store import Store
 from hub.store.schema import contacts, leads, source_records, stage_changes
 

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.config import MergeRule
-from hub.merge import Candidate, Survivorship
+from hub.pipeline.merge import Candidate, Survivorship
 
 
 def cand(rid: int, connector: str, at: str, **fields: object) -> Candidate:

@@ -8,7 +8,13 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.normalize import InvalidEmail, Normalizer, _dach_fast_path, birthday_iso, country_code
+from hub.pipeline.normalize import (
+    InvalidEmail,
+    Normalizer,
+    _dach_fast_path,
+    birthday_iso,
+    country_code,
+)
 
 N = Normalizer()
 

@@ -12,7 +12,7 @@ import pytest
 from hub.connector import Capability, Connector, ConnectorContext, ConnectorSettings
 from hub.errors import SecretError, UnreachableError
 from hub.hookspecs import hookimpl
-from hub.plugins import load_plugins
+from hub.registry import load_plugins
 from hub.runtime import Runtime
 from hub.secrets import MemoryBackend, SecretRef, Secrets
 

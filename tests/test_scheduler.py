@@ -16,14 +16,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from hub import lease
 from hub.config import ScheduleSection
 from hub.errors import ConfigError
 from hub.hookspecs import hookimpl
-from hub.plugins import load_plugins
+from hub.ops import lease
+from hub.ops.scheduler import Scheduler
+from hub.ops.triggers import ANCHOR, current_slot, trigger_for
+from hub.registry import load_plugins
 from hub.runtime import Runtime
-from hub.schedule import ANCHOR, current_slot, trigger_for
-from hub.scheduler import Scheduler
 from hub.store.schema import runs
 from tests.conftest import FIXED_NOW
 

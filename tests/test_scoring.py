@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.scoring import Fact, Scorer
-from hub.sla import ScoringSection
+from hub.lifecycle.config import ScoringSection
+from hub.lifecycle.scoring import Fact, Scorer
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 

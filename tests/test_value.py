@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from hub.sla import LifecycleSection
-from hub.value import combine, value_of
+from hub.lifecycle.config import LifecycleSection
+from hub.lifecycle.customer_value import combine, value_of
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 T1 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -12,12 +12,21 @@ text form or native for PostgreSQL.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, Connection, DateTime, Table, func, select, text
+
+T = TypeVar("T")
+CHUNK = 900  # stays under SQLite's bound-parameter limit with room to spare
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """Fixed-size slices, for IN lists that must stay under the driver's parameter limit."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 class Json(str):

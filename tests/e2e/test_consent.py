@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.sandbox.app import RunningSandbox, Sandbox
-from hub.sandbox.people import Person
+from hub_sandbox.app import RunningSandbox, Sandbox
+from hub_sandbox.people import Person
 from tests.e2e.conftest import run_hub, sandbox_config
 
 pytestmark = pytest.mark.e2e

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from hub.sandbox.app import RunningSandbox, Sandbox
-from hub.sandbox.mailchimp import subscriber_hash
-from hub.sandbox.people import Order, Person
+from hub_sandbox.app import RunningSandbox, Sandbox
+from hub_sandbox.mailchimp import subscriber_hash
+from hub_sandbox.people import Order, Person
 from tests.e2e.conftest import run_hub, sandbox_config
 
 pytestmark = pytest.mark.e2e

@@ -21,8 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hub.sandbox.app import RunningSandbox, Sandbox
-from hub.sandbox.serving import serve_in_thread
+from hub.ops.serving import serve_in_thread
+from hub_sandbox.app import RunningSandbox, Sandbox
 from tests.e2e.conftest import run_hub
 from tests.e2e.daemon import StoreView, newsletter_config, overlapping, start, wait_for
 

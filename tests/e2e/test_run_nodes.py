@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.sandbox.app import Sandbox
+from hub_sandbox.app import Sandbox
 from tests.e2e.conftest import run_hub
 from tests.e2e.daemon import Daemon, StoreView, newsletter_config, overlapping, start, wait_for
 

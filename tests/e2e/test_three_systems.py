@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.sandbox.app import RunningSandbox, Sandbox
+from hub_sandbox.app import RunningSandbox, Sandbox
 from tests.e2e.conftest import run_hub, sandbox_config
 
 pytestmark = pytest.mark.e2e

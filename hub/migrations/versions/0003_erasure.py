@@ -40,7 +40,7 @@ def upgrade() -> None:
                                       server_default=""))
         batch_op.add_column(sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index("ix_consent_ledger_run_id", ["run_id"], unique=False)
-    from hub.ledger import reseal
+    from hub.consent.ledger import reseal
 
     reseal(op.get_bind())
 

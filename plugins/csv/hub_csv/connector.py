@@ -18,18 +18,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from hub.connector import (
+from hub.plugin import (
+    SCALAR_FIELDS,
     Capability,
     Connector,
     ConnectorContext,
+    ConnectorError,
     OutboundRecord,
     Page,
     Rejection,
     SourceRecord,
     WriteResult,
 )
-from hub.contact import SCALAR_FIELDS
-from hub.errors import ConnectorError
 from hub_csv.export import Export
 from hub_csv.files import detect_delimiter, detect_encoding, fingerprint, same_stat
 from hub_csv.formats import KNOWN, ExportFormat, detect, generic, parse_time

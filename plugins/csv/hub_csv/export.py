@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from hub.connector import OutboundRecord, WriteResult
+from hub.plugin import OutboundRecord, WriteResult
 
 ID_COLUMN = "hub_contact_id"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

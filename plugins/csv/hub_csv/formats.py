@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.connector import ConsentObservation
+from hub.plugin import ConsentObservation
 
 Row = Sequence[str]
 ConsentReader = Callable[[Row, dict[str, int]], tuple[ConsentObservation, ...]]

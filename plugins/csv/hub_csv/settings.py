@@ -7,8 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from hub.connector import ConnectorSettings
-from hub.contact import GOLDEN_FIELDS, is_golden_field
+from hub.plugin import GOLDEN_FIELDS, ConnectorSettings, is_golden_field
 
 Format = Literal["auto", "generic", "mailchimp", "shopify", "hubspot"]
 

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import httpx
 
-from hub.connector import OutboundRecord, WriteResult, WriteStatus
+from hub.plugin import OutboundRecord, WriteResult, WriteStatus
 from hub_hubspot.mapping import PropertyMap, UnmappedField
 from hub_hubspot.responses import Account, message
 from hub_hubspot.throttle import error_body

@@ -14,16 +14,16 @@ from typing import ClassVar
 
 import httpx
 
-from hub.connector import (
+from hub.plugin import (
     Capability,
     Connector,
     ConnectorContext,
+    ConnectorError,
     ConnectorSettings,
     OutboundRecord,
     Page,
     WriteResult,
 )
-from hub.errors import ConnectorError
 from hub_hubspot.batch import MAX_INPUTS, ContactBatch
 from hub_hubspot.mapping import PropertyMap
 from hub_hubspot.responses import Account

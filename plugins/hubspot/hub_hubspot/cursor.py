@@ -27,7 +27,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
-from hub.errors import ConnectorError
+from hub.plugin import ConnectorError
 
 Phase = Literal["list", "archived", "search"]
 VERSION = 1

@@ -14,8 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any, Final
 
-from hub.contact import CUSTOM_PREFIX, GOLDEN_FIELDS, is_golden_field
-from hub.stage import HUBSPOT, Stage
+from hub.plugin import CUSTOM_PREFIX, GOLDEN_FIELDS, HUBSPOT_STAGES, Stage, is_golden_field
 
 #: The mapping ops get unless ``properties`` overrides an entry.
 DEFAULT_PROPERTIES: Final[Mapping[str, str]] = {
@@ -182,7 +181,7 @@ def lead_properties(name: str, value: Any) -> dict[str, str]:
     """
     if name == "lead.stage":
         stage = Stage(str(value))
-        return {} if stage is Stage.SAL else {"lifecyclestage": HUBSPOT[stage]}
+        return {} if stage is Stage.SAL else {"lifecyclestage": HUBSPOT_STAGES[stage]}
     if name == "lead.status":
         return {"hs_lead_status": str(value)}
     if name == "lead.owner":

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hub.connector import Connector
-from hub.hookspecs import hookimpl
+from hub.plugin import Connector, hookimpl
 from hub_hubspot.connector import HubSpotConnector
 
 

@@ -12,8 +12,7 @@ from typing import Any
 
 import httpx
 
-from hub.errors import ConnectorError, UnreachableError
-from hub.secrets import SecretRef, env_var_name
+from hub.plugin import ConnectorError, SecretRef, UnreachableError, env_var_name
 from hub_hubspot.throttle import error_body, policy_name
 
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator, model_validator
 
-from hub.connector import ConnectorSettings
-from hub.secrets import SecretRef
+from hub.plugin import ConnectorSettings, SecretRef
 from hub_hubspot.mapping import PropertyMap, check_overrides
 
 

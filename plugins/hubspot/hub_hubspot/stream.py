@@ -12,8 +12,7 @@ from typing import Any
 
 import httpx
 
-from hub.connector import ConsentObservation, Page, SourceRecord
-from hub.errors import ConnectorError
+from hub.plugin import ConnectorError, ConsentObservation, Page, SourceRecord
 from hub_hubspot.cursor import Cursor, Position
 from hub_hubspot.mapping import MODIFIED, PropertyMap
 from hub_hubspot.responses import Account, json_object

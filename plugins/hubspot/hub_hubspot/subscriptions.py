@@ -21,8 +21,7 @@ from urllib.parse import quote
 
 import httpx
 
-from hub.connector import ConsentObservation, WriteResult
-from hub.errors import ConnectorError
+from hub.plugin import ConnectorError, ConsentObservation, WriteResult
 from hub_hubspot.responses import Account, json_object, message
 from hub_hubspot.timestamps import parse_time
 

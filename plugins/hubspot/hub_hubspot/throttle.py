@@ -14,8 +14,7 @@ from typing import Any, Final
 
 import httpx
 
-from hub.errors import RetryableError
-from hub.http import RateLimit, retry_after
+from hub.plugin import RateLimit, RetryableError, retry_after
 
 #: Waits when the headers do not say better (the official Node client uses the same).
 TEN_SECONDLY_WAIT: Final = 10.0

@@ -23,20 +23,21 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import Field, field_validator
 
-from hub.connector import (
+from hub.plugin import (
     Capability,
     Connector,
     ConnectorContext,
+    ConnectorError,
     ConnectorSettings,
     ConsentObservation,
     OutboundRecord,
     Page,
+    SecretRef,
     SourceRecord,
+    UnreachableError,
     WriteResult,
     WriteStatus,
 )
-from hub.errors import ConnectorError, UnreachableError
-from hub.secrets import SecretRef
 
 #: golden field → merge tag (overridable per instance with `merge_fields`)
 MERGE_TAGS = {"first_name": "FNAME", "last_name": "LNAME", "phone": "PHONE",

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from hub.connector import ConnectorContext
-from hub.sandbox.app import RunningSandbox, Sandbox
 from hub.secrets import MemoryBackend, Secrets
 from hub_mailchimp import MailchimpConnector, MailchimpSettings
+from hub_sandbox.app import RunningSandbox, Sandbox
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from hub.connector import OutboundRecord
 from hub.errors import ConnectorError, UnreachableError
-from hub.sandbox.app import RunningSandbox
 from hub_mailchimp.connector import consent_of
+from hub_sandbox.app import RunningSandbox
 
 
 def read_all(connector: Any, cursor: str | None = None) -> tuple[list[Any], str | None]:

@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from hub.connector import OutboundRecord
-from hub.sandbox.app import Sandbox
 from hub.testing import ConnectorContract, ContractEnvironment
 from hub_mailchimp import MailchimpConnector
+from hub_sandbox.app import Sandbox
 
 
 class TestMailchimpContract(ConnectorContract):

@@ -22,7 +22,7 @@ from typing import IO, Any
 
 import httpx
 
-from hub.errors import ConnectorError
+from hub.plugin import ConnectorError
 from hub_shopify.customer import OrderTotals
 from hub_shopify.graphql import ShopifyAPI
 from hub_shopify.queries import BULK_CANCEL, BULK_CURRENT, BULK_CUSTOMERS, BULK_RUN, BULK_STATUS

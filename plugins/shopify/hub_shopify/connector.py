@@ -19,16 +19,16 @@ from typing import ClassVar
 
 import httpx
 
-from hub.connector import (
+from hub.plugin import (
     Capability,
     Connector,
     ConnectorContext,
+    ConnectorError,
     ConnectorSettings,
     OutboundRecord,
     Page,
     WriteResult,
 )
-from hub.errors import ConnectorError
 from hub_shopify.budget import CostBudget
 from hub_shopify.bulk import BulkRead
 from hub_shopify.graphql import ShopifyAPI, classify

@@ -18,7 +18,7 @@ import json
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
-from hub.errors import ConnectorError
+from hub.plugin import ConnectorError
 
 VERSION = 1
 Phase = Literal["bulk", "page"]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hub.connector import ConsentObservation, SourceRecord
+from hub.plugin import ConsentObservation, SourceRecord
 
 #: Financial states in which the shop has the customer's money (wholly or partly).
 PAID_STATES = frozenset({"PAID", "PARTIALLY_PAID", "PARTIALLY_REFUNDED"})

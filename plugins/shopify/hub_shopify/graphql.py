@@ -16,9 +16,7 @@ from typing import Any
 
 import httpx
 
-from hub.errors import ConnectorError, RetryableError, UnreachableError
-from hub.http import retry_after
-from hub.secrets import SecretRef
+from hub.plugin import ConnectorError, RetryableError, SecretRef, UnreachableError, retry_after
 from hub_shopify.budget import CostBudget
 
 #: Shopify's REST answer to too many requests says 2 s; GraphQL's THROTTLED says nothing.

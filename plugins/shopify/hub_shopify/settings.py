@@ -16,8 +16,7 @@ import re
 
 from pydantic import Field, field_validator
 
-from hub.connector import ConnectorSettings
-from hub.secrets import SecretRef
+from hub.plugin import ConnectorSettings, SecretRef
 
 _VERSION = re.compile(r"^20\d\d-(01|04|07|10)$")
 _SHOP = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")

@@ -11,7 +11,7 @@ from collections.abc import Callable, Generator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hub.connector import Page, SourceRecord
+from hub.plugin import Page, SourceRecord
 from hub_shopify.bulk import BulkRead, BulkUnavailable
 from hub_shopify.cursor import Cursor
 from hub_shopify.customer import OrderTotals, to_record, when

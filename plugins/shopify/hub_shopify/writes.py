@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.connector import OutboundRecord, WriteResult, WriteStatus
+from hub.plugin import OutboundRecord, WriteResult, WriteStatus
 from hub_shopify.customer import customer_input
 from hub_shopify.graphql import ShopifyAPI
 from hub_shopify.queries import FIND_BY_EMAIL, TAGS

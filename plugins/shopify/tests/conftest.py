@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from hub.connector import ConnectorContext
-from hub.sandbox.app import RunningSandbox, Sandbox
 from hub.secrets import MemoryBackend, Secrets
+from hub_sandbox.app import RunningSandbox, Sandbox
 from hub_shopify import ShopifyConnector, ShopifySettings
 
 Build = Callable[..., ShopifyConnector]

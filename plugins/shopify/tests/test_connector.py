@@ -11,7 +11,7 @@ import pytest
 
 from hub.connector import OutboundRecord, Page, SourceRecord
 from hub.errors import ConnectorError, UnreachableError
-from hub.sandbox.app import RunningSandbox
+from hub_sandbox.app import RunningSandbox
 from hub_shopify.cursor import Cursor
 from hub_shopify.stream import CustomerStream
 

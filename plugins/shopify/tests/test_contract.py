@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from hub.connector import OutboundRecord
-from hub.sandbox.app import Sandbox
 from hub.testing import ConnectorContract, ContractEnvironment
+from hub_sandbox.app import Sandbox
 from hub_shopify import ShopifyConnector
 
 

@@ -1,0 +1,81 @@
+"""Setting hub up: a starter config, a check of every connection, the installed plugins."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from hub.cli.app import ConfigOption, JsonOption, app, fail, load_runtime, print_json
+from hub.cli.screen import err_console, out
+from hub.config import DEFAULT_PATH
+from hub.errors import HubError
+
+
+@app.command()
+def init(config: ConfigOption = DEFAULT_PATH,
+         force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")]
+         = False) -> None:
+    """Write a commented starter config.toml."""
+    if config.exists() and not force:
+        err_console.print(f"[red]error:[/red] {config} exists — edit it, or pass --force to "
+                          "replace it")
+        raise typer.Exit(2)
+    template = resources.files("hub").joinpath("templates/config.toml").read_text("utf-8")
+    config.write_text(template, encoding="utf-8")
+    out.print(f"wrote {config}; next: edit it, then `hub check`")
+
+
+@app.command()
+def check(config: ConfigOption = DEFAULT_PATH, as_json: JsonOption = False) -> None:
+    """Validate config and secrets, then test each connector's connection."""
+    from hub.http import RetryPolicy
+
+    runtime = load_runtime(config)
+    runtime.retry = RetryPolicy(attempts=2, base=0.5, cap=2.0)
+    results: dict[str, dict[str, str]] = {}
+    code = 0
+    for name in runtime.connector_names:
+        try:
+            connector = runtime.connector(name)
+            try:
+                connector.check()
+            finally:
+                connector.close()
+            results[name] = {"status": "ok", "plugin": runtime.config.connectors[name].plugin}
+        except HubError as exc:
+            results[name] = {"status": "problem", "message": str(exc),
+                             "plugin": runtime.config.connectors[name].plugin}
+            code = max(code, exc.exit_code)
+    if as_json:
+        print_json({"config": str(config), "connectors": results, "exit_code": code})
+    else:
+        table = Table("connector", "plugin", "status", title=f"hub check — {config}")
+        for name, result in results.items():
+            mark = "[green]ok[/green]" if result["status"] == "ok" else \
+                f"[red]{result['message']}[/red]"
+            table.add_row(name, result["plugin"], mark)
+        out.print(table)
+    raise typer.Exit(code)
+
+
+@app.command()
+def plugins(as_json: JsonOption = False) -> None:
+    """List installed plugins, their distributions and connector types."""
+    from hub.registry import load_plugins
+
+    try:
+        infos = load_plugins().infos()
+    except HubError as exc:
+        fail(exc)
+    if as_json:
+        print_json([{"name": i.name, "distribution": i.distribution, "version": i.version,
+                      "connector_types": list(i.connector_types)} for i in infos])
+        return
+    table = Table("plugin", "distribution", "version", "connector types")
+    for i in infos:
+        table.add_row(i.name, i.distribution or "-", i.version or "-",
+                      ", ".join(i.connector_types))
+    out.print(table)

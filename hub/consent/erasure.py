@@ -1,0 +1,215 @@
+"""Erasure (GDPR Art. 17): `hub consent forget EMAIL`, complete and sticky (CONSENT.md rule 6).
+
+In one transaction hub:
+
+1. finds every contact holding the address (golden, source record or merge key),
+2. queues an ``erase`` write for every system that holds one of their records and can delete
+   (Mailchimp permanent delete, HubSpot GDPR delete, Shopify customer data erasure, a CSV
+   export's row) — through the outbox, so an unreachable system is retried by the next run,
+3. deletes the contacts, their source records, merge keys, sync state, waiting writes, dead
+   letters and merge audit rows from the store,
+4. erases the personal part of their consent ledger entries (the chain stays verifiable) and
+   appends an ``erasure`` entry,
+5. puts a salted hash of the address on the suppression list (first, in the same
+   transaction), so any later import of it is refused and counted.
+
+Systems that hold the person but cannot delete (a read-only CSV import) are reported by
+name: ops must remove the person there; meanwhile every re-import is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, delete, insert, or_, select
+
+from hub.connector import Rejection
+from hub.consent import ledger, suppression
+from hub.errors import HubError
+from hub.pipeline.normalize import InvalidEmail, Normalizer
+from hub.pipeline.outbox import payload_hash
+from hub.store.bulk import chunks
+from hub.store.schema import (
+    contacts,
+    dead_letters,
+    identity_keys,
+    merges,
+    outbox,
+    source_records,
+    sync_state,
+)
+
+if TYPE_CHECKING:
+    from hub.runtime import Runtime
+
+
+@dataclass
+class Erasure:
+    """What `forget` did, for the CLI's report (no address in it)."""
+
+    contacts: int = 0
+    records: int = 0
+    ledger_entries: int = 0
+    #: Deletions queued per system.
+    queued: dict[str, int] = field(default_factory=dict)
+    #: Systems holding the person that hub cannot delete from: name → why.
+    manual: dict[str, str] = field(default_factory=dict)
+    already_suppressed: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """The shape `hub consent forget --json` prints."""
+        return {"contacts": self.contacts, "records": self.records,
+                "ledger_entries_erased": self.ledger_entries,
+                "deletions_queued": dict(sorted(self.queued.items())),
+                "delete_manually": dict(sorted(self.manual.items())),
+                "already_suppressed": self.already_suppressed}
+
+
+def address_of(email: str) -> str:
+    """The normalised address, or a clear error for something that is not one."""
+    try:
+        return Normalizer().email(email)
+    except InvalidEmail as exc:
+        raise HubError(f"{email!r} is not an e-mail address ({exc}) — give the address to "
+                       "erase, as it appears in any connected system") from None
+
+
+def _contacts_holding(conn: Connection, address: str) -> set[int]:
+    found = set(conn.execute(select(contacts.c.id).where(contacts.c.email == address)).scalars())
+    found |= {cid for cid in conn.execute(select(source_records.c.contact_id).where(
+        source_records.c.email == address)).scalars() if cid is not None}
+    found |= {cid for cid in conn.execute(
+        select(source_records.c.contact_id)
+        .join(identity_keys, identity_keys.c.source_record_id == source_records.c.id)
+        .where(identity_keys.c.key == address)).scalars() if cid is not None}
+    # contacts folded into these (or these into others) hold the same person's data
+    while True:
+        more = set(conn.execute(select(contacts.c.id, contacts.c.merged_into).where(or_(
+            contacts.c.merged_into.in_(found), contacts.c.id.in_(found)))).all())
+        grown = found | {a for a, _ in more} | {b for _, b in more if b is not None}
+        if grown == found:
+            return found
+        found = grown
+
+
+def forget(conn: Connection, email: str, *, deletable: Mapping[str, bool | None],
+           now: datetime) -> Erasure:
+    """Erase everything about `email` (see the module docstring).
+
+    `deletable` says per configured connector whether it can delete records (None: unknown
+    now, e.g. its secret is not set here; the deletion is queued and the next run decides).
+    """
+    address = address_of(email)
+    result = Erasure()
+    digest, fresh = suppression.add(conn, address, now=now)
+    result.already_suppressed = not fresh
+    ids = _contacts_holding(conn, address)
+    held: dict[tuple[str, str], tuple[int, str | None]] = {}
+    for part in chunks(sorted(ids)):
+        for connector, external_id, contact_id, record_email in conn.execute(
+                select(source_records.c.connector, source_records.c.external_id,
+                       source_records.c.contact_id, source_records.c.email)
+                .where(source_records.c.contact_id.in_(part))):
+            held[(connector, external_id)] = (contact_id, record_email)
+        for connector, external_id, contact_id in conn.execute(
+                select(sync_state.c.connector, sync_state.c.external_id, sync_state.c.contact_id)
+                .where(sync_state.c.contact_id.in_(part), sync_state.c.external_id.is_not(None))):
+            held.setdefault((connector, external_id), (contact_id, None))
+    rows = []
+    for n, ((connector, external_id), owner) in enumerate(sorted(held.items())):
+        contact_id, record_email = owner
+        can = deletable.get(connector)
+        if can is False:
+            result.manual[connector] = ("it cannot delete records (read-only or no delete "
+                                        "support): remove the person there by hand")
+            continue
+        if connector not in deletable:
+            result.manual[connector] = "no longer configured: remove the person there by hand"
+            continue
+        payload = {"email": record_email or address}
+        rows.append({"key": f"{connector}:erase:{digest[:32]}:{n}", "connector": connector,
+                     "contact_id": contact_id, "operation": "erase", "payload": payload,
+                     "payload_hash": payload_hash(payload), "external_id": external_id,
+                     "status": "pending", "attempts": 0, "created_at": now, "run_id": None})
+        result.queued[connector] = result.queued.get(connector, 0) + 1
+    external = [ext for _, ext in held]
+    for part in chunks(sorted(ids)):
+        conn.execute(delete(outbox).where(outbox.c.contact_id.in_(part),
+                                          outbox.c.operation != "erase"))
+        conn.execute(delete(sync_state).where(sync_state.c.contact_id.in_(part)))
+        conn.execute(delete(merges).where(or_(merges.c.contact_id.in_(part),
+                                              merges.c.other_id.in_(part))))
+        conn.execute(delete(dead_letters).where(dead_letters.c.record_id.in_(
+            [f"contact:{cid}" for cid in part])))
+        record_ids = list(conn.execute(select(source_records.c.id).where(
+            source_records.c.contact_id.in_(part))).scalars())
+        for rids in chunks(record_ids):
+            conn.execute(delete(identity_keys).where(identity_keys.c.source_record_id.in_(rids)))
+            conn.execute(delete(source_records).where(source_records.c.id.in_(rids)))
+        result.records += len(record_ids)
+        result.contacts += int(conn.execute(delete(contacts).where(
+            contacts.c.id.in_(part))).rowcount or 0)
+    for names in chunks(sorted(external)):
+        conn.execute(delete(dead_letters).where(dead_letters.c.record_id.in_(names)))
+    if rows:
+        conn.execute(insert(outbox), rows)
+    result.ledger_entries = ledger.scrub(conn, contact_ids=ids, email=address, now=now)
+    ledger.append(conn, [{"contact_id": None, "email": None, "channel": "email",
+                          "purpose": "newsletter", "kind": "erasure",
+                          "occurred_at": now.isoformat(), "connector": None, "record_id": None,
+                          "evidence": {"suppression": digest,
+                                       "deletions_queued": sum(result.queued.values())},
+                          "run_id": None, "recorded_at": now}])
+    return result
+
+
+def deletable(runtime: Runtime) -> dict[str, bool | None]:
+    """Per configured connector: can it delete? None when it cannot be built here."""
+    from hub.connector import Capability
+
+    answer: dict[str, bool | None] = {}
+    for name in runtime.connector_names:
+        try:
+            connector = runtime.connector(name)
+        except HubError:
+            answer[name] = None
+            continue
+        try:
+            answer[name] = Capability.DELETE_CONTACTS in connector.capabilities
+        finally:
+            connector.close()
+    return answer
+
+
+def _collect(into: list[str]) -> Callable[[str, Rejection], None]:
+    def sink(_name: str, rejection: Rejection) -> None:
+        into.append(rejection.reason)
+    return sink
+
+
+def propagate(runtime: Runtime, names: Iterable[str], *, now: datetime) -> dict[str, str]:
+    """Send the queued erasures now; per system "done" or why it waits for the next run."""
+    from hub.pipeline import push
+    from hub.pipeline.progress import Silent
+
+    outcome: dict[str, str] = {}
+    for name in names:
+        rejected: list[str] = []
+        try:
+            connector = runtime.connector(name)
+        except HubError as exc:
+            outcome[name] = f"waits for the next run: {exc}"
+            continue
+        try:
+            push.drain(runtime.store, connector, runtime.plugins, run_id=None, now=now,
+                       progress=Silent(), on_reject=_collect(rejected))
+        except HubError as exc:
+            outcome[name] = f"waits for the next run: {exc}"
+            continue
+        finally:
+            connector.close()
+        outcome[name] = "refused: " + "; ".join(rejected) if rejected else "done"
+    return outcome

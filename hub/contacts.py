@@ -1,0 +1,177 @@
+"""Read-only questions ops ask the store: who is this contact, why, and how are we doing.
+
+Each answer is a plain dict, exactly what the CLI prints with --json (and renders as tables
+without it), so scripts and people see the same facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from hub.clock import iso
+from hub.consent.policy import NONE
+from hub.pipeline.golden import candidates_of
+from hub.pipeline.merge import Survivorship
+from hub.pipeline.normalize import InvalidEmail, Normalizer
+from hub.store.schema import (
+    contacts,
+    dead_letters,
+    identity_keys,
+    merges,
+    outbox,
+    runs,
+    source_records,
+)
+
+
+def find_contact(conn: Connection, email: str) -> int | None:
+    """The active contact whose golden or source e-mail is `email` (normalised), if any."""
+    try:
+        address = Normalizer().email(email)
+    except InvalidEmail:
+        address = email.strip().casefold()
+    found = conn.execute(select(contacts.c.id, contacts.c.status, contacts.c.merged_into)
+                         .where(contacts.c.email == address)).first()
+    if found is None:
+        record = conn.execute(
+            select(source_records.c.contact_id)
+            .join(identity_keys, identity_keys.c.source_record_id == source_records.c.id)
+            .where(identity_keys.c.key == address).limit(1)).first()
+        if record is None:
+            record = conn.execute(select(source_records.c.contact_id).where(
+                source_records.c.email == address).limit(1)).first()
+        if record is None or record.contact_id is None:
+            return None
+        found = conn.execute(select(contacts.c.id, contacts.c.status, contacts.c.merged_into)
+                             .where(contacts.c.id == record.contact_id)).first()
+    while found is not None and found.status == "merged" and found.merged_into is not None:
+        found = conn.execute(select(contacts.c.id, contacts.c.status, contacts.c.merged_into)
+                             .where(contacts.c.id == found.merged_into)).first()
+    return int(found.id) if found is not None else None
+
+
+def _records(conn: Connection, contact_id: int) -> list[Any]:
+    return list(conn.execute(
+        select(source_records).where(source_records.c.contact_id == contact_id)
+        .order_by(source_records.c.connector, source_records.c.external_id)))
+
+
+def contact_view(conn: Connection, contact_id: int) -> dict[str, Any]:
+    """The golden contact with its sources and per-field provenance (`contacts show --json`)."""
+    row = conn.execute(select(contacts).where(contacts.c.id == contact_id)).one()
+    records = {r.id: r for r in _records(conn, contact_id)}
+    fields: Mapping[str, Any] = row.fields
+    view: dict[str, Any] = {"id": row.id, "email": fields.get("email"),
+                            "emails": fields.get("emails", [])}
+    for name in ("first_name", "last_name", "phone", "company", "job_title", "street", "city",
+                 "zip", "region", "country", "birthday", "language"):
+        view[name] = fields.get(name)
+    view["tags"] = fields.get("tags", [])
+    view["custom"] = {k.removeprefix("custom."): v for k, v in fields.items()
+                      if k.startswith("custom.")}
+    view["status"] = row.status
+    view["sources"] = [{"connector": r.connector, "id": r.external_id,
+                        "deleted": bool(r.deleted)} for r in records.values()]
+    view["provenance"] = {}
+    for field, record_id in sorted(row.provenance.items()):
+        source = records.get(record_id)
+        if source is not None:
+            view["provenance"][field] = {
+                "connector": source.connector, "id": source.external_id,
+                "at": iso(source.source_updated_at) or iso(source.seen_at)}
+    from hub.pipeline.outbox import consent_of
+
+    view["consent"] = {"newsletter": consent_of(conn, [contact_id]).get(
+        contact_id, NONE).as_dict()}
+    view["created_at"] = iso(row.created_at)
+    view["updated_at"] = iso(row.updated_at)
+    return view
+
+
+def explain(conn: Connection, contact_id: int, survivorship: Survivorship) -> dict[str, Any]:
+    """Which records make the contact, what joined them, and why each field won."""
+    records = _records(conn, contact_id)
+    keys: dict[int, list[str]] = {}
+    for key, record_id in conn.execute(
+            select(identity_keys.c.key, identity_keys.c.source_record_id).where(
+                identity_keys.c.source_record_id.in_([r.id for r in records]))):
+        keys.setdefault(record_id, []).append(key)
+    shared: dict[str, list[str]] = {}
+    for record in records:
+        for key in keys.get(record.id, []):
+            shared.setdefault(key, []).append(f"{record.connector}:{record.external_id}")
+    history = conn.execute(select(merges).where(
+        (merges.c.contact_id == contact_id) | (merges.c.other_id == contact_id))
+        .order_by(merges.c.id)).all()
+    picks = survivorship.explain(candidates_of([r for r in records if not r.deleted],
+                                                 with_time=True))
+    return {
+        "contact": contact_view(conn, contact_id),
+        "records": [{"connector": r.connector, "id": r.external_id, "origin": r.origin,
+                     "email": r.email, "keys": sorted(keys.get(r.id, [])),
+                     "deleted": bool(r.deleted), "updated_at": iso(r.source_updated_at),
+                     "problems": r.problems or []} for r in records],
+        "joined_by": [{"key": key, "records": names} for key, names in sorted(shared.items())
+                      if len(names) > 1],
+        "merges": [{"kind": m.kind, "at": iso(m.at), "contact_id": m.contact_id,
+                    "other_id": m.other_id, "reason": m.reason} for m in history],
+        "fields": [{"field": p.field, "value": p.winner.fields[p.field], "rule": p.rule,
+                    "from": {"connector": p.winner.connector, "id": p.winner.external_id,
+                             "at": p.winner.updated_at or None},
+                    "beaten": [{"connector": c.connector, "id": c.external_id, "value": v}
+                               for c, v in p.beaten]} for p in picks],
+    }
+
+
+def status(conn: Connection, *, runs_limit: int = 10) -> dict[str, Any]:
+    """Store-wide numbers and the last runs (`hub status --json`)."""
+    per_connector = {name: n for name, n in conn.execute(
+        select(source_records.c.connector, func.count()).group_by(source_records.c.connector))}
+    pending = {name: n for name, n in conn.execute(
+        select(outbox.c.connector, func.count()).where(outbox.c.status == "pending")
+        .group_by(outbox.c.connector))}
+    letters = {name: n for name, n in conn.execute(
+        select(dead_letters.c.connector, func.count()).where(dead_letters.c.resolved_at.is_(None))
+        .group_by(dead_letters.c.connector))}
+    held = conn.execute(select(func.count()).select_from(merges).where(
+        merges.c.kind == "held")).scalar_one()
+    recent = conn.execute(select(runs).order_by(runs.c.id.desc()).limit(runs_limit)).all()
+    return {
+        "contacts": conn.execute(select(func.count()).select_from(contacts).where(
+            contacts.c.status == "active")).scalar_one(),
+        "source_records": per_connector,
+        "outbox_pending": pending,
+        "dead_letters": letters,
+        "held_for_review": held,
+        "runs": [{"id": r.id, "pipeline": r.pipeline, "trigger": r.trigger, "status": r.status,
+                  "started_at": iso(r.started_at), "finished_at": iso(r.finished_at),
+                  "exit_code": r.exit_code,
+                  "duration_s": (r.summary or {}).get("duration_s")} for r in recent],
+    }
+
+
+def dead_letter_list(conn: Connection, *, limit: int = 50) -> list[dict[str, Any]]:
+    """Unresolved dead letters, newest first."""
+    rows = conn.execute(select(dead_letters).where(dead_letters.c.resolved_at.is_(None))
+                        .order_by(dead_letters.c.id.desc()).limit(limit))
+    return [{"id": r.id, "run_id": r.run_id, "connector": r.connector, "stage": r.stage,
+             "record_id": r.record_id, "origin": r.origin, "reason": r.reason,
+             "at": iso(r.created_at)} for r in rows]
+
+
+def held_merges(conn: Connection) -> list[dict[str, Any]]:
+    """Merges refused for review: a key shared by too many records (`hub duplicates`)."""
+    rows = conn.execute(select(merges).where(merges.c.kind == "held").order_by(merges.c.id))
+    result = []
+    for m in rows:
+        records = conn.execute(
+            select(source_records.c.connector, source_records.c.external_id,
+                   source_records.c.contact_id)
+            .where(source_records.c.id.in_(list(m.source_record_ids or [])))).all()
+        result.append({"key": m.key, "at": iso(m.at), "reason": m.reason,
+                       "records": [{"connector": c, "id": e, "contact_id": cid}
+                                   for c, e, cid in records]})
+    return result

@@ -1,0 +1,328 @@
+"""One sync run: PULL → RESOLVE → DECIDE → PUSH → REPORT, in that order and nothing more.
+
+Each stage lives in its own module; this one builds the connectors, orders the stages, keeps
+one connector's failure from stopping the others, and writes the run row whose summary is
+what `hub sync --json` prints and what `run_finished` plugins observe.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+
+from hub.clock import iso
+from hub.connector import Capability, Connector, Rejection
+from hub.consent import ledger
+from hub.consent.policy import Policy
+from hub.errors import ConfigError, ConnectorError, HubError, Interrupted
+from hub.lifecycle import evaluation, lead_fields
+from hub.logs import log_context
+from hub.pipeline import golden, identity, outbox, pull, push
+from hub.pipeline.merge import Survivorship
+from hub.pipeline.normalize import IdentitySettings, Normalizer
+from hub.pipeline.progress import ProgressSink, Silent, StopSignal
+from hub.runtime import Runtime
+from hub.store.schema import contacts, runs, source_records
+
+log = logging.getLogger("hub.pipeline.engine")
+MAX_REJECTIONS_SHOWN = 50
+
+
+@dataclass
+class SyncOptions:
+    """What `hub sync` (or a scheduled pipeline) asks for."""
+
+    plan: bool = False
+    full: bool = False
+    connectors: list[str] | None = None
+    pipeline: str = "manual"
+    trigger: str = "manual"
+    #: Set by `hub run` on SIGTERM: the run ends at its next checkpoint, marked interrupted.
+    stop: StopSignal | None = None
+    #: The `hub run` node running it (host:pid), stored on the run row.
+    node: str | None = None
+
+
+@dataclass
+class _Tally:
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    rejected_total: int = 0
+    errors: list[dict[str, str]] = field(default_factory=list)
+    drift: list[dict[str, Any]] = field(default_factory=list)
+    exit_code: int = 0
+
+    def connector(self, name: str) -> dict[str, int]:
+        return self.counts.setdefault(name, {
+            "read": 0, "created": 0, "updated": 0, "merged": 0, "rejected": 0,
+            "api_calls": 0, "skipped_unchanged": 0, "deleted": 0, "suppressed": 0})
+
+    def reject(self, name: str, rejection: Rejection, stage: str = "read") -> None:
+        self.rejected_total += 1
+        self.connector(name)["rejected"] += 1
+        if len(self.rejected) < MAX_REJECTIONS_SHOWN:
+            self.rejected.append({"connector": name, "stage": stage,
+                                  "record_id": rejection.record_id,
+                                  "origin": rejection.origin, "reason": rejection.reason})
+
+    def fail(self, name: str, error: HubError) -> None:
+        self.errors.append({"connector": name, "message": str(error)})
+        self.exit_code = max(self.exit_code, error.exit_code)
+
+
+def normalizer_for(runtime: Runtime) -> Normalizer:
+    """The normaliser configured by ``[hub] default_region`` and ``[identity]``."""
+    config = runtime.config.config
+    defaults = IdentitySettings()
+    settings = IdentitySettings(
+        placeholder_emails=defaults.placeholder_emails
+        | {e.strip().casefold() for e in config.identity.placeholder_emails},
+        placeholder_local_parts=defaults.placeholder_local_parts,
+        role_local_parts=defaults.role_local_parts
+        | {r.strip().casefold().split("@")[0] for r in config.identity.role_addresses},
+    )
+    return Normalizer(default_region=config.hub.default_region, identity=settings)
+
+
+def lifecycle_of(runtime: Runtime) -> evaluation.Lifecycle:
+    """The ``[scoring]`` and ``[lifecycle]`` rules with the plugins' scoring signals."""
+    config = runtime.config.config
+    return evaluation.Lifecycle(config.scoring, config.lifecycle, runtime.plugins.signals)
+
+
+def sync(runtime: Runtime, options: SyncOptions,
+         progress: ProgressSink | None = None) -> dict[str, Any]:
+    """Run one sync and return its summary (also stored in the run row)."""
+    progress = progress or Silent()
+    store = runtime.store
+    started = runtime.clock()
+    clock_start = time.monotonic()
+    names = _selected(runtime, options)
+    # Build every connector first: a missing secret stops the run before anything is touched.
+    connectors: dict[str, Connector] = {name: runtime.connector(name) for name in names}
+    with store.begin() as conn:
+        run_id = conn.execute(insert(runs).values(
+            pipeline=options.pipeline, trigger=options.trigger, status="running",
+            started_at=started, node=options.node).returning(runs.c.id)).scalar_one()
+    log_context.set({**log_context.get(), "run_id": run_id, "pipeline": options.pipeline})
+    log.debug("run started", extra={"trigger": options.trigger})
+    tally = _Tally()
+    interrupted = False
+    for name in names:
+        tally.connector(name)
+    failed: set[str] = set()
+    contact_counts: dict[str, int] = {"created": 0, "updated": 0, "merged": 0,
+                                      "held_for_review": 0}
+    planned: dict[str, dict[str, Any]] = {}
+    lead_report = evaluation.Report()
+    stages: dict[str, float] = {}
+
+    def timed(stage: str, since: float) -> None:
+        stages[stage] = round(stages.get(stage, 0.0) + time.monotonic() - since, 3)
+    consent = runtime.config.config.consent
+    policy = Policy(doi_request_window_days=consent.doi_request_window_days,
+                    expire_after_days=consent.expire_after_days,
+                    suppress_stale=consent.suppress_stale)
+    try:
+        normalizer = normalizer_for(runtime)
+        for name, connector in connectors.items():
+            if Capability.READ_CONTACTS not in connector.capabilities:
+                continue
+            for stream in connector.streams:
+                progress.stage(f"read {name}", None)
+                pulled = pull.PullStats()
+                began = time.monotonic()
+                try:
+                    pull.pull(store, connector, stream, normalizer=normalizer, run_id=run_id,
+                              now=started, full=options.full, progress=progress,
+                              on_reject=tally.reject, stats=pulled, stop=options.stop)
+                except ConnectorError as exc:
+                    tally.fail(name, exc)
+                    failed.add(name)
+                finally:
+                    progress.done()
+                    timed(f"read {name}", began)
+                    counts = tally.connector(name)
+                    counts["read"] += pulled.read
+                    counts["skipped_unchanged"] += pulled.skipped_unchanged
+                    counts["deleted"] += pulled.deleted
+                    counts["suppressed"] += pulled.suppressed
+                if name in failed:
+                    break
+                _reconcile_read(store, name, pulled, started, tally)
+
+        if options.stop is not None and options.stop.is_set():
+            raise Interrupted("stopped after reading, before merging")
+        progress.stage("resolve", None)
+        began = time.monotonic()
+        with store.begin() as conn:
+            total_records = conn.execute(
+                select(func.count()).select_from(source_records)).scalar_one()
+            resolution = identity.resolve(
+                conn, max_records=runtime.config.config.identity.max_records_per_contact,
+                run_id=run_id, now=started)
+            for name, n in _joined_counts(conn).items():
+                if name in tally.counts:
+                    tally.connector(name)["merged"] += n
+            consent_recorded = ledger.record_observations(conn, run_id=run_id, now=started)
+            rebuilt = golden.rebuild(
+                conn, resolution.touched, Survivorship(runtime.config.config.merge),
+                run_id=run_id, now=started,
+                bulk=len(resolution.touched) * 4 >= total_records)  # stream all, not by id
+            if consent_recorded:
+                ledger.touch_observed(conn, run_id)
+        progress.done()
+        timed("resolve", began)
+        began = time.monotonic()
+        with store.begin() as conn:
+            lead_report = lifecycle_of(runtime).apply(
+                conn, run_id=run_id, now=started,
+                touched=None if options.full else resolution.touched)
+        timed("lifecycle", began)
+        contact_counts.update(created=resolution.created,
+                              updated=rebuilt.updated - rebuilt.created,
+                              merged=resolution.merged, held_for_review=resolution.held,
+                              consent_events=consent_recorded)
+
+        for name, connector in connectors.items():
+            if name in failed or Capability.WRITE_CONTACTS not in connector.capabilities:
+                continue
+            with store.begin() as conn:
+                planned[name] = outbox.plan(
+                    conn, connector, run_id=run_id, now=started, full=options.full,
+                    newsletter=name == consent.newsletter, policy=policy,
+                    lead=lead_fields.payloads(pushed) if (pushed := runtime.config.config
+                                                        .lifecycle.push.get(name)) else None,
+                ).as_dict()
+            if options.plan:
+                continue
+            progress.stage(f"push {name}", None)
+            began = time.monotonic()
+            try:
+                stats = push.drain(store, connector, runtime.plugins, run_id=run_id,
+                                   now=started, progress=progress,
+                                   on_reject=lambda n, r: tally.reject(n, r, stage="push"),
+                                   stop=options.stop)
+            except ConnectorError as exc:
+                tally.fail(name, exc)
+                failed.add(name)
+                continue
+            finally:
+                progress.done()
+                timed(f"push {name}", began)
+            counts = tally.connector(name)
+            counts["created"] += stats.created
+            counts["updated"] += stats.updated
+            with store.begin() as conn:
+                waiting = outbox.pending_counts(conn).get(name, 0)
+            if waiting:
+                tally.drift.append({"connector": name, "kind": "unacknowledged",
+                                    "count": waiting,
+                                    "message": f"{waiting} writes to {name} were not "
+                                               "acknowledged and wait for the next run"})
+    except Interrupted as exc:  # a checkpoint was reached; the next run resumes from it
+        interrupted = True
+        log.info("run interrupted: %s", exc)
+    finally:
+        for name, connector in connectors.items():
+            tally.connector(name)["api_calls"] = connector.context.api_calls
+            tally.connector(name)["throttled"] = connector.context.throttled
+            try:
+                connector.close()
+            except ConnectorError as exc:
+                tally.fail(name, exc)
+    if (tally.rejected_total or tally.drift) and tally.exit_code == 0:
+        tally.exit_code = 1
+    with store.begin() as conn:
+        contact_counts["total"] = conn.execute(select(func.count()).select_from(contacts).where(
+            contacts.c.status == "active")).scalar_one()
+    finished = runtime.clock()
+    summary: dict[str, Any] = {
+        "run_id": run_id,
+        "status": "interrupted" if interrupted
+        else {0: "ok", 1: "failed"}.get(tally.exit_code, "error"),
+        "exit_code": tally.exit_code,
+        "plan": options.plan,
+        "full": options.full,
+        "pipeline": options.pipeline,
+        "trigger": options.trigger,
+        "node": options.node,
+        "started_at": iso(started),
+        "finished_at": iso(finished),
+        "duration_s": round(time.monotonic() - clock_start, 3),
+        "stages_s": stages,
+        "connectors": tally.counts,
+        "contacts": contact_counts,
+        "rejected_total": tally.rejected_total,
+        "rejected": tally.rejected,
+        "errors": tally.errors,
+        "drift": tally.drift,
+        "planned": planned,
+        "consent": {"suppressed_reimports": sum(c.get("suppressed", 0)
+                                                for c in tally.counts.values())},
+        "lifecycle": lead_report.as_dict(),
+    }
+    with store.begin() as conn:
+        conn.execute(update(runs).where(runs.c.id == run_id).values(
+            status=summary["status"], finished_at=finished, exit_code=tally.exit_code,
+            summary=summary))
+    try:
+        runtime.plugins.hook.run_finished(summary=summary)
+    except Exception:  # an observer must never fail the run it observes
+        log.exception("a run_finished plugin failed", extra={"run_id": run_id})
+    return summary
+
+
+def _reconcile_read(store: Any, name: str, pulled: pull.PullStats, now: datetime,
+                    tally: _Tally) -> None:
+    """Counts along the way: what the system reported vs. what was read, and the sweep."""
+    received = pulled.received
+    if pulled.seen is not None and pulled.reported_total is not None \
+            and received < pulled.reported_total:
+        tally.drift.append({
+            "connector": name, "kind": "short_read",
+            "count": pulled.reported_total - received,
+            "message": f"{name} reported {pulled.reported_total} records but hub received "
+                       f"{received}"})
+    if pulled.seen is None:
+        return
+    vanished = pull.sweep(store, name, pulled.seen, now)
+    if vanished:
+        tally.connector(name)["deleted"] += len(vanished)
+        shown = ", ".join(vanished[:5]) + (" …" if len(vanished) > 5 else "")
+        tally.drift.append({
+            "connector": name, "kind": "vanished", "count": len(vanished),
+            "message": f"{len(vanished)} records hub linked are no longer in {name} "
+                       f"(marked deleted, their contacts kept): {shown}"})
+
+
+def _selected(runtime: Runtime, options: SyncOptions) -> list[str]:
+    names = runtime.connector_names
+    if options.connectors is None:
+        return names
+    unknown = [n for n in options.connectors if n not in runtime.config.connectors]
+    if unknown:
+        raise ConfigError(f"no connector named {unknown[0]!r}", path=str(runtime.config.path),
+                          hint="configured connectors: " + ", ".join(names))
+    return [n for n in names if n in options.connectors]
+
+
+def _joined_counts(conn: Any) -> dict[str, int]:
+    """Per connector: changed records that share their contact with another system's record."""
+    mine = source_records.alias("mine")
+    other = source_records.alias("other")
+    query = (
+        select(mine.c.connector, func.count(func.distinct(mine.c.id)))
+        .join(other, (other.c.contact_id == mine.c.contact_id)
+              & (other.c.connector != mine.c.connector))
+        .where(mine.c.dirty.is_(True))
+        .group_by(mine.c.connector)
+    )
+    return {name: n for name, n in conn.execute(query)}
+
+

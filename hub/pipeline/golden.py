@@ -1,0 +1,111 @@
+"""RESOLVE, second half: recompute the golden record of every contact a run touched.
+
+Source records are streamed in contact order (never all in memory), grouped, and handed to
+`Survivorship`; only contacts whose golden content actually changed are written, and they are
+stamped with the run id so the outbox knows what to consider pushing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import groupby
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from hub.clock import as_utc
+from hub.pipeline.merge import Candidate, Survivorship
+from hub.store.bulk import chunks, dumps, update_rows
+from hub.store.schema import contacts, source_records
+
+BATCH = 5000
+
+
+@dataclass
+class Rebuild:
+    """How many golden contacts changed (and how many of them are new)."""
+
+    updated: int = 0
+    created: int = 0
+
+
+def candidates_of(rows: Iterable[Any], *, with_time: bool = False) -> list[Candidate]:
+    """Source-record rows (id, connector, external_id, source_updated_at, seen_at, fields).
+
+    A lone record needs no ranking, so its time is left out unless `with_time` asks for it.
+    """
+    rows = list(rows)
+    if len(rows) == 1 and not with_time:  # nothing to rank: skip the timestamp work (most contacts)
+        only = rows[0]
+        return [Candidate(record_id=only.id, connector=only.connector,
+                          external_id=only.external_id, updated_at="", fields=only.fields)]
+    result = []
+    for row in rows:
+        moment = as_utc(row.source_updated_at) or as_utc(row.seen_at)
+        result.append(Candidate(record_id=row.id, connector=row.connector,
+                                external_id=row.external_id,
+                                updated_at=moment.isoformat() if moment else "",
+                                fields=row.fields))
+    return result
+
+
+def _record_rows(conn: Connection, touched: set[int], bulk: bool) -> Iterator[Any]:
+    columns = (source_records.c.contact_id, source_records.c.id, source_records.c.connector,
+               source_records.c.external_id, source_records.c.source_updated_at,
+               source_records.c.seen_at, source_records.c.fields)
+    live = source_records.c.deleted.is_(False)
+    if bulk:
+        yield from conn.execute(
+            select(*columns).where(live, source_records.c.contact_id.is_not(None))
+            .order_by(source_records.c.contact_id).execution_options(yield_per=BATCH))
+        return
+    for part in chunks(sorted(touched)):
+        yield from conn.execute(select(*columns).where(
+            live, source_records.c.contact_id.in_(part)).order_by(source_records.c.contact_id))
+
+
+def rebuild(conn: Connection, touched: set[int], survivorship: Survivorship, *,
+            run_id: int, now: datetime, bulk: bool) -> Rebuild:
+    """Recompute golden fields of `touched` contacts; write the ones that changed."""
+    result = Rebuild()
+    if not touched:
+        return result
+    # stored digests of contacts that have one (new placeholders have "": always written)
+    hashes: dict[int, str] = {}
+    known = select(contacts.c.id, contacts.c.content_hash).where(contacts.c.content_hash != "")
+    if bulk:
+        hashes.update((cid, digest) for cid, digest in conn.execute(known) if cid in touched)
+    else:
+        for part in chunks(sorted(touched)):
+            hashes.update((cid, digest) for cid, digest in conn.execute(
+                known.where(contacts.c.id.in_(part))))
+    pending: list[tuple[Any, ...]] = []
+    for contact_id, group in groupby(_record_rows(conn, touched, bulk), key=lambda r: r.contact_id):
+        if contact_id not in touched:
+            continue
+        values, provenance = survivorship.golden(candidates_of(group))
+        serialised = dumps(values)
+        digest = hashlib.md5(serialised.encode(), usedforsecurity=False).hexdigest()
+        previous = hashes.get(contact_id)
+        if previous == digest:
+            continue
+        if previous is None:
+            result.created += 1
+        result.updated += 1
+        pending.append((values.get("email"), serialised, dumps(provenance), digest, now,
+                        run_id, contact_id))
+        if len(pending) >= BATCH:
+            _write(conn, pending, run_id, now)
+            pending.clear()
+    if pending:
+        _write(conn, pending, run_id, now)
+    conn.execute(update(source_records).where(source_records.c.dirty.is_(True)).values(dirty=False))
+    return result
+
+
+def _write(conn: Connection, rows: list[tuple[Any, ...]], run_id: int, now: datetime) -> None:
+    update_rows(conn, contacts, ("email", "fields", "provenance", "content_hash", "updated_at",
+                                 "updated_run"), "id", rows)

@@ -1,0 +1,372 @@
+"""DECIDE: turn changed golden contacts into outbox rows, one per system that should learn.
+
+Defaults (DESIGN.md, issue 4): a connector that creates records (the CRM, a CSV export)
+receives every active golden contact; one that does not (the shop) receives updates to the
+contacts it already holds. Only the fields a connector writes (`write_fields`) are compared.
+Nothing is queued when the system already holds exactly those values (no echo back to the
+source, no ping-pong between systems) or when it was last sent the same payload.
+
+The outbox row holds the full desired state for that contact in that system, so writing it
+twice is harmless: a crash between a write and its acknowledgement just writes it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select
+
+from hub.connector import Capability, Connector
+from hub.consent import ledger
+from hub.consent.policy import NONE, Decision, Policy, decide
+from hub.store import upsert
+from hub.store.bulk import chunks
+from hub.store.schema import consent_ledger, contacts, outbox, source_records, sync_state
+
+BATCH = 2000
+
+
+@dataclass
+class Planned:
+    """Writes queued for one connector in this run."""
+
+    create: int = 0
+    update: int = 0
+    delete: int = 0
+    #: Contacts not written to the newsletter, by consent state (the report says why).
+    blocked: dict[str, int] = field(default_factory=dict)
+    #: Consent changes queued, by the status the system is told (`hub sync --plan` shows them).
+    consent: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The shape `hub sync --json` prints under "planned"."""
+        return {"create": self.create, "update": self.update, "delete": self.delete,
+                "blocked": dict(sorted(self.blocked.items())),
+                "consent": dict(sorted(self.consent.items()))}
+
+
+#: What the newsletter is told for each consent state; None: leave the status alone.
+_NEWSLETTER_STATUS: dict[str, str | None] = {
+    "confirmed": "subscribed", "unconfirmed": "pending", "pending": None,
+    "unsubscribed": "unsubscribed", "suppressed": "unsubscribed",
+}
+
+
+#: Events that give or ask for permission: they prove something only for their own address.
+_PERMISSIONS = frozenset({"doi_confirmed", "single_opt_in", "signup", "doi_requested"})
+
+
+def consent_by_address(conn: Connection,
+                       ids: Sequence[int]) -> dict[int, dict[str | None, Decision]]:
+    """The newsletter decision for each address of each contact (None: the golden one).
+
+    A double opt-in proves consent for the address that was confirmed, nothing else: when
+    two records of one person carry different addresses, only the events that came with an
+    address can permit mailing it, so a merge never lends one address's DOI to another.
+    Withdrawals are the person's and count from every record (rule 4: the most restrictive
+    state wins).
+    """
+    found: dict[int, list[tuple[str, str | None, Any]]] = {}
+    golden: dict[int, str | None] = {}
+    for part in chunks(ids):
+        for contact_id, connector, observed, own, address in conn.execute(
+                select(source_records.c.contact_id, source_records.c.connector,
+                       source_records.c.consent, source_records.c.email, contacts.c.email)
+                .join(contacts, contacts.c.id == source_records.c.contact_id)
+                .where(source_records.c.contact_id.in_(part),
+                       source_records.c.consent.is_not(None))):
+            golden[contact_id] = address
+            found.setdefault(contact_id, []).append((connector, own, observed))
+    decisions: dict[int, dict[str | None, Decision]] = {}
+    for cid, records in found.items():
+        addresses = {golden[cid]} | {own for _c, own, _o in records if own}
+        per: dict[str | None, Decision] = {}
+        for address in addresses:
+            per[address] = decide(
+                (connector, e) for connector, own, observed in records for e in observed or ()
+                if own is None or address is None or own == address
+                or e.get("kind") not in _PERMISSIONS)
+        per[None] = per[golden[cid]]
+        decisions[cid] = per
+    return decisions
+
+
+def consent_of(conn: Connection, ids: Sequence[int]) -> dict[int, Decision]:
+    """The newsletter decision for each contact's golden address."""
+    return {cid: per[None] for cid, per in consent_by_address(conn, ids).items()}
+
+
+def payload_hash(payload: Mapping[str, Any]) -> str:
+    """A stable digest of what would be written; equal digests mean nothing to do."""
+    blob = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.md5(blob.encode(), usedforsecurity=False).hexdigest()
+
+
+def desired_payload(values: Mapping[str, Any], write_fields: Sequence[str]) -> dict[str, Any]:
+    """The fields of a golden contact that one system should hold (empty values left out)."""
+    return {f: values[f] for f in write_fields if values.get(f) not in (None, "", [])}
+
+
+def _holds(own: Mapping[str, Any] | None, payload: Mapping[str, Any]) -> bool:
+    """True when the system's own record already carries every value of `payload`."""
+    if own is None:
+        return False
+    for name, value in payload.items():
+        mine = own.get(name)
+        if isinstance(value, list):
+            if sorted(map(str, mine or [])) != sorted(map(str, value)):
+                return False
+        elif mine != value:
+            return False
+    return True
+
+
+#: The status a system shows when its newest event is of this kind (a single opt-in shows as
+#: subscribed there even though it proves nothing, which is why it never decides anything).
+_STATUS_OF_KIND = {"doi_confirmed": "subscribed", "single_opt_in": "subscribed",
+                   "signup": "subscribed", "doi_requested": "pending",
+                   "opt_out": "unsubscribed", "bounce": "unsubscribed",
+                   "complaint": "unsubscribed"}
+
+
+def _status_shown(observed: Sequence[Any] | None) -> str | None:
+    """The newsletter status a system's own latest consent observation shows."""
+    dated = sorted((e.get("at") or "", e.get("kind")) for e in observed or ())
+    return _STATUS_OF_KIND.get(str(dated[-1][1])) if dated else None
+
+
+def _recently_requested(conn: Connection, emails: Sequence[str], since: datetime) -> set[str]:
+    """Addresses hub asked the newsletter to send a confirmation mail to since `since`."""
+    found: set[str] = set()
+    for part in chunks(sorted(set(emails))):
+        found.update(conn.execute(select(consent_ledger.c.email).where(
+            consent_ledger.c.kind == "decision:pending", consent_ledger.c.recorded_at >= since,
+            consent_ledger.c.email.in_(part))).scalars())
+    return found
+
+
+def _candidates(conn: Connection, connector: Connector, run_id: int,
+                full: bool) -> Iterator[Any]:
+    """Active contacts this connector may need to hear about, with its sync state."""
+    name = connector.name
+    state = sync_state.alias("state")
+    query = (
+        select(contacts.c.id, contacts.c.fields, state.c.external_id, state.c.pushed_hash)
+        .outerjoin(state, and_(state.c.contact_id == contacts.c.id, state.c.connector == name))
+        .where(contacts.c.status == "active")
+        .order_by(contacts.c.id)
+    )
+    if not full:
+        query = query.where(or_(contacts.c.updated_run == run_id, state.c.contact_id.is_(None)))
+    if not connector.creates_records:
+        held = select(source_records.c.contact_id).where(
+            source_records.c.connector == name, source_records.c.deleted.is_(False))
+        query = query.where(contacts.c.id.in_(held))
+    yield from conn.execute(query.execution_options(yield_per=BATCH))
+
+
+#: Marks an outbox key for a contact's further record in one system (see `plan`).
+ALSO = "also"
+
+
+def is_secondary(key: str) -> bool:
+    """True for the key of a write to a contact's further record (no sync state of its own)."""
+    parts = key.split(":")
+    return len(parts) > 2 and parts[-2] == ALSO
+
+
+def _own_records(conn: Connection, name: str, ids: Sequence[int]
+                 ) -> tuple[dict[int, tuple[str, Any, str | None]],
+                            dict[int, list[tuple[str, str | None, str | None]]]]:
+    """The connector's own records of each contact it holds.
+
+    The first map has the record hub writes to unless it wrote to another before, (external
+    id, fields, implied status): with several, the smallest id, stably. The second lists all
+    of them as (external id, e-mail, implied status): one person with two addresses on one
+    list, say.
+    """
+    own: dict[int, tuple[str, Any, str | None]] = {}
+    more: dict[int, list[tuple[str, str | None, str | None]]] = {}
+    for part in chunks(ids):
+        rows = conn.execute(
+            select(source_records.c.contact_id, source_records.c.external_id,
+                   source_records.c.fields, source_records.c.consent, source_records.c.email)
+            .where(source_records.c.connector == name, source_records.c.deleted.is_(False),
+                   source_records.c.contact_id.in_(part))
+            .order_by(source_records.c.external_id))
+        for contact_id, external_id, fields, observed, email in rows:
+            shown = _status_shown(observed)
+            if contact_id not in own:
+                own[contact_id] = (external_id, fields, shown)
+            more.setdefault(contact_id, []).append((external_id, email, shown))
+    return own, more
+
+
+#: Extra fields per contact id for one connector (the ``lead.*`` keys of `hub.lifecycle`).
+LeadFields = Callable[[Connection, Sequence[int]], Mapping[int, Mapping[str, Any]]]
+
+
+def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
+         full: bool, newsletter: bool = False, policy: Policy | None = None,
+         lead: LeadFields | None = None) -> Planned:
+    """Queue the writes `connector` needs after this run's changes.
+
+    For the newsletter (`newsletter=True`) consent decides: a confirmed double opt-in is
+    written subscribed, a single opt-in pending (the tool sends its confirmation mail, never
+    twice within the request window), a withdrawal unsubscribed where the contact is already
+    on the list, and a contact with no permission is not written at all. Every other system
+    that can write consent learns withdrawals: an opt-out, bounce, complaint or erasure
+    anywhere becomes ``unsubscribed`` there too (CONSENT.md rule 3). `lead` adds the
+    lifecycle fields this connector is configured to get (``[lifecycle.push.NAME]``).
+    """
+    planned = Planned()
+    policy = policy or Policy()
+    fields = connector.write_fields
+    if not fields:
+        return planned
+    name = connector.name
+    withdrawals = not newsletter and Capability.WRITE_CONSENT in connector.capabilities
+    window = now - timedelta(days=policy.doi_request_window_days)
+    batch: list[Any] = []
+
+    def block(state: str) -> None:
+        planned.blocked[state] = planned.blocked.get(state, 0) + 1
+
+    def flush() -> None:
+        own, more = _own_records(conn, name, [row.id for row in batch])
+        by_address = consent_by_address(conn, [row.id for row in batch]) \
+            if newsletter or withdrawals else {}
+        decisions = {cid: per[None] for cid, per in by_address.items()}
+        recent = _recently_requested(
+            conn, [row.fields["email"] for row in batch if row.fields.get("email")],
+            window) if newsletter else set()
+        extra = lead(conn, [row.id for row in batch]) if lead is not None else {}
+        queued: list[dict[str, Any]] = []
+        in_sync: list[dict[str, Any]] = []
+        decided: list[tuple[int, str | None, str, str, str]] = []
+        for row in batch:
+            payload = desired_payload(row.fields, fields)
+            payload.update(extra.get(row.id, {}))
+            external_id = row.external_id or (own[row.id][0] if row.id in own else None)
+            if newsletter:
+                if not payload:
+                    continue
+                decision = decisions.get(row.id, NONE)
+                status = _NEWSLETTER_STATUS.get(decision.state)
+                listed = external_id is not None
+                if decision.state == "none" or (not listed and status in (None, "unsubscribed")):
+                    block(decision.state)
+                    continue
+                if status == "pending" and listed:
+                    # a single opt-in asks for a confirmation mail when the contact is added;
+                    # re-permissioning someone already on the list is a consent-policy step
+                    status = None
+                if status == "pending" and row.fields.get("email") in recent:
+                    block("confirmation_requested_recently")
+                    continue
+                if status == "subscribed" and policy.suppress_stale \
+                        and policy.stale(decision, now):
+                    if not listed:
+                        block("stale")
+                        continue
+                    status = None
+                if status is not None:
+                    payload["consent"] = status
+                    decided.append((row.id, row.fields.get("email"), name, status,
+                                    decision.reason))
+            elif withdrawals:
+                decision = decisions.get(row.id, NONE)
+                if decision.state in ("unsubscribed", "suppressed"):
+                    # said every time, so the payload (and its hash) stays the same once the
+                    # system shows it; a system that already shows it is not written to
+                    payload["consent"] = "unsubscribed"
+                    decided.append((row.id, row.fields.get("email"), name, "unsubscribed",
+                                    decision.reason))
+            if (newsletter or withdrawals) and row.id in more:
+                # a withdrawal is the person's: every further record of theirs hears it too
+                covered = payload.get("consent") == "unsubscribed"  # the main write says it
+                for ext, email, shown_there in more[row.id]:
+                    there = by_address.get(row.id, {}).get(email, NONE)
+                    if shown_there == "unsubscribed" or (ext == external_id and covered) \
+                            or there.state not in ("unsubscribed", "suppressed"):
+                        continue
+                    notice = {"email": email, "consent": "unsubscribed"}
+                    digest = payload_hash({**notice, "record": ext, "run": run_id})
+                    queued.append({"key": f"{name}:{row.id}:{ALSO}:{digest}", "connector": name,
+                                   "contact_id": row.id, "operation": "upsert",
+                                   "payload": notice, "payload_hash": digest,
+                                   "external_id": ext, "status": "pending", "attempts": 0,
+                                   "created_at": now, "run_id": run_id})
+                    planned.update += 1
+            if not payload:
+                continue
+            mine = own.get(row.id)
+            # what the system shows counts as said: a status hub sent last run (pending, say)
+            # and now leaves alone does not make the same fields new again
+            said = payload if "consent" in payload or mine is None or mine[2] is None \
+                else {**payload, "consent": mine[2]}
+            digest = payload_hash(said)
+            drifted = "consent" in payload and mine is not None \
+                and mine[2] not in (None, payload["consent"])
+            if row.pushed_hash == digest and not drifted:
+                # sent before, and the system shows nothing else since (a re-signup after
+                # hub's unsubscribe must hear a newer withdrawal again)
+                continue
+            if mine is not None and _holds(mine[1], {k: v for k, v in payload.items()
+                                                     if k != "consent"}) \
+                    and payload.get("consent") in (None, mine[2]):
+                in_sync.append({"connector": name, "contact_id": row.id,
+                                "external_id": external_id, "pushed_hash": digest,
+                                "pushed_at": now})
+                continue
+            queued.append({"key": f"{name}:{row.id}:{digest}", "connector": name,
+                           "contact_id": row.id, "operation": "upsert", "payload": payload,
+                           "payload_hash": digest, "external_id": external_id,
+                           "status": "pending", "attempts": 0, "created_at": now,
+                           "run_id": run_id})
+            if external_id is None:
+                planned.create += 1
+            else:
+                planned.update += 1
+        upsert(conn, sync_state, in_sync, ("connector", "contact_id"))
+        for q in queued:
+            told = q["payload"].get("consent")
+            if told:
+                planned.consent[told] = planned.consent.get(told, 0) + 1
+        queued_ids = {q["contact_id"] for q in queued}
+        ledger.append(conn, ledger.decisions([d for d in decided if d[0] in queued_ids],
+                                             run_id=run_id, now=now))
+        if queued:
+            # the newest desired state replaces any older one still waiting
+            conn.execute(delete(outbox).where(
+                outbox.c.connector == name, outbox.c.status == "pending",
+                outbox.c.contact_id == bindparam("cid")),
+                [{"cid": cid} for cid in sorted({q["contact_id"] for q in queued})])
+            existing = set(conn.execute(select(outbox.c.key).where(
+                outbox.c.key.in_([q["key"] for q in queued]))).scalars())
+            fresh = [q for q in queued if q["key"] not in existing]
+            if fresh:
+                conn.execute(insert(outbox), fresh)
+        batch.clear()
+
+    for row in _candidates(conn, connector, run_id, full):
+        batch.append(row)
+        if len(batch) >= BATCH:
+            flush()
+    if batch:
+        flush()
+    return planned
+
+
+def pending_counts(conn: Connection) -> dict[str, int]:
+    """Outbox rows waiting per connector (for `hub status` and --plan)."""
+    from sqlalchemy import func
+
+    rows = conn.execute(select(outbox.c.connector, func.count())
+                        .where(outbox.c.status == "pending").group_by(outbox.c.connector))
+    return {name: count for name, count in rows}

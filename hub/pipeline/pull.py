@@ -1,0 +1,226 @@
+"""PULL: read each connector's changed records page by page into `source_records`.
+
+Each page and the cursor after it are committed in one transaction (the checkpoint), so a
+crash resumes from the last committed page and never skips or double-counts one. Records whose
+normalised content did not change since the last read are skipped without a write: that is
+what makes a no-change re-run cheap. Records that cannot be used (an invalid e-mail, a
+malformed row) become dead letters with the reason; the rest of the page goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from hub.clock import as_utc
+from hub.connector import Connector, ConsentObservation, Page, Rejection, SourceRecord
+from hub.consent.suppression import Suppressed
+from hub.errors import Interrupted
+from hub.pipeline.normalize import Normalizer
+from hub.pipeline.progress import ProgressSink, RejectionSink, StopSignal
+from hub.store import Store
+from hub.store.bulk import chunks, dumps, insert_rows, reserve_ids, update_rows
+from hub.store.schema import cursors, dead_letters, identity_keys, source_records
+
+
+@dataclass
+class PullStats:
+    """What reading one connector did, for the run summary and reconciliation."""
+
+    read: int = 0
+    #: Records and unreadable rows the system delivered (for the reported-total check).
+    received: int = 0
+    changed: int = 0
+    skipped_unchanged: int = 0
+    rejected: int = 0
+    deleted: int = 0
+    #: Records refused because their address was erased (`hub consent forget`).
+    suppressed: int = 0
+    pages: int = 0
+    reported_total: int | None = None
+    #: Ids seen in a full read (None otherwise): the sweep compares them with hub's links.
+    seen: set[str] | None = None
+
+
+def load_cursor(store: Store, connector: str, stream: str) -> str | None:
+    """The committed cursor of `connector`/`stream`, None before the first read."""
+    with store.begin() as conn:
+        return conn.execute(select(cursors.c.value).where(
+            cursors.c.connector == connector, cursors.c.stream == stream)).scalar()
+
+
+def pull(store: Store, connector: Connector, stream: str, *, normalizer: Normalizer,
+         run_id: int, now: datetime, full: bool, progress: ProgressSink,
+         on_reject: RejectionSink, stats: PullStats | None = None,
+         stop: StopSignal | None = None) -> PullStats:
+    """Read `stream` of `connector` from its cursor (or from scratch with `full`).
+
+    `stats` is filled as pages commit, so a read that fails half-way still reports what
+    it committed. When `stop` is set, the read ends after the page it is on has committed
+    (raising `Interrupted`): the next run resumes from exactly that checkpoint.
+    """
+    stats = stats if stats is not None else PullStats()
+    cursor = None if full else load_cursor(store, connector.name, stream)
+    if cursor is None:
+        stats.seen = set()
+    with store.begin() as conn:
+        known = conn.execute(select(source_records.c.id).where(
+            source_records.c.connector == connector.name).limit(1)).first() is not None
+        suppressed = Suppressed(conn)
+    for page in connector.read(stream, cursor):
+        with store.begin() as conn:
+            _apply_page(conn, connector.name, page, normalizer=normalizer, run_id=run_id,
+                        now=now, known=known, stats=stats, on_reject=on_reject,
+                        suppressed=suppressed)
+            _save_cursor(conn, connector.name, stream, page.cursor, now)
+            suppressed.save(conn)
+        known = known or stats.changed > 0  # later pages may repeat an id of an earlier one
+        stats.pages += 1
+        if page.total is not None:
+            stats.reported_total = page.total
+        stats.received += len(page.records) + len(page.rejected)
+        if stats.seen is not None:
+            stats.seen.update(record.id for record in page.records)
+        progress.advance(len(page.records) + len(page.rejected))
+        if stop is not None and stop.is_set():
+            raise Interrupted(f"stopped after a checkpoint of {connector.name}/{stream}")
+    return stats
+
+
+_COLUMNS = ("connector", "external_id", "email", "fields", "problems", "signals", "consent",
+            "content_hash", "source_updated_at", "seen_at", "deleted", "dirty", "origin")
+_HASH = _COLUMNS.index("content_hash")
+
+
+def _apply_page(conn: Connection, name: str, page: Page, *, normalizer: Normalizer,
+                run_id: int, now: datetime, known: bool, stats: PullStats,
+                on_reject: RejectionSink, suppressed: Suppressed) -> None:
+    letters: list[dict[str, Any]] = []
+    for rejection in page.rejected:
+        letters.append(_letter(name, run_id, now, rejection))
+        on_reject(name, rejection)
+    rows: dict[str, tuple[Any, ...]] = {}
+    keys: dict[str, tuple[str, ...]] = {}
+    for record in page.records:
+        stats.read += 1
+        prepared = _prepare(name, record, normalizer, now)
+        if isinstance(prepared, Rejection):
+            letters.append(_letter(name, run_id, now, prepared))
+            on_reject(name, prepared)
+            continue
+        row, merge_keys = prepared
+        if suppressed.refuses((row[2], *merge_keys)):
+            stats.suppressed += 1  # erased: never stored, never written anywhere
+            continue
+        rows[record.id] = row  # a system listing one id twice: the later entry wins
+        keys[record.id] = merge_keys
+        if record.deleted:
+            stats.deleted += 1
+    stats.rejected += len(letters)
+    if letters:
+        conn.execute(insert(dead_letters), letters)
+    if not rows:
+        return
+
+    existing: dict[str, tuple[int, str]] = {}
+    if known:
+        for part in chunks(list(rows)):
+            for rid, ext, digest in conn.execute(
+                select(source_records.c.id, source_records.c.external_id,
+                       source_records.c.content_hash)
+                .where(source_records.c.connector == name,
+                       source_records.c.external_id.in_(part))):
+                existing[ext] = (rid, digest)
+
+    fresh = [(ext, row) for ext, row in rows.items() if ext not in existing]
+    changed = [(existing[ext][0], ext, row) for ext, row in rows.items()
+               if ext in existing and existing[ext][1] != row[_HASH]]
+    stats.skipped_unchanged += len(rows) - len(fresh) - len(changed)
+    stats.changed += len(fresh) + len(changed)
+
+    key_rows: list[tuple[str, int]] = []
+    if fresh:
+        ids = reserve_ids(conn, source_records, len(fresh))
+        insert_rows(conn, source_records, ("id", *_COLUMNS),
+                    [(rid, *row) for rid, (_, row) in zip(ids, fresh, strict=True)])
+        for rid, (ext, _) in zip(ids, fresh, strict=True):
+            key_rows.extend((k, rid) for k in keys[ext])
+    if changed:
+        for id_part in chunks([rid for rid, _, _ in changed]):
+            conn.execute(delete(identity_keys).where(
+                identity_keys.c.source_record_id.in_(id_part)))
+        update_rows(conn, source_records, _COLUMNS[2:], "id",
+                    [(*row[2:], rid) for rid, _, row in changed])
+        for rid, ext, _ in changed:
+            key_rows.extend((k, rid) for k in keys[ext])
+    insert_rows(conn, identity_keys, ("key", "source_record_id"), key_rows)
+
+
+def _prepare(name: str, record: SourceRecord, normalizer: Normalizer,
+             now: datetime) -> tuple[tuple[Any, ...], tuple[str, ...]] | Rejection:
+    """The store row for `record` (in `_COLUMNS` order) and its merge keys, or why not."""
+    normalised = normalizer.record(record.fields)
+    if normalised.invalid_email is not None:
+        return Rejection(record_id=record.id, reason=normalised.invalid_email,
+                         origin=record.origin)
+    fields = dumps(normalised.values())
+    problems = dumps([list(p) for p in normalised.problems]) if normalised.problems else None
+    consent = dumps([_consent_json(c) for c in record.consent]) if record.consent else None
+    signals = dumps(dict(record.signals)) if record.signals else None
+    blob = f"{fields}|{consent}|{signals}|{record.deleted}".encode()
+    digest = hashlib.md5(blob, usedforsecurity=False).hexdigest()
+    row = (name, record.id, normalised.email, fields, problems, signals, consent, digest,
+           as_utc(record.updated_at), now, record.deleted, True, record.origin)
+    # a record deleted in its system keeps its contact link but joins nobody any more
+    merge_keys = () if record.deleted else tuple(normalised.merge_keys)
+    return row, merge_keys
+
+
+def _consent_json(observation: ConsentObservation) -> dict[str, Any]:
+    return {
+        "kind": observation.kind,
+        "at": observation.at.astimezone(UTC).isoformat() if observation.at else None,
+        "purpose": observation.purpose,
+        "channel": observation.channel,
+        "evidence": dict(observation.evidence),
+    }
+
+
+def _letter(name: str, run_id: int, now: datetime, rejection: Rejection) -> dict[str, Any]:
+    return {
+        "run_id": run_id, "connector": name, "stage": "read", "record_id": rejection.record_id,
+        "origin": rejection.origin, "reason": rejection.reason,
+        "payload": dict(rejection.payload) if rejection.payload else None, "created_at": now,
+    }
+
+
+def _save_cursor(conn: Connection, name: str, stream: str, value: str | None,
+                 now: datetime) -> None:
+    updated = conn.execute(update(cursors).where(
+        cursors.c.connector == name, cursors.c.stream == stream).values(
+        value=value, updated_at=now)).rowcount
+    if not updated:
+        conn.execute(insert(cursors).values(connector=name, stream=stream, value=value,
+                                            updated_at=now))
+
+
+def sweep(store: Store, name: str, seen: set[str], now: datetime) -> list[str]:
+    """After a complete read: records hub holds that the system no longer lists.
+
+    They are marked deleted (they stop joining and contributing values; their contact stays
+    and nothing is deleted anywhere) and returned, so the run can report the drift.
+    """
+    with store.begin() as conn:
+        known = conn.execute(select(source_records.c.id, source_records.c.external_id).where(
+            source_records.c.connector == name, source_records.c.deleted.is_(False))).all()
+        vanished = [(rid, ext) for rid, ext in known if ext not in seen]
+        for part in chunks([rid for rid, _ in vanished]):
+            conn.execute(update(source_records).where(source_records.c.id.in_(part))
+                         .values(deleted=True, dirty=True, seen_at=now))
+            conn.execute(delete(identity_keys).where(
+                identity_keys.c.source_record_id.in_(part)))
+    return sorted(ext for _, ext in vanished)

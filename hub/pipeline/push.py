@@ -1,0 +1,194 @@
+"""PUSH: drain one connector's outbox in batches and record the system's answer per record.
+
+The batch is read in one transaction, written to the system outside any transaction, and the
+answers committed in another; a crash in between leaves the rows pending and they are written
+again next run (the write is a full-state upsert, so that is harmless). A record the system
+rejects becomes a dead letter with the system's reason; a retryable answer keeps the row
+pending until `MAX_ATTEMPTS`, after which it is a dead letter too, so nothing waits forever
+unseen. Plugins may veto or transform a record just before it is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+
+from hub.connector import Capability, Connector, OutboundRecord, Rejection, WriteResult
+from hub.errors import Interrupted
+from hub.pipeline.outbox import is_secondary
+from hub.pipeline.progress import ProgressSink, RejectionSink, StopSignal
+from hub.registry import Plugins
+from hub.store import Store, upsert
+from hub.store.bulk import Json, chunks, insert_rows, reserve_ids
+from hub.store.schema import dead_letters, outbox, source_records, sync_state
+
+MAX_ATTEMPTS = 5
+
+
+@dataclass
+class PushStats:
+    """What draining one connector's outbox did."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    retried: int = 0
+    batches: int = 0
+
+
+def drain(store: Store, connector: Connector, plugins: Plugins, *, run_id: int | None,
+          now: datetime, progress: ProgressSink, on_reject: RejectionSink,
+          stop: StopSignal | None = None) -> PushStats:
+    """Write every pending outbox row of `connector` once (retries wait for the next run).
+
+    With `stop` set, draining ends after the batch in flight is settled (`Interrupted`); the
+    rest stays pending for the next run.
+    """
+    stats = PushStats()
+    last_id = 0
+    while True:
+        if stop is not None and stop.is_set():
+            raise Interrupted(f"stopped while writing to {connector.name}; "
+                              "the rest of its outbox waits for the next run")
+        with store.begin() as conn:
+            rows = conn.execute(
+                select(outbox).where(outbox.c.connector == connector.name,
+                                     outbox.c.status == "pending", outbox.c.id > last_id)
+                .order_by(outbox.c.id).limit(connector.batch_size)).all()
+        if not rows:
+            return stats
+        last_id = rows[-1].id
+        records, vetoed = _prepare(connector.name, rows, plugins)
+        results = connector.write(records) if records else []
+        stats.batches += 1
+        with store.begin() as conn:
+            _settle(conn, connector.name, rows, records, results, vetoed, run_id=run_id,
+                    now=now, stats=stats, on_reject=on_reject,
+                    reads_back=Capability.READ_CONTACTS in connector.capabilities)
+        progress.advance(len(rows))
+
+
+def _prepare(name: str, rows: Sequence[Any],
+             plugins: Plugins) -> tuple[list[OutboundRecord], dict[str, str]]:
+    records: list[OutboundRecord] = []
+    vetoed: dict[str, str] = {}
+    for row in rows:
+        fields = dict(row.payload)
+        consent = fields.pop("consent", None)  # hub's decision, not a field plugins may change
+        record = OutboundRecord(key=row.key, contact_id=row.contact_id, fields=fields,
+                                external_id=row.external_id, operation=row.operation,
+                                consent=consent)
+        reasons = [r for r in plugins.hook.veto_push(connector=name, record=record) if r]
+        if reasons:
+            vetoed[row.key] = "; ".join(reasons)
+            continue
+        overrides = [o for o in plugins.hook.transform_push(connector=name, record=record) if o]
+        if overrides:
+            fields = dict(record.fields)
+            for override in reversed(overrides):  # pluggy answers last-registered first
+                fields.update(override)
+            record = OutboundRecord(key=record.key, contact_id=record.contact_id, fields=fields,
+                                    external_id=record.external_id, operation=record.operation,
+                                    consent=record.consent)
+        records.append(record)
+    return records, vetoed
+
+
+def _settle(conn: Any, name: str, rows: Sequence[Any], records: Sequence[OutboundRecord],
+            results: Sequence[WriteResult], vetoed: dict[str, str], *, run_id: int | None,
+            now: datetime, stats: PushStats, on_reject: RejectionSink,
+            reads_back: bool) -> None:
+    by_key = {result.key: result for result in results}
+    done: list[dict[str, Any]] = []
+    states: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    letters: list[dict[str, Any]] = []
+    erased: list[dict[str, Any]] = []
+    sent = {record.key for record in records}
+    for row in rows:
+        if row.key in vetoed:
+            reason, stage = f"vetoed by a plugin: {vetoed[row.key]}", "veto"
+        elif row.key not in sent:
+            continue
+        else:
+            result = by_key.get(row.key) or WriteResult(
+                key=row.key, status="retry",
+                reason="the connector returned no result for this record")
+            if result.status in ("created", "updated", "unchanged"):
+                setattr(stats, result.status, getattr(stats, result.status) + 1)
+                done.append({"oid": row.id})
+                if row.operation == "erase":
+                    erased.append({"oid": row.id})
+                if row.operation == "erase" or is_secondary(row.key):
+                    continue  # erased, or a further record: no sync state of its own
+                states.append({"connector": name, "contact_id": row.contact_id,
+                               "external_id": result.external_id or row.external_id,
+                               "pushed_hash": row.payload_hash, "pushed_at": now})
+                continue
+            attempts = row.attempts + 1
+            if result.status == "retry" and attempts < MAX_ATTEMPTS:
+                stats.retried += 1
+                failed.append({"oid": row.id, "attempts": attempts, "status": "pending",
+                               "error": result.reason})
+                continue
+            reason = result.reason or "rejected without a reason"
+            if result.status == "retry":
+                reason = f"gave up after {attempts} attempts: {reason}"
+            stage = "push"
+        stats.rejected += 1
+        failed.append({"oid": row.id, "attempts": row.attempts + 1, "status": "dead",
+                       "error": reason})
+        letters.append({"run_id": run_id, "connector": name, "stage": stage,
+                        "record_id": row.external_id or f"contact:{row.contact_id}",
+                        "origin": f"outbox {row.key}", "reason": reason,
+                        "payload": dict(row.payload), "created_at": now})
+        on_reject(name, Rejection(record_id=row.external_id or f"contact:{row.contact_id}",
+                                  reason=reason, origin=stage))
+    if done:
+        conn.execute(update(outbox).where(outbox.c.id == bindparam("oid"))
+                     .values(status="done"), done)
+    if erased:
+        # the address was only kept until the system confirmed the erasure
+        conn.execute(update(outbox).where(outbox.c.id == bindparam("oid"))
+                     .values(payload={}), erased)
+    if failed:
+        conn.execute(update(outbox).where(outbox.c.id == bindparam("oid")).values(
+            status=bindparam("status"), attempts=bindparam("attempts"),
+            last_error=bindparam("error")), failed)
+    if letters:
+        conn.execute(insert(dead_letters), letters)
+    upsert(conn, sync_state, states, ("connector", "contact_id"))
+    if reads_back:
+        _link_written(conn, name, states, now)
+
+
+def _link_written(conn: Any, name: str, states: list[dict[str, Any]], now: datetime) -> None:
+    """Tie each record a system acknowledged to the contact hub wrote it for.
+
+    When the system's next read returns that record, it updates this placeholder instead of
+    arriving as a stranger, so hub's own write never comes back as a new contact (which
+    would happen whenever the record cannot be matched by e-mail, e.g. a shared address).
+    """
+    written = {s["external_id"]: s["contact_id"] for s in states if s["external_id"]}
+    if not written:
+        return
+    known: set[str] = set()
+    for part in chunks(sorted(written)):
+        known.update(conn.execute(select(source_records.c.external_id).where(
+            source_records.c.connector == name,
+            source_records.c.external_id.in_(part))).scalars())
+    fresh = [(ext, cid) for ext, cid in written.items() if ext not in known]
+    if not fresh:
+        return
+    ids = reserve_ids(conn, source_records, len(fresh))
+    empty = Json("{}")
+    insert_rows(conn, source_records,
+                ("id", "connector", "external_id", "contact_id", "fields", "content_hash",
+                 "seen_at", "deleted", "dirty", "origin"),
+                [(rid, name, ext, cid, empty, "", now, False, False, "written by hub")
+                 for rid, (ext, cid) in zip(ids, fresh, strict=True)])

@@ -1,0 +1,473 @@
+"""Mailchimp Marketing API 3.0 simulator: one audience, its members, and Mailchimp's rules.
+
+Faithful to /shared/api/mailchimp.md: members by subscriber hash (MD5 of the lower-cased
+address; the raw address works too), offset paging (count ≤ 1000), `since_last_changed`,
+`status`, `fields`/`exclude_fields` with dot notation, PUT with `status_if_new`, batch
+subscribe (≤ 500 members, per-member errors, HTTP 200), tags, merge fields, permanent delete.
+The consent rules are the point: `pending` is the double opt-in state and every time
+Mailchimp would send its confirmation mail the simulator records it in `confirmation_mails`;
+an unsubscribed or cleaned member cannot be set to `subscribed` (only to `pending`); a
+permanently deleted address can never be re-imported; fake-looking addresses are refused.
+Errors are Problem-JSON with Mailchimp's titles and texts. More than `max_connections`
+requests in flight get a 429, as the real 10-connection limit does.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from hub_sandbox.people import Person
+
+STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional", "archived")
+_FAKE_LOCAL = {"test", "fake", "asdf", "noreply", "no-reply", "abuse", "postmaster"}
+_FAKE_DOMAINS = {"trash-mail.com", "mailinator.com", "example.invalid", "test.com"}
+_DOC = "https://mailchimp.com/developer/marketing/docs/errors/"
+
+
+def subscriber_hash(email: str) -> str:
+    """MD5 of the lower-cased address: Mailchimp's member id."""
+    return hashlib.md5(email.strip().lower().encode(), usedforsecurity=False).hexdigest()
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00") if moment else ""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class MailchimpLimits:
+    """The audience and the documented limits."""
+
+    api_key: str = "sandboxkey0000000000000000000000-us1"
+    list_id: str = "a1b2c3d4e5"
+    list_name: str = "hub sandbox audience"
+    max_count: int = 1000
+    max_batch: int = 500
+    max_connections: int = 10
+    rate_limit: bool = True
+    rate_scale: float = 1.0
+
+
+class MailchimpError(Exception):
+    """A Problem-JSON answer."""
+
+    def __init__(self, status: int, title: str, detail: str,
+                 errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail, self.errors = status, title, detail, errors
+
+    def response(self) -> Response:
+        instance = str(uuid.uuid4())
+        body: dict[str, Any] = {"type": _DOC, "title": self.title, "status": self.status,
+                                "detail": self.detail, "instance": instance}
+        if self.errors:
+            body["errors"] = self.errors
+        return JSONResponse(body, status_code=self.status, media_type="application/problem+json",
+                            headers={"X-Request-Id": instance, "Link": '<https://us1.api.'
+                                     'mailchimp.com/schema/3.0/ProblemDetailDocument.json>; '
+                                     'rel="describedBy"'})
+
+
+def _not_found() -> MailchimpError:
+    return MailchimpError(404, "Resource Not Found", "The requested resource could not be found.")
+
+
+class MailchimpSimulator:
+    """The audience's members in memory; `routes()` serves them under /3.0."""
+
+    system: ClassVar[str] = "mailchimp"
+
+    def __init__(self, people: Sequence[Person], *, limits: MailchimpLimits | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 now: Callable[[], datetime] = _utcnow) -> None:
+        self.limits = limits or MailchimpLimits()
+        self.clock = clock
+        self.now = now
+        self.in_flight = 0
+        self.reset(people)
+
+    # -- state ---------------------------------------------------------------------------
+    def reset(self, people: Sequence[Person]) -> None:
+        """Back to the seeded audience; nothing sent, nothing forgotten."""
+        self.members: dict[str, dict[str, Any]] = {}
+        self.forgotten: set[str] = set()
+        self.confirmation_mails: list[tuple[str, datetime]] = []
+        self.merge_fields: dict[str, dict[str, Any]] = {
+            tag: {"merge_id": i + 1, "tag": tag, "name": name, "type": kind, "required": False,
+                  "list_id": self.limits.list_id}
+            for i, (tag, name, kind) in enumerate((("FNAME", "First Name", "text"),
+                                                   ("LNAME", "Last Name", "text"),
+                                                   ("PHONE", "Phone Number", "phone"),
+                                                   ("ADDRESS", "Address", "address"),
+                                                   ("BIRTHDAY", "Birthday", "birthday")))}
+        for person in people:
+            view = person.mailchimp
+            if view is None:
+                continue
+            member = self._new_member(view.email.strip(), view.status, view.last_changed)
+            member["merge_fields"].update({"FNAME": view.fname or "", "LNAME": view.lname or "",
+                                           "PHONE": view.phone or ""})
+            member.update({
+                "language": view.language or "", "ip_signup": view.ip_signup or "",
+                "timestamp_signup": _iso(view.timestamp_signup), "ip_opt": view.ip_opt or "",
+                "timestamp_opt": _iso(view.timestamp_opt), "member_rating": view.member_rating,
+                "stats": {"avg_open_rate": view.avg_open_rate,
+                          "avg_click_rate": view.avg_click_rate},
+                "source": view.source or "", "tags": [{"id": i + 1, "name": t}
+                                                      for i, t in enumerate(view.tags)],
+            })
+            member["tags_count"] = len(member["tags"])
+            self.members[member["id"]] = member
+
+    def _new_member(self, email: str, status: str, changed: datetime) -> dict[str, Any]:
+        member_id = subscriber_hash(email)
+        return {
+            "id": member_id, "email_address": email, "unique_email_id": member_id[:10],
+            "contact_id": member_id[10:26], "full_name": "", "email_type": "html",
+            "status": status, "merge_fields": {tag: "" for tag in self.merge_fields},
+            "interests": {}, "stats": {"avg_open_rate": 0, "avg_click_rate": 0},
+            "ip_signup": "", "timestamp_signup": "", "ip_opt": "", "timestamp_opt": "",
+            "member_rating": 2, "last_changed": _iso(changed), "language": "", "vip": False,
+            "email_client": "", "location": {"latitude": 0, "longitude": 0, "country_code": ""},
+            "source": "API - Generic", "tags_count": 0, "tags": [],
+            "list_id": self.limits.list_id,
+        }
+
+    def confirm(self, email: str) -> dict[str, Any]:
+        """The member clicks the confirmation link: subscribed, with the opt-in evidence."""
+        member = self.members.get(subscriber_hash(email))
+        if member is None or member["status"] != "pending":
+            raise _not_found()
+        moment = self.now()
+        member.update(status="subscribed", timestamp_opt=_iso(moment), ip_opt="198.51.100.77",
+                      last_changed=_iso(moment))
+        return member
+
+    def summary(self) -> dict[str, int]:
+        """Members per status, and the confirmation mails sent."""
+        counts = {status: 0 for status in STATUSES}
+        for member in self.members.values():
+            counts[member["status"]] += 1
+        return {"members": len(self.members), **counts,
+                "confirmation_mails": len(self.confirmation_mails)}
+
+    def credentials(self, base_url: str) -> dict[str, str]:
+        """What `hub sandbox serve --json` prints for Mailchimp."""
+        return {"base_url": f"{base_url}/3.0", "api_key": self.limits.api_key,
+                "list_id": self.limits.list_id}
+
+    def rate_limited_response(self) -> Response:
+        """The answer to one connection too many."""
+        return MailchimpError(429, "Too Many Requests", "You have exceeded the limit of 10 "
+                              "simultaneous connections.").response()
+
+    # -- rules ---------------------------------------------------------------------------
+    def _check_address(self, email: str) -> None:
+        if email.strip().lower() in self.forgotten:
+            raise MailchimpError(400, "Forgotten Email Not Subscribed",
+                                 f"{email} was permanently deleted and cannot be re-imported. "
+                                 "The contact must re-subscribe to get back on the list.")
+        local, _, domain = email.strip().lower().partition("@")
+        if not local or "." not in domain or local in _FAKE_LOCAL or domain in _FAKE_DOMAINS:
+            raise MailchimpError(400, "Invalid Resource", f"{email} looks fake or invalid, "
+                                 "please enter a real email address.")
+
+    def _apply(self, member: dict[str, Any], body: dict[str, Any], *, new: bool) -> None:
+        status = body.get("status_if_new") if new and body.get("status_if_new") else \
+            body.get("status")
+        if status is not None:
+            if status not in STATUSES:
+                raise MailchimpError(400, "Invalid Resource", "The resource submitted could not "
+                                     "be validated.", [{"field": "status", "message":
+                                                        "Value must be one of: " +
+                                                        ", ".join(STATUSES)}])
+            if status == "subscribed" and member["status"] in ("unsubscribed", "cleaned") \
+                    and not new:
+                raise MailchimpError(400, "Member In Compliance State",
+                                     f"{member['email_address']} is in a compliance state due "
+                                     "to unsubscribe, bounce, or compliance review and cannot "
+                                     "be subscribed.")
+            if status == "pending" and (new or member["status"] != "pending"):
+                self.confirmation_mails.append((member["email_address"], self.now()))
+            member["status"] = status
+            if status == "subscribed" and body.get("timestamp_opt"):
+                member["timestamp_opt"] = body["timestamp_opt"]
+        for key in ("email_type", "language", "vip", "ip_signup", "timestamp_signup",
+                    "ip_opt", "timestamp_opt"):
+            if key in body:
+                member[key] = body[key]
+        fields = body.get("merge_fields") or {}
+        unknown = [tag for tag in fields if tag not in self.merge_fields]
+        if unknown:
+            raise MailchimpError(400, "Invalid Resource", "Your merge fields were invalid.",
+                                 [{"field": unknown[0], "message": "Merge field does not exist"}])
+        member["merge_fields"].update(fields)
+        member["last_changed"] = _iso(self.now())
+
+    def upsert(self, body: dict[str, Any], *, member_id: str | None = None,
+               create_only: bool = False,
+               update_existing: bool = True) -> tuple[dict[str, Any], bool]:
+        """Create or update one member by the rules above; returns (member, created)."""
+        email = str(body.get("email_address", "")).strip()
+        if not email:
+            raise MailchimpError(400, "Invalid Resource", "The resource submitted could not be "
+                                 "validated.", [{"field": "email_address",
+                                                 "message": "This value should not be blank."}])
+        key = subscriber_hash(email)
+        if member_id is not None and member_id not in (key, email.lower()):
+            raise MailchimpError(400, "Invalid Resource", "The email address in the request "
+                                 "body does not match the subscriber hash.")
+        existing = self.members.get(key)
+        if existing is not None and existing["status"] != "archived":
+            if create_only:
+                raise MailchimpError(400, "Member Exists", f"{email} is already a list member. "
+                                     "Use PUT to insert or update list members.")
+            if not update_existing:
+                return existing, False
+            self._apply(existing, body, new=False)
+            return existing, False
+        self._check_address(email)
+        if not (body.get("status") or body.get("status_if_new")):
+            raise MailchimpError(400, "Invalid Resource", "The resource submitted could not be "
+                                 "validated.", [{"field": "status", "message":
+                                                 "This value should not be blank."}])
+        member = existing or self._new_member(email, "pending", self.now())
+        member["email_address"] = email
+        self._apply(member, {**body, "status": body.get("status_if_new") or body.get("status")},
+                    new=True)
+        self.members[key] = member
+        return member, True
+
+    # -- HTTP ----------------------------------------------------------------------------
+    def routes(self) -> list[BaseRoute]:
+        """The API under /3.0 plus the sandbox's confirmation click."""
+        base = "/3.0/lists/{list_id}"
+        member = base + "/members/{member_id}"
+        return [
+            Route("/3.0/ping", self._endpoint(self._ping), methods=["GET"]),
+            Route(base, self._endpoint(self._list), methods=["GET", "POST"]),
+            Route(base + "/members", self._endpoint(self._members), methods=["GET", "POST"]),
+            Route(member, self._endpoint(self._member), methods=["GET", "PUT", "PATCH", "DELETE"]),
+            Route(member + "/actions/delete-permanent", self._endpoint(self._forget),
+                  methods=["POST"]),
+            Route(member + "/tags", self._endpoint(self._tags), methods=["GET", "POST"]),
+            Route(base + "/merge-fields", self._endpoint(self._merge_fields),
+                  methods=["GET", "POST"]),
+            Route("/_sandbox/mailchimp/confirm", self._confirm_click, methods=["POST"]),
+        ]
+
+    def _endpoint(self, handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
+        async def endpoint(request: Request) -> Response:
+            if not self._authorised(request):
+                return MailchimpError(401, "API Key Invalid", "Your API key may be invalid, or "
+                                      "you've attempted to access the wrong datacenter."
+                                      ).response()
+            if self.limits.rate_limit and self.in_flight >= self.limits.max_connections:
+                return self.rate_limited_response()
+            self.in_flight += 1
+            try:
+                list_id = request.path_params.get("list_id")
+                if list_id is not None and list_id != self.limits.list_id:
+                    raise _not_found()
+                result = await handler(request)
+                return result if isinstance(result, Response) else JSONResponse(result)
+            except MailchimpError as exc:
+                return exc.response()
+            finally:
+                self.in_flight -= 1
+        return endpoint
+
+    def _authorised(self, request: Request) -> bool:
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("basic "):
+            try:
+                _, _, password = base64.b64decode(header[6:]).decode().partition(":")
+            except ValueError:
+                return False
+            return password == self.limits.api_key
+        return header == f"Bearer {self.limits.api_key}"
+
+    async def _ping(self, request: Request) -> dict[str, str]:
+        return {"health_status": "Everything's Chimpy!"}
+
+    async def _list(self, request: Request) -> Any:
+        if request.method == "GET":
+            counts = self.summary()
+            return {"id": self.limits.list_id, "name": self.limits.list_name,
+                    "stats": {"member_count": counts["subscribed"],
+                              "unsubscribe_count": counts["unsubscribed"],
+                              "cleaned_count": counts["cleaned"]}}
+        return self._batch(await request.json())
+
+    def _batch(self, body: dict[str, Any]) -> dict[str, Any]:
+        members = body.get("members") or []
+        if len(members) > self.limits.max_batch:
+            raise MailchimpError(400, "Invalid Resource", "The resource submitted could not be "
+                                 "validated.", [{"field": "members", "message": "Maximum of "
+                                                 f"{self.limits.max_batch} members"}])
+        created: list[dict[str, Any]] = []
+        updated: list[dict[str, Any]] = []
+        errors: list[dict[str, str]] = []
+        for entry in members:
+            try:
+                member, is_new = self.upsert(entry, update_existing=bool(
+                    body.get("update_existing", False)))
+            except MailchimpError as exc:
+                errors.append({"email_address": entry.get("email_address", ""),
+                               "error": exc.detail, "error_code": exc.title.upper()
+                               .replace(" ", "_"), "field": "", "field_message": ""})
+                continue
+            (created if is_new else updated).append(member)
+        return {"new_members": created, "updated_members": updated, "errors": errors,
+                "total_created": len(created), "total_updated": len(updated),
+                "error_count": len(errors), "_links": []}
+
+    async def _members(self, request: Request) -> Any:
+        if request.method == "POST":
+            member, _ = self.upsert(await request.json(), create_only=True)
+            return member
+        q = request.query_params
+        count = min(int(q.get("count", 10)), self.limits.max_count)
+        offset = int(q.get("offset", 0))
+        chosen = list(self.members.values())
+        if q.get("status"):
+            chosen = [m for m in chosen if m["status"] == q["status"]]
+        else:
+            chosen = [m for m in chosen if m["status"] != "archived"]
+        since = q.get("since_last_changed")
+        if since:
+            cutoff = datetime.fromisoformat(since.replace("Z", "+00:00"))
+            chosen = [m for m in chosen
+                      if datetime.fromisoformat(m["last_changed"]) > cutoff]
+        if q.get("sort_field") == "last_changed":
+            chosen.sort(key=lambda m: (m["last_changed"], m["id"]),
+                        reverse=q.get("sort_dir", "ASC").upper() == "DESC")
+        page = chosen[offset:offset + count]
+        body = {"members": page, "list_id": self.limits.list_id, "total_items": len(chosen),
+                "_links": []}
+        return _select(body, q.get("fields"), q.get("exclude_fields"))
+
+    def _find(self, member_id: str) -> dict[str, Any]:
+        key = subscriber_hash(member_id) if "@" in member_id else member_id.lower()
+        member = self.members.get(key)
+        if member is None:
+            raise _not_found()
+        return member
+
+    async def _member(self, request: Request) -> Any:
+        member_id = request.path_params["member_id"]
+        if request.method == "GET":
+            member = self._find(member_id)
+            return _select(member, request.query_params.get("fields"),
+                           request.query_params.get("exclude_fields"))
+        if request.method == "DELETE":
+            member = self._find(member_id)
+            member["status"] = "archived"
+            member["last_changed"] = _iso(self.now())
+            return Response(status_code=204)
+        body = await request.json()
+        if request.method == "PATCH":
+            member = self._find(member_id)
+            self._apply(member, body, new=False)
+            return member
+        member, _ = self.upsert(body, member_id=member_id)
+        return member
+
+    async def _forget(self, request: Request) -> Response:
+        member = self._find(request.path_params["member_id"])
+        self.forgotten.add(member["email_address"].strip().lower())
+        del self.members[member["id"]]
+        return Response(status_code=204)
+
+    async def _tags(self, request: Request) -> Any:
+        member = self._find(request.path_params["member_id"])
+        if request.method == "GET":
+            return {"tags": member["tags"], "total_items": len(member["tags"])}
+        body = await request.json()
+        names = {t["name"]: t for t in member["tags"]}
+        for tag in body.get("tags") or []:
+            if tag.get("status") == "inactive":
+                names.pop(tag["name"], None)
+            elif tag["name"] not in names:
+                names[tag["name"]] = {"id": len(names) + 1, "name": tag["name"]}
+        member["tags"] = list(names.values())
+        member["tags_count"] = len(member["tags"])
+        member["last_changed"] = _iso(self.now())
+        return Response(status_code=204)
+
+    async def _merge_fields(self, request: Request) -> Any:
+        if request.method == "GET":
+            return {"merge_fields": list(self.merge_fields.values()),
+                    "list_id": self.limits.list_id, "total_items": len(self.merge_fields)}
+        body = await request.json()
+        tag = str(body.get("tag", "")).upper()
+        if not tag or tag in self.merge_fields:
+            raise MailchimpError(400, "Invalid Resource", f"A Merge Field with the tag \"{tag}\" "
+                                 "already exists for this list." if tag else "The resource "
+                                 "submitted could not be validated.")
+        field = {"merge_id": len(self.merge_fields) + 1, "tag": tag,
+                 "name": body.get("name", tag), "type": body.get("type", "text"),
+                 "required": False, "list_id": self.limits.list_id}
+        self.merge_fields[tag] = field
+        for member in self.members.values():
+            member["merge_fields"].setdefault(tag, "")
+        return field
+
+    async def _confirm_click(self, request: Request) -> Response:
+        body = await request.json()
+        try:
+            return JSONResponse(self.confirm(str(body.get("email_address", ""))))
+        except MailchimpError as exc:
+            return exc.response()
+
+
+def _select(body: dict[str, Any], fields: str | None, exclude: str | None) -> dict[str, Any]:
+    """`fields`/`exclude_fields`, comma lists with dot notation (members.email_address)."""
+    if fields:
+        picked: dict[str, Any] = _pick(body, [f.strip().split(".") for f in fields.split(",")
+                                              if f.strip()])
+        return picked
+    if exclude:
+        result = body
+        for path in (f.strip().split(".") for f in exclude.split(",") if f.strip()):
+            result = _drop(result, path)
+        return result
+    return body
+
+
+def _pick(value: Any, paths: list[list[str]]) -> Any:
+    if isinstance(value, list):
+        return [_pick(v, paths) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    for head in dict.fromkeys(p[0] for p in paths):
+        if head not in value:
+            continue
+        rests = [p[1:] for p in paths if p[0] == head]
+        out[head] = value[head] if any(not r for r in rests) else _pick(value[head], rests)
+    return out
+
+
+def _drop(value: Any, path: list[str]) -> Any:
+    if isinstance(value, list):
+        return [_drop(v, path) for v in value]
+    if not isinstance(value, dict) or path[0] not in value:
+        return value
+    if len(path) == 1:
+        return {k: v for k, v in value.items() if k != path[0]}
+    return {**value, path[0]: _drop(value[path[0]], path[1:])}

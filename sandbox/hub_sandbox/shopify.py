@@ -1,0 +1,278 @@
+"""Shopify Admin GraphQL simulator: `POST /admin/api/{version}/graphql.json`.
+
+A real GraphQL server (graphql-core over `shopify_schema.graphql`): clients send their own
+selections, aliases, fragments and variables and get Shopify's answers, including its error
+shapes, its calculated query cost in `extensions.cost` and its leaky-bucket throttle (THROTTLED
+with HTTP 200). Customers and their orders are seeded from `person.shopify`. Bulk operations
+produce JSONL files served under `/_sandbox/shopify/bulk/<id>.jsonl`.
+
+What the simulator decides where Shopify's behaviour is not documented is a `ShopifyLimits`
+setting; the defaults are the documented (or most commonly observed) values.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FragmentDefinitionNode,
+    GraphQLError,
+    execute,
+    get_operation_ast,
+    parse,
+    validate,
+)
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from hub_sandbox.people import Person
+from hub_sandbox.shopify_bulk import FILE_PATH, BulkOperations
+from hub_sandbox.shopify_cost import ActualCost, CostBucket, RequestedCost
+from hub_sandbox.shopify_errors import (
+    MISSING_QUERY,
+    NOT_FOUND,
+    UNAUTHORIZED,
+    Body,
+    internal_error,
+    max_cost_exceeded,
+    parse_error,
+    throttled,
+)
+from hub_sandbox.shopify_mutations import MUTATION_RESOLVERS
+from hub_sandbox.shopify_resolvers import READ_RESOLVERS, Context
+from hub_sandbox.shopify_schema import load_schema
+from hub_sandbox.shopify_shop import Shop, to_second
+from hub_sandbox.shopify_validation import RULES, validation_errors, variable_errors
+
+log = logging.getLogger(__name__)
+
+#: Quarterly stable versions Shopify serves while they are supported.
+SUPPORTED_VERSIONS = ("2024-10", "2025-01", "2025-04", "2025-07", "2025-10", "2026-01",
+                      "2026-04", "2026-07", "2026-10")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class ShopifyLimits:
+    """The shop's credentials, limits and the behaviours the docs leave open.
+
+    Defaults are the documented values; the ones marked [U] in `shared/api/shopify.md` (or
+    observed differently across API versions) are settings here.
+    """
+
+    token: str = "shpat_sandbox"
+    shop: str = "hub-sandbox.myshopify.com"
+    shop_name: str = "Hub Sandbox"
+    #: Region for phone numbers given without a country code.
+    shop_country: str = "DE"
+    currency: str = "EUR"
+    api_version: str = "2025-10"
+    supported_versions: tuple[str, ...] = SUPPORTED_VERSIONS
+    max_page_size: int = 250
+    #: A single query may cost at most this much (MAX_COST_EXCEEDED above) [U].
+    max_query_cost: int = 1000
+    #: Leaky bucket: Standard plan 1000 points, restoring 50/s (newer plans differ) [U].
+    bucket_size: float = 1000.0
+    restore_rate: float = 50.0
+    rate_limit: bool = True
+    #: Multiplies the restore rate (10 = ten times Shopify's pace) for demos and benchmarks.
+    rate_scale: float = 1.0
+    #: A bulk operation completes on this poll (0: as soon as it is created).
+    bulk_polls_to_complete: int = 1
+    #: Query bulk operations allowed at once (1 historically; 5 from API 2026-01) [U].
+    bulk_concurrency: int = 1
+    #: Shopify carries out an erasure request after a waiting period [U].
+    erasure_delay: timedelta = timedelta(days=10)
+    #: Without the `read_all_orders` scope only the last 60 days of orders are visible.
+    read_all_orders: bool = True
+    #: Consent update for a customer without e-mail: a userError (True), or a silent no-op as
+    #: API 2026-04 was observed to answer (False) [U].
+    consent_requires_email: bool = True
+    #: The namespace a metafield gets when the client names none (`$app` on Shopify).
+    app_namespace: str = "app--hub-sandbox"
+
+
+class ShopifySimulator:
+    """The Shopify Admin GraphQL API over an in-memory shop."""
+
+    system: ClassVar[str] = "shopify"
+
+    def __init__(self, people: Sequence[Person], *, limits: ShopifyLimits | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 now: Callable[[], datetime] = _utc_now) -> None:
+        self.limits = limits or ShopifyLimits()
+        self.clock = clock
+        self.now = now
+        self.schema = load_schema({**READ_RESOLVERS, **MUTATION_RESOLVERS})
+        self._lock = threading.RLock()
+        self._requests = 0
+        self.reset(people)
+
+    # the simulator contract ------------------------------------------------------------------
+
+    def reset(self, people: Sequence[Person]) -> None:
+        """Back to the seeded state: shop, throttle bucket and bulk operations."""
+        with self._lock:
+            self.shop = Shop(people, currency=self.limits.currency)
+            self.bucket = CostBucket(self.limits.bucket_size,
+                                     self.limits.restore_rate * self.limits.rate_scale,
+                                     self.clock)
+            self.bulk = BulkOperations(self.schema, self._run_bulk,
+                                       lambda: to_second(self.now()),
+                                       polls_to_complete=self.limits.bulk_polls_to_complete,
+                                       concurrency=self.limits.bulk_concurrency)
+
+    def routes(self) -> list[BaseRoute]:
+        """The GraphQL endpoint and the bulk result files."""
+        return [
+            Route("/admin/api/{version}/graphql.json", self._graphql, methods=["POST"]),
+            Route(FILE_PATH + "/{number:int}.jsonl", self._bulk_file, methods=["GET"]),
+        ]
+
+    def credentials(self, base_url: str) -> dict[str, str]:
+        """What `hub sandbox serve --json` prints for Shopify."""
+        return {"base_url": base_url, "shop": self.limits.shop, "token": self.limits.token,
+                "api_version": self.limits.api_version}
+
+    def summary(self) -> dict[str, int]:
+        """Counts for `/_sandbox/stats`."""
+        with self._lock:
+            return {"customers": len(self.shop.customers), "orders": len(self.shop.orders)}
+
+    def rate_limited_response(self, requested_cost: int = 1) -> Response:
+        """The THROTTLED answer a 429 storm sends: HTTP 200, as Shopify throttles GraphQL."""
+        with self._lock:
+            return JSONResponse(throttled(self._cost(requested_cost, None)))
+
+    # HTTP ------------------------------------------------------------------------------------
+
+    async def _graphql(self, request: Request) -> Response:
+        version = request.path_params["version"]
+        if version not in self.limits.supported_versions:
+            return JSONResponse(NOT_FOUND, status_code=404)
+        if request.headers.get("x-shopify-access-token") != self.limits.token:
+            return JSONResponse(UNAUTHORIZED, status_code=401)
+        parsed = _request_body(request.headers.get("content-type", ""), await request.body())
+        if parsed is None:
+            return JSONResponse(MISSING_QUERY, status_code=400)
+        query, variables, operation_name = parsed
+        base_url = str(request.base_url).rstrip("/")
+        body = self.execute(query, variables, operation_name, base_url=base_url)
+        return JSONResponse(body, headers={"X-Shopify-API-Version": version})
+
+    async def _bulk_file(self, request: Request) -> Response:
+        with self._lock:
+            content = self.bulk.file(request.path_params["number"])
+        if content is None:
+            return JSONResponse(NOT_FOUND, status_code=404)
+        return Response(content, media_type="application/jsonl")
+
+    # GraphQL ---------------------------------------------------------------------------------
+
+    def execute(self, query: str, variables: dict[str, Any] | None = None,
+                operation_name: str | None = None, *,
+                base_url: str = "http://127.0.0.1") -> Body:
+        """Answer one GraphQL request exactly as the endpoint does once auth has passed."""
+        with self._lock:
+            self._requests += 1
+            now = to_second(self.now())
+            self.shop.apply_due_erasures(now)
+            try:
+                document = parse(query)
+            except GraphQLError as error:
+                return {"errors": [parse_error(error, query)]}
+            problems = validate(self.schema, document, RULES)
+            if problems:
+                return {"errors": validation_errors(self.schema, document, problems)}
+            operation = get_operation_ast(document, operation_name)
+            if operation is None:
+                message = f'No operation named "{operation_name}"' if operation_name \
+                    else "An operation name is required"
+                return {"errors": [{"message": message}]}
+            variables = variables or {}
+            invalid = variable_errors(self.schema, operation, variables)
+            if invalid:
+                return {"errors": invalid}
+            fragments = {d.name.value: d for d in document.definitions
+                         if isinstance(d, FragmentDefinitionNode)}
+            requested = RequestedCost(self.schema, fragments, variables).of(operation)
+            if requested > self.limits.max_query_cost:
+                return max_cost_exceeded(requested, self.limits.max_query_cost,
+                                         self._cost(requested, None))
+            if self.limits.rate_limit and not self.bucket.take(requested):
+                return throttled(self._cost(requested, None))
+            actual = ActualCost()
+            context = Context(self.shop, self.limits, now, base_url, self.bulk)
+            result = execute(self.schema, document, context_value=context,
+                             variable_values=variables, operation_name=operation_name,
+                             middleware=[actual])
+            assert isinstance(result, ExecutionResult)
+            if self.limits.rate_limit:
+                self.bucket.refund(requested - actual.total)
+            body: Body = {}
+            if result.errors:
+                body["errors"] = [self._format(error) for error in result.errors]
+            body["data"] = result.data
+            body["extensions"] = {"cost": self._cost(requested, actual.total)}
+            return body
+
+    def _run_bulk(self, document: DocumentNode) -> dict[str, Any]:
+        """A bulk operation's inner query over whole connections (no cost, no throttle)."""
+        context = Context(self.shop, self.limits, to_second(self.now()), "", self.bulk,
+                          unbounded=True)
+        result = execute(self.schema, document, context_value=context)
+        assert isinstance(result, ExecutionResult)
+        for error in result.errors or ():
+            log.warning("bulk query error: %s", error.message)
+        return result.data or {}
+
+    def _cost(self, requested: int, actual: int | None) -> Body:
+        return {"requestedQueryCost": requested, "actualQueryCost": actual,
+                "throttleStatus": self.bucket.status()}
+
+    def _format(self, error: GraphQLError) -> Body:
+        original = error.original_error
+        if original is not None and not isinstance(original, GraphQLError):
+            log.error("resolver failed at %s", error.path, exc_info=original)
+            body = internal_error(f"sandbox-{self._requests}")
+            if error.path:
+                body["path"] = list(error.path)
+            return body
+        return dict(error.formatted)
+
+
+def _request_body(content_type: str,
+                  raw: bytes) -> tuple[str, dict[str, Any] | None, str | None] | None:
+    """(query, variables, operationName) of a JSON or `application/graphql` body."""
+    if content_type.startswith("application/graphql"):
+        text = raw.decode("utf-8", errors="replace")
+        return (text, None, None) if text.strip() else None
+    try:
+        data = json.loads(raw or b"null")
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("query"), str):
+        return None
+    variables = data.get("variables")
+    if isinstance(variables, str):
+        try:
+            variables = json.loads(variables) if variables.strip() else None
+        except ValueError:
+            return None
+    if variables is not None and not isinstance(variables, dict):
+        return None
+    operation_name = data.get("operationName")
+    return data["query"], variables, operation_name if isinstance(operation_name, str) else None
