@@ -82,7 +82,7 @@ def contact_view(conn: Connection, contact_id: int) -> dict[str, Any]:
             view["provenance"][field] = {
                 "connector": source.connector, "id": source.external_id,
                 "at": iso(source.source_updated_at) or iso(source.seen_at)}
-    from hub.pipeline.outbox import consent_of
+    from hub.consent.newsletter import consent_of
 
     view["consent"] = {"newsletter": consent_of(conn, [contact_id]).get(
         contact_id, NONE).as_dict()}

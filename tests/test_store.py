@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-import hub.store
-from hub.store import Store
+from hub.store import MIGRATIONS, Store
 from hub.store.schema import metadata
 
 
@@ -22,5 +19,5 @@ def test_opening_twice_is_a_no_op(store: Store) -> None:
     store.migrate()
     with store.engine.connect() as conn:
         version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-    head = ScriptDirectory(str(Path(hub.store.__file__).parent.parent / "migrations"))
+    head = ScriptDirectory(str(MIGRATIONS))
     assert version == head.get_current_head()

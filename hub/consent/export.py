@@ -17,7 +17,7 @@ from typing import IO, Any
 from sqlalchemy import Connection, select
 
 from hub.consent import ledger
-from hub.pipeline.outbox import consent_of
+from hub.consent.newsletter import consent_of
 from hub.store.bulk import chunks
 from hub.store.schema import consent_ledger, contacts
 

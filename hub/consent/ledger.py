@@ -46,11 +46,16 @@ def subject_hash(entry: Mapping[str, Any]) -> str:
 
 def _digest(prev: str, entry: Mapping[str, Any]) -> str:
     body = {k: entry.get(k) for k in _SEALED}
-    body["recorded_at"] = _iso(body["recorded_at"])
+    body["recorded_at"] = _sealed_time(body["recorded_at"])
     return hashlib.sha256((prev + _json(body)).encode()).hexdigest()
 
 
-def _iso(moment: Any) -> str | None:
+def _sealed_time(moment: Any) -> str | None:
+    """A time in the exact form the hash chain was sealed with (microseconds, +00:00).
+
+    Not `hub.clock.iso`: changing this spelling would break the verification of every
+    ledger already written.
+    """
     if moment is None:
         return None
     if isinstance(moment, datetime):
@@ -183,7 +188,7 @@ def decisions(entries: Iterable[tuple[int, str | None, str, str, str]], *,
               run_id: int | None, now: datetime) -> list[dict[str, Any]]:
     """Ledger entries for (contact, email, connector, state, reason) decisions hub wrote."""
     return [{"contact_id": cid, "email": email, "channel": "email", "purpose": "newsletter",
-             "kind": f"decision:{state}", "occurred_at": _iso(now), "connector": connector,
+             "kind": f"decision:{state}", "occurred_at": _sealed_time(now), "connector": connector,
              "record_id": None, "evidence": {"reason": reason}, "run_id": run_id,
              "recorded_at": now}
             for cid, email, connector, state, reason in entries]
@@ -194,7 +199,7 @@ def trail(conn: Connection, contact_id: int) -> list[dict[str, Any]]:
     rows = conn.execute(select(consent_ledger).where(consent_ledger.c.contact_id == contact_id)
                         .order_by(consent_ledger.c.id))
     return [{"id": r.id, "kind": r.kind, "occurred_at": r.occurred_at,
-             "recorded_at": _iso(r.recorded_at), "connector": r.connector,
+             "recorded_at": _sealed_time(r.recorded_at), "connector": r.connector,
              "record_id": r.record_id, "channel": r.channel, "purpose": r.purpose,
              "evidence": r.evidence or {}, "entry_hash": r.entry_hash} for r in rows]
 

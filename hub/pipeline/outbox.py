@@ -23,10 +23,16 @@ from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select
 
 from hub.connector import Capability, Connector
 from hub.consent import ledger
-from hub.consent.policy import NONE, Decision, Policy, decide
+from hub.consent.newsletter import (
+    consent_by_address,
+    newsletter_status,
+    requested_since,
+    status_shown,
+)
+from hub.consent.policy import NONE, Policy
 from hub.store import upsert
 from hub.store.bulk import chunks
-from hub.store.schema import consent_ledger, contacts, outbox, source_records, sync_state
+from hub.store.schema import contacts, outbox, source_records, sync_state
 
 BATCH = 2000
 
@@ -48,57 +54,6 @@ class Planned:
         return {"create": self.create, "update": self.update, "delete": self.delete,
                 "blocked": dict(sorted(self.blocked.items())),
                 "consent": dict(sorted(self.consent.items()))}
-
-
-#: What the newsletter is told for each consent state; None: leave the status alone.
-_NEWSLETTER_STATUS: dict[str, str | None] = {
-    "confirmed": "subscribed", "unconfirmed": "pending", "pending": None,
-    "unsubscribed": "unsubscribed", "suppressed": "unsubscribed",
-}
-
-
-#: Events that give or ask for permission: they prove something only for their own address.
-_PERMISSIONS = frozenset({"doi_confirmed", "single_opt_in", "signup", "doi_requested"})
-
-
-def consent_by_address(conn: Connection,
-                       ids: Sequence[int]) -> dict[int, dict[str | None, Decision]]:
-    """The newsletter decision for each address of each contact (None: the golden one).
-
-    A double opt-in proves consent for the address that was confirmed, nothing else: when
-    two records of one person carry different addresses, only the events that came with an
-    address can permit mailing it, so a merge never lends one address's DOI to another.
-    Withdrawals are the person's and count from every record (rule 4: the most restrictive
-    state wins).
-    """
-    found: dict[int, list[tuple[str, str | None, Any]]] = {}
-    golden: dict[int, str | None] = {}
-    for part in chunks(ids):
-        for contact_id, connector, observed, own, address in conn.execute(
-                select(source_records.c.contact_id, source_records.c.connector,
-                       source_records.c.consent, source_records.c.email, contacts.c.email)
-                .join(contacts, contacts.c.id == source_records.c.contact_id)
-                .where(source_records.c.contact_id.in_(part),
-                       source_records.c.consent.is_not(None))):
-            golden[contact_id] = address
-            found.setdefault(contact_id, []).append((connector, own, observed))
-    decisions: dict[int, dict[str | None, Decision]] = {}
-    for cid, records in found.items():
-        addresses = {golden[cid]} | {own for _c, own, _o in records if own}
-        per: dict[str | None, Decision] = {}
-        for address in addresses:
-            per[address] = decide(
-                (connector, e) for connector, own, observed in records for e in observed or ()
-                if own is None or address is None or own == address
-                or e.get("kind") not in _PERMISSIONS)
-        per[None] = per[golden[cid]]
-        decisions[cid] = per
-    return decisions
-
-
-def consent_of(conn: Connection, ids: Sequence[int]) -> dict[int, Decision]:
-    """The newsletter decision for each contact's golden address."""
-    return {cid: per[None] for cid, per in consent_by_address(conn, ids).items()}
 
 
 def payload_hash(payload: Mapping[str, Any]) -> str:
@@ -124,30 +79,6 @@ def _holds(own: Mapping[str, Any] | None, payload: Mapping[str, Any]) -> bool:
         elif mine != value:
             return False
     return True
-
-
-#: The status a system shows when its newest event is of this kind (a single opt-in shows as
-#: subscribed there even though it proves nothing, which is why it never decides anything).
-_STATUS_OF_KIND = {"doi_confirmed": "subscribed", "single_opt_in": "subscribed",
-                   "signup": "subscribed", "doi_requested": "pending",
-                   "opt_out": "unsubscribed", "bounce": "unsubscribed",
-                   "complaint": "unsubscribed"}
-
-
-def _status_shown(observed: Sequence[Any] | None) -> str | None:
-    """The newsletter status a system's own latest consent observation shows."""
-    dated = sorted((e.get("at") or "", e.get("kind")) for e in observed or ())
-    return _STATUS_OF_KIND.get(str(dated[-1][1])) if dated else None
-
-
-def _recently_requested(conn: Connection, emails: Sequence[str], since: datetime) -> set[str]:
-    """Addresses hub asked the newsletter to send a confirmation mail to since `since`."""
-    found: set[str] = set()
-    for part in chunks(sorted(set(emails))):
-        found.update(conn.execute(select(consent_ledger.c.email).where(
-            consent_ledger.c.kind == "decision:pending", consent_ledger.c.recorded_at >= since,
-            consent_ledger.c.email.in_(part))).scalars())
-    return found
 
 
 def _candidates(conn: Connection, connector: Connector, run_id: int,
@@ -200,7 +131,7 @@ def _own_records(conn: Connection, name: str, ids: Sequence[int]
                    source_records.c.contact_id.in_(part))
             .order_by(source_records.c.external_id))
         for contact_id, external_id, fields, observed, email in rows:
-            shown = _status_shown(observed)
+            shown = status_shown(observed)
             if contact_id not in own:
                 own[contact_id] = (external_id, fields, shown)
             more.setdefault(contact_id, []).append((external_id, email, shown))
@@ -221,7 +152,7 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
     twice within the request window), a withdrawal unsubscribed where the contact is already
     on the list, and a contact with no permission is not written at all. Every other system
     that can write consent learns withdrawals: an opt-out, bounce, complaint or erasure
-    anywhere becomes ``unsubscribed`` there too (CONSENT.md rule 3). `lead` adds the
+    anywhere becomes ``unsubscribed`` there too (docs/consent.md, rule 3). `lead` adds the
     lifecycle fields this connector is configured to get (``[lifecycle.push.NAME]``).
     """
     planned = Planned()
@@ -242,7 +173,7 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
         by_address = consent_by_address(conn, [row.id for row in batch]) \
             if newsletter or withdrawals else {}
         decisions = {cid: per[None] for cid, per in by_address.items()}
-        recent = _recently_requested(
+        recent = requested_since(
             conn, [row.fields["email"] for row in batch if row.fields.get("email")],
             window) if newsletter else set()
         extra = lead(conn, [row.id for row in batch]) if lead is not None else {}
@@ -257,24 +188,13 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
                 if not payload:
                     continue
                 decision = decisions.get(row.id, NONE)
-                status = _NEWSLETTER_STATUS.get(decision.state)
-                listed = external_id is not None
-                if decision.state == "none" or (not listed and status in (None, "unsubscribed")):
-                    block(decision.state)
+                told = newsletter_status(decision, listed=external_id is not None,
+                                         requested_recently=row.fields.get("email") in recent,
+                                         policy=policy, now=now)
+                if told.blocked is not None:
+                    block(told.blocked)
                     continue
-                if status == "pending" and listed:
-                    # a single opt-in asks for a confirmation mail when the contact is added;
-                    # re-permissioning someone already on the list is a consent-policy step
-                    status = None
-                if status == "pending" and row.fields.get("email") in recent:
-                    block("confirmation_requested_recently")
-                    continue
-                if status == "subscribed" and policy.suppress_stale \
-                        and policy.stale(decision, now):
-                    if not listed:
-                        block("stale")
-                        continue
-                    status = None
+                status = told.status
                 if status is not None:
                     payload["consent"] = status
                     decided.append((row.id, row.fields.get("email"), name, status,

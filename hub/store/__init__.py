@@ -20,7 +20,7 @@ from hub.store import schema
 
 __all__ = ["Store", "schema", "upsert"]
 
-_MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_LOCK = 0x6875622D6D6967  # "hub-mig": a fixed advisory-lock key for migrations
 
 
@@ -70,7 +70,7 @@ class Store:
         from alembic.config import Config as AlembicConfig
 
         config = AlembicConfig()
-        config.set_main_option("script_location", str(_MIGRATIONS))
+        config.set_main_option("script_location", str(MIGRATIONS))
         try:
             with self.engine.begin() as conn:
                 if self.dialect == "postgresql":

@@ -1,4 +1,4 @@
-"""The store's tables (SQLAlchemy Core). Alembic migrations in hub/migrations create them.
+"""The store's tables (SQLAlchemy Core). Alembic migrations in hub/store/migrations create them.
 
 Design notes:
 - `source_records` keeps every record as each system last showed it (normalised fields as
