@@ -1,6 +1,6 @@
 """DECIDE: turn changed golden contacts into outbox rows, one per system that should learn.
 
-Defaults (DESIGN.md, issue 4): a connector that creates records (the CRM, a CSV export)
+Defaults: a connector that creates records (the CRM, a CSV export)
 receives every active golden contact; one that does not (the shop) receives updates to the
 contacts it already holds. Only the fields a connector writes (`write_fields`) are compared.
 Nothing is queued when the system already holds exactly those values (no echo back to the
@@ -221,7 +221,7 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
     twice within the request window), a withdrawal unsubscribed where the contact is already
     on the list, and a contact with no permission is not written at all. Every other system
     that can write consent learns withdrawals: an opt-out, bounce, complaint or erasure
-    anywhere becomes ``unsubscribed`` there too (CONSENT.md rule 3). `lead` adds the
+    anywhere becomes ``unsubscribed`` there too (docs/consent.md, rule 3). `lead` adds the
     lifecycle fields this connector is configured to get (``[lifecycle.push.NAME]``).
     """
     planned = Planned()
