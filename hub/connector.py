@@ -68,7 +68,7 @@ class ConsentObservation:
 
     `kind` is one of: signup, single_opt_in, doi_requested, doi_confirmed, opt_out, bounce,
     complaint, erasure, none. Only evidence of a confirmed double opt-in may say
-    ``doi_confirmed`` (CONSENT.md rule 1).
+    ``doi_confirmed`` (docs/consent.md, rule 1).
     """
 
     kind: str

@@ -1,6 +1,6 @@
 """The error hierarchy: every message says what happened, where, and what to do next.
 
-The CLI maps each class to an exit code (DESIGN.md): usage and configuration problems exit 2,
+The CLI maps each class to an exit code (docs/operations.md): usage and config problems exit 2,
 an unreachable system exits 3. Record-level problems are never exceptions that stop a run;
 they become dead letters (see `hub.connector.Rejection`).
 """

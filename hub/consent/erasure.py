@@ -1,4 +1,4 @@
-"""Erasure (GDPR Art. 17): `hub consent forget EMAIL`, complete and sticky (CONSENT.md rule 6).
+"""Erasure (GDPR Art. 17): `hub consent forget`, complete and sticky (docs/consent.md, rule 6).
 
 In one transaction hub:
 

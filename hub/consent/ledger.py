@@ -1,6 +1,6 @@
 """The consent ledger: every consent observation and every decision, append-only, chained.
 
-CONSENT.md rule 5: observations from each system and hub's decisions are kept with their
+docs/consent.md, rule 5: observations from each system and hub's decisions are kept with their
 evidence, never updated, and tamper-evident — each entry carries the hash of the previous
 one, so `hub consent verify` detects an edited, removed or reordered entry. Observations are
 appended when a source record's content changes (the same event is never recorded twice for

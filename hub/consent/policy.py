@@ -1,6 +1,6 @@
 """DECIDE, consent: what a contact's newsletter permission is, from every system's evidence.
 
-The rules are CONSENT.md's, applied to the observations connectors report
+The rules are docs/consent.md's, applied to the observations connectors report
 (`ConsentObservation`, stored per source record):
 
 - only ``doi_confirmed`` evidence makes a contact *confirmed*; nothing else can (never upgrade);

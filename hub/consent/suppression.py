@@ -1,7 +1,7 @@
 """The suppression list: erased addresses, kept only as salted hashes, refused on import.
 
 GDPR Art. 17 removes the person's data; honouring their objection needs a trace that they
-must not come back (CONSENT.md rule 6). hub keeps an HMAC-SHA256 of the normalised address
+must not come back (docs/consent.md, rule 6). hub keeps an HMAC-SHA256 of the normalised address
 under a random per-installation salt (in the store's `settings`): the list cannot be
 reversed into addresses or matched against another company's list, and any later import of
 the same address, from any connector, is refused before it is stored and counted.

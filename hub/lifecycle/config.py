@@ -2,7 +2,7 @@
 
 Marketing and sales agree once what makes a lead worth a call (the "SLA": points, decay, the
 MQL threshold, who gets the call); these models make that agreement checkable before a run
-and executable during one (`hub.scoring`, `hub.lifecycle`). Every condition a rule can state
+and executable during one (`scoring`, `evaluation`). Every condition a rule can state
 is validated here, so a typo is a config error with a line number, not a silent zero.
 """
 

@@ -1,4 +1,4 @@
-"""Prometheus metrics of a `hub run` node (served on ``/metrics`` by hub.health).
+"""Prometheus metrics of a `hub run` node (served on ``/metrics`` by hub.ops.health).
 
 Two kinds: what this node did (runs, durations, records, API calls, 429s: counters that grow
 with each run it finished), and what the store holds now (outbox depth, dead letters, consent

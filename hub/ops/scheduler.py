@@ -4,10 +4,10 @@
   a restarted node knows what it missed: a job whose time passed while every node was down
   runs once on start (coalesce) if it is late by less than ``[scheduler] misfire_grace``.
 - Several nodes may share one PostgreSQL store. Each run holds the pipeline's lease
-  (hub.lease); the slot it runs is recorded under the lease, so two nodes woken for the same
+  (hub.ops.lease); the slot it runs is recorded under the lease, so two nodes woken for the same
   slot run it once between them. Every ``takeover_check`` each node looks for a run marked
   running whose lease is free — its node died — and resumes it from the last checkpoint.
-- `stop()` (SIGTERM/SIGINT, see hub.daemon): no new runs; the running ones stop at their next
+- `stop()` (SIGTERM/SIGINT, see hub.ops.daemon): no new runs; the running ones stop at their next
   checkpoint and are marked interrupted.
 """
 

@@ -1,6 +1,6 @@
 """DECIDE: turn changed golden contacts into outbox rows, one per system that should learn.
 
-Defaults (DESIGN.md, issue 4): a connector that creates records (the CRM, a CSV export)
+Defaults: a connector that creates records (the CRM, a CSV export)
 receives every active golden contact; one that does not (the shop) receives updates to the
 contacts it already holds. Only the fields a connector writes (`write_fields`) are compared.
 Nothing is queued when the system already holds exactly those values (no echo back to the

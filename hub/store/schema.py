@@ -229,7 +229,7 @@ consent_ledger = Table(
 )
 
 #: Addresses erased with `hub consent forget`: only a salted hash (HMAC-SHA256), so the person
-#: is not re-imported from any source while the address itself is gone (CONSENT.md rule 6).
+#: is not re-imported from any source while the address itself is gone (docs/consent.md, rule 6).
 suppression = Table(
     "suppression", metadata,
     Column("digest", String(64), primary_key=True),

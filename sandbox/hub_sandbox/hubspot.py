@@ -1,4 +1,4 @@
-"""HubSpot CRM v3 contacts simulator, faithful to /shared/api/hubspot.md.
+"""HubSpot CRM v3 contacts simulator, faithful to HubSpot's public API documentation.
 
 Records (numeric-string ids, all property values strings), list with ``limit``/``after``
 (max 100), get by id or ``idProperty=email``, create (409 on a duplicate e-mail), PATCH
@@ -10,7 +10,7 @@ silently ignored unless ``lifecycle_backward_allowed``); custom properties; GDPR
 communication preferences v3; the TEN_SECONDLY_ROLLING and search SECONDLY limits with
 HubSpot's headers and 429 bodies, on an injected clock.
 
-DOI evidence: HubSpot exposes little ([U] in the API notes), so a subscription seeded with a
+DOI evidence: HubSpot documents little about it [U], so a subscription seeded with a
 confirmed double opt-in carries ``legalBasis = CONSENT_WITH_NOTICE``, ``legalBasisExplanation
 = "Double opt-in confirmed <ISO time>"`` and, standing for HubSpot's own double opt-in
 setting, ``doubleOptIn = {"confirmedAt": "<ISO time>"}`` on the status entry.

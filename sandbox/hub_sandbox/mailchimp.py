@@ -1,6 +1,6 @@
 """Mailchimp Marketing API 3.0 simulator: one audience, its members, and Mailchimp's rules.
 
-Faithful to /shared/api/mailchimp.md: members by subscriber hash (MD5 of the lower-cased
+Faithful to Mailchimp's public API documentation: members by subscriber hash (MD5 of the lower-cased
 address; the raw address works too), offset paging (count ≤ 1000), `since_last_changed`,
 `status`, `fields`/`exclude_fields` with dot notation, PUT with `status_if_new`, batch
 subscribe (≤ 500 members, per-member errors, HTTP 200), tags, merge fields, permanent delete.

@@ -69,7 +69,7 @@ def _utc_now() -> datetime:
 class ShopifyLimits:
     """The shop's credentials, limits and the behaviours the docs leave open.
 
-    Defaults are the documented values; the ones marked [U] in `shared/api/shopify.md` (or
+    Defaults are the documented values; the ones marked [U] (undocumented, or
     observed differently across API versions) are settings here.
     """
 

@@ -1,7 +1,7 @@
 """The export formats hub understands: column names as the products really write them.
 
 Each format maps headers to golden fields, names the id and update-time columns, and turns
-consent columns into observations (CONSENT.md): only a Mailchimp row with a CONFIRM_TIME is a
+consent columns into observations (docs/consent.md): only a Mailchimp row with a CONFIRM_TIME is a
 confirmed double opt-in; an opt-in time alone, or Shopify's "Accepts Email Marketing = yes", is
 a single opt-in at most.
 """

@@ -1,6 +1,6 @@
 """E-mail subscription status through HubSpot's communication-preferences API (v3).
 
-Reading turns one contact's statuses into `ConsentObservation`s, strictly by CONSENT.md: only
+Reading turns one contact's statuses into `ConsentObservation`s, strictly by docs/consent.md: only
 SUBSCRIBED on ``CONSENT_WITH_NOTICE`` *with* double-opt-in evidence (a confirmation time) is
 ``doi_confirmed``; SUBSCRIBED on any other basis, or without that evidence, is
 ``single_opt_in``; NOT_SUBSCRIBED on the subscription, or a portal/brand-wide opt-out, is
@@ -44,7 +44,7 @@ class DoiEvidence:
 def doi_evidence(status: Mapping[str, Any]) -> DoiEvidence | None:
     """The confirmation recorded on a status entry, or None (no proof of a DOI).
 
-    Without a confirmation time there is no DOI (CONSENT.md), so a flag alone is not enough.
+    Without a confirmation time there is no DOI (docs/consent.md), so a flag alone is not enough.
     """
     doi = status.get("doubleOptIn")
     if not isinstance(doi, Mapping):

@@ -1,4 +1,4 @@
-"""Subscription statuses → consent observations, by CONSENT.md (never upgrade)."""
+"""Subscription statuses → consent observations, by docs/consent.md, rule 1 (never upgrade)."""
 
 from __future__ import annotations
 

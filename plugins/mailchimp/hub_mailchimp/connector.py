@@ -2,7 +2,7 @@
 
 Reading lists members changed since the cursor, oldest change first (so a crash resumes
 where it stopped), then the archived ones (which become deletions). Consent evidence follows
-CONSENT.md: only ``subscribed`` *with* an opt-in timestamp is a confirmed double opt-in.
+docs/consent.md: only ``subscribed`` *with* an opt-in timestamp is a confirmed double opt-in.
 
 Writing never makes anyone ``subscribed`` without hub's say-so: `OutboundRecord.consent` is
 hub's decision (``subscribed`` only with DOI proof, ``pending`` for a single opt-in, which
@@ -337,7 +337,7 @@ class MailchimpConnector(Connector):
 
 
 def consent_of(member: dict[str, Any]) -> tuple[ConsentObservation, ...]:
-    """CONSENT.md for Mailchimp: subscribed is a confirmed DOI only with its opt-in time."""
+    """docs/consent.md for Mailchimp: subscribed is a confirmed DOI only with its opt-in time."""
     status = member.get("status")
     evidence = {k: str(member[k]) for k in ("ip_signup", "timestamp_signup", "ip_opt",
                                             "timestamp_opt", "source") if member.get(k)}

@@ -1,6 +1,6 @@
 """A Shopify customer in hub's terms: golden fields, consent evidence and customer value.
 
-Consent follows CONSENT.md's table. Only ``SUBSCRIBED`` with ``CONFIRMED_OPT_IN`` *and* the
+Consent follows docs/consent.md. Only ``SUBSCRIBED`` with ``CONFIRMED_OPT_IN`` *and* the
 time it was given is a confirmed double opt-in; ``SINGLE_OPT_IN`` or ``UNKNOWN`` is a single
 opt-in however long ago it happened; ``REDACTED`` means Shopify erased the person, which
 hub records as an erasure of that record (the address is gone, the record id remains).
@@ -64,7 +64,7 @@ class OrderTotals:
 
 
 def consent_of(node: Mapping[str, Any], shop: str) -> tuple[ConsentObservation, ...]:
-    """What Shopify's ``emailMarketingConsent`` proves, per CONSENT.md (never more)."""
+    """What Shopify's ``emailMarketingConsent`` proves, per docs/consent.md (never more)."""
     state = node.get("emailMarketingConsent")
     if not state:
         return ()
