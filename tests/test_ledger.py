@@ -90,7 +90,7 @@ def test_migration_0003_reseals_a_ledger_written_before_it(store_url: str) -> No
 
     old = Store.open(store_url, migrate=False)
     config = AlembicConfig()
-    config.set_main_option("script_location", str(Path(ledger.__file__).parent / "migrations"))
+    config.set_main_option("script_location", str(Path(ledger.__file__).parents[1] / "migrations"))
     with old.engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "0002")

@@ -43,7 +43,7 @@ from hub.store.schema import pipelines, runs
 
 log = logging.getLogger("hub.ops.scheduler")
 
-JOB_FUNC = "hub.scheduler:scheduled_run"
+JOB_FUNC = "hub.ops.scheduler:scheduled_run"
 _active: Scheduler | None = None
 
 
