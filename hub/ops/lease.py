@@ -29,6 +29,7 @@ from sqlalchemy import Connection, select, text, update
 
 from hub.clock import as_utc
 from hub.errors import ConfigError
+from hub.pipeline.summary import RunSummary
 from hub.store import Store, upsert
 from hub.store.schema import pipelines, runs
 
@@ -190,7 +191,7 @@ def abandon_dead_runs(conn: Connection, pipeline: str, *, node: str, now: dateti
 
 
 def end_crashed_run(conn: Connection, pipeline: str, *, error: str,
-                    now: datetime) -> dict[str, object] | None:
+                    now: datetime) -> RunSummary | None:
     """A run that died of an unexpected error in this process: mark it 'error' (holding the
     lease, so the running row is this node's) and return its summary, for alerts."""
     row = conn.execute(select(runs).where(runs.c.pipeline == pipeline,
@@ -198,12 +199,12 @@ def end_crashed_run(conn: Connection, pipeline: str, *, error: str,
                        .order_by(runs.c.id.desc()).limit(1)).first()
     if row is None:
         return None
-    summary: dict[str, object] = {
+    summary = RunSummary.from_dict({
         **(row.summary or {}), "run_id": row.id, "pipeline": pipeline, "status": "error",
         "exit_code": 2, "plan": False, "node": row.node, "rejected_total": 0,
-        "errors": [{"connector": "-", "message": error}]}
+        "errors": [{"connector": "-", "message": error}]})
     conn.execute(update(runs).where(runs.c.id == row.id).values(
-        status="error", finished_at=now, exit_code=2, summary=summary))
+        status="error", finished_at=now, exit_code=2, summary=summary.as_dict()))
     return summary
 
 
