@@ -27,7 +27,6 @@ from typing import Protocol
 
 from sqlalchemy import Connection, select, text, update
 
-from hub.clock import as_utc
 from hub.errors import ConfigError
 from hub.pipeline.summary import RunSummary
 from hub.store import Store, upsert
@@ -153,7 +152,6 @@ def claim_slot(conn: Connection, pipeline: str, slot: datetime, *, node: str,
     """
     last = conn.execute(select(pipelines.c.last_slot).where(
         pipelines.c.name == pipeline)).scalar()
-    last = as_utc(last)
     if last is not None and last >= slot:
         return False
     upsert(conn, pipelines, [{"name": pipeline, "last_slot": slot, "holder": node,

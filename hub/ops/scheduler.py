@@ -30,7 +30,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import insert, select, update
 
-from hub.clock import as_utc, iso
+from hub.clock import iso
 from hub.config import ScheduleSection, parse_duration
 from hub.errors import ConfigError, HubError
 from hub.logs import log_context
@@ -214,8 +214,8 @@ class Scheduler:
     def _full_due(self, conn: Any, spec: _Spec, now: datetime) -> bool:
         if spec.full_every is None:
             return False
-        last = as_utc(conn.execute(select(pipelines.c.last_full_at).where(
-            pipelines.c.name == spec.name)).scalar())
+        last = conn.execute(select(pipelines.c.last_full_at).where(
+            pipelines.c.name == spec.name)).scalar()
         return last is None or now - last >= spec.full_every
 
     def _sync(self, spec: _Spec, *, trigger: str, full: bool, stop: threading.Event,
