@@ -160,9 +160,10 @@ def phase_hub(work: Path) -> dict[str, Any]:
     started = time.perf_counter()
     summary = sync(runtime, SyncOptions())
     seconds = time.perf_counter() - started
-    read = sum(c["read"] for c in summary["connectors"].values())
-    return {"seconds": seconds, "rows": read, "contacts": summary["contacts"]["total"],
-            "rejected": summary["rejected_total"], "stages": summary["stages_s"]}
+    read = sum(c.read for c in (summary.connectors or {}).values())
+    return {"seconds": seconds, "rows": read,
+            "contacts": summary.contacts.total if summary.contacts else 0,
+            "rejected": summary.rejected_total, "stages": summary.stages_s}
 
 
 def _dlt_pipeline(work: Path, name: str) -> Any:

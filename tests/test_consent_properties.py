@@ -184,7 +184,7 @@ def test_consent_is_never_upgraded_and_withdrawals_travel(tmp_path_factory: Any,
             record.events.append((kind, world.now, record.emails[0]))
             if sync_now or n == len(steps) - 1:
                 world.now += timedelta(minutes=30)
-                summary = sync(runtime, SyncOptions())
+                summary = sync(runtime, SyncOptions()).as_dict()
                 assert summary["errors"] == [], summary["errors"]
                 _check(world)
     finally:

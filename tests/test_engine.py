@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from hub.errors import ConnectorError
-from hub.pipeline.engine import SyncOptions, sync
+from hub.pipeline import engine
+from hub.pipeline.engine import SyncOptions
 from hub.registry import load_plugins
 from hub.runtime import Runtime
 from hub.store.schema import contacts, cursors, source_records
@@ -27,6 +28,11 @@ def runtime_for(tmp_path: Path, store_url: str) -> Runtime:
     config.write_text(config.read_text().replace('store = "sqlite:///hub.db"',
                                                  f'store = "{store_url}"'))
     return Runtime.load(config, plugins=load_plugins(["csv"]), clock=lambda: FIXED_NOW)
+
+
+def sync(runtime: Runtime, options: SyncOptions) -> dict[str, Any]:
+    """The summary in the form `hub sync --json` prints, which is what these tests check."""
+    return engine.sync(runtime, options).as_dict()
 
 
 def count(runtime: Runtime, table: Any, *where: Any) -> int:

@@ -36,7 +36,7 @@ def test_a_dead_holder_frees_the_lease(store: Store, tmp_path: Path) -> None:
     script = tmp_path / "holder.py"
     script.write_text(
         "import sys\n"
-        "from hub import lease\nfrom hub.store import Store\n"
+        "from hub.ops import lease\nfrom hub.store import Store\n"
         "held = lease.open_lease(Store.open(sys.argv[1], migrate=False), 'main')\n"
         "assert held.acquire()\nprint('held', flush=True)\nsys.stdin.read()\n")
     url = store.engine.url.render_as_string(hide_password=False)

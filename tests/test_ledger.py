@@ -56,9 +56,9 @@ def test_observations_are_recorded_once_per_event(tmp_path: Path) -> None:
     from tests.test_engine import runtime_for
 
     runtime = runtime_for(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}")
-    first = sync(runtime, SyncOptions())
+    first = sync(runtime, SyncOptions()).as_dict()
     assert first["contacts"]["consent_events"] > 0
-    again = sync(runtime, SyncOptions(full=True))
+    again = sync(runtime, SyncOptions(full=True)).as_dict()
     assert again["contacts"]["consent_events"] == 0  # nothing new happened
     with runtime.store.begin() as conn:
         assert ledger.verify(conn).ok

@@ -64,3 +64,29 @@ def test_a_scheduled_job_stored_before_the_layout_change_still_runs(store_url: s
         assert restored.next_run_time == FIXED_NOW
     finally:
         store.close()
+
+
+def test_datetimes_read_back_aware_utc_however_they_were_written(store: Store) -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from sqlalchemy import insert, select
+
+    from hub.store.bulk import insert_rows
+    from hub.store.schema import cursors
+
+    moment = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+    written = {"naive": moment.replace(tzinfo=None),
+               "berlin": moment.astimezone(timezone(timedelta(hours=1))),
+               "utc": moment}
+    with store.begin() as conn:
+        conn.execute(insert(cursors), [{"connector": name, "stream": "core", "value": None,
+                                        "updated_at": at} for name, at in written.items()])
+        insert_rows(conn, cursors, ("connector", "stream", "value", "updated_at"),
+                    [("bulk", "core", None, moment)])
+    with store.begin() as conn:
+        read = dict(conn.execute(select(cursors.c.connector, cursors.c.updated_at)).all())
+        if store.dialect == "sqlite":  # the text form existing databases hold, unchanged
+            stored = conn.exec_driver_sql("SELECT DISTINCT updated_at FROM cursors").scalars()
+            assert list(stored) == ["2026-11-01 09:00:00.000000"]
+    assert read == dict.fromkeys([*written, "bulk"], moment)
+    assert all(at.tzinfo is UTC for at in read.values())

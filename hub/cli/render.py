@@ -6,12 +6,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from hub.cli.screen import out
+
+if TYPE_CHECKING:
+    from hub.pipeline.summary import RunSummary
 
 _BLOCKED = {
     "none": "without any e-mail permission",
@@ -23,52 +26,52 @@ _BLOCKED = {
 }
 
 
-def print_summary(summary: dict[str, Any], console: Console | None = None) -> None:
+def print_summary(summary: RunSummary, console: Console | None = None) -> None:
     """The run report people read after `hub sync` and `hub demo`."""
     console = console or out
-    title = "plan (nothing written)" if summary["plan"] else f"run {summary['run_id']}"
+    title = "plan (nothing written)" if summary.plan else f"run {summary.run_id}"
     table = Table("connector", "read", "unchanged", "merged", "created", "updated",
                   "rejected", "API calls", title=f"hub sync — {title}")
-    for name, c in summary["connectors"].items():
-        table.add_row(name, str(c["read"]), str(c["skipped_unchanged"]), str(c["merged"]),
-                      str(c["created"]), str(c["updated"]), str(c["rejected"]),
-                      str(c["api_calls"]))
+    for name, c in (summary.connectors or {}).items():
+        table.add_row(name, str(c.read), str(c.skipped_unchanged), str(c.merged),
+                      str(c.created), str(c.updated), str(c.rejected), str(c.api_calls))
     console.print(table)
-    contacts = summary["contacts"]
-    console.print(f"contacts: {contacts['total']} in total, {contacts['created']} new, "
-                  f"{contacts['updated']} updated, {contacts['merged']} merged, "
-                  f"{contacts['held_for_review']} merges held for review")
-    for name, p in (summary.get("planned") or {}).items():
-        if summary["plan"]:
-            console.print(f"would write to {name}: {p['create']} new, {p['update']} updates, "
-                          f"{p['delete']} deletions")
-        if p.get("consent"):
-            told = ", ".join(f"{n} {state}" for state, n in p["consent"].items())
-            verb = "would tell" if summary["plan"] else "told"
+    contacts = summary.contacts
+    if contacts is not None:
+        console.print(f"contacts: {contacts.total} in total, {contacts.created} new, "
+                      f"{contacts.updated} updated, {contacts.merged} merged, "
+                      f"{contacts.held_for_review} merges held for review")
+    for name, p in (summary.planned or {}).items():
+        if summary.plan:
+            console.print(f"would write to {name}: {p.create} new, {p.update} updates, "
+                          f"{p.delete} deletions")
+        if p.consent:
+            told = ", ".join(f"{n} {state}" for state, n in sorted(p.consent.items()))
+            verb = "would tell" if summary.plan else "told"
             console.print(f"consent: {verb} {name} {told}", highlight=False)
-        if p.get("blocked"):
+        if p.blocked:
             why = ", ".join(f"{n} {_BLOCKED.get(state, state)}"
-                            for state, n in p["blocked"].items())
-            console.print(f"consent kept {sum(p['blocked'].values())} contacts out of {name}: "
+                            for state, n in sorted(p.blocked.items()))
+            console.print(f"consent kept {sum(p.blocked.values())} contacts out of {name}: "
                           f"{why}", highlight=False)
-    lead = summary.get("lifecycle") or {}
-    if lead.get("changed"):
-        moves = ", ".join(f"{n} to {s}" for s, n in lead["stage_moves"].items()) or "none"
-        handed = sum(1 for h in lead["handed_over"] if h.get("owner"))
-        console.print(f"lifecycle: {lead['changed']} contacts changed (stage moves: {moves}); "
-                      f"new MQLs handed over: {lead['new_mqls']} ({handed} with an owner)",
+    lead = summary.lifecycle
+    if lead is not None and lead.changed:
+        moves = ", ".join(f"{n} to {s}" for s, n in lead.stage_moves.items()) or "none"
+        handed = sum(1 for h in lead.handed_over if h.get("owner"))
+        console.print(f"lifecycle: {lead.changed} contacts changed (stage moves: {moves}); "
+                      f"new MQLs handed over: {lead.new_mqls} ({handed} with an owner)",
                       highlight=False)
-    if summary["rejected"]:
-        console.print(f"[yellow]{summary['rejected_total']} records rejected[/yellow] "
+    if summary.rejected:
+        console.print(f"[yellow]{summary.rejected_total} records rejected[/yellow] "
                       "(all of them: `hub dead-letters`):")
-        for r in summary["rejected"][:20]:
-            where = r["origin"] or r["record_id"] or "?"
-            console.print(f"  {r['connector']} {where}: {r['reason']}", highlight=False)
-    for d in summary.get("drift", []):
-        console.print(f"[red]drift: {d['message']}[/red]", highlight=False)
-    for e in summary["errors"]:
-        console.print(f"[red]{e['connector']}: {e['message']}[/red]", highlight=False)
-    console.print(f"finished in {summary['duration_s']:.1f} s, exit code {summary['exit_code']}")
+        for r in summary.rejected[:20]:
+            where = r.origin or r.record_id or "?"
+            console.print(f"  {r.connector} {where}: {r.reason}", highlight=False)
+    for d in summary.drift or []:
+        console.print(f"[red]drift: {d.message}[/red]", highlight=False)
+    for e in summary.errors:
+        console.print(f"[red]{e.connector}: {e.message}[/red]", highlight=False)
+    console.print(f"finished in {summary.duration_s or 0.0:.1f} s, exit code {summary.exit_code}")
 
 
 def print_funnel(numbers: dict[str, Any]) -> None:

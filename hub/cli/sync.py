@@ -38,7 +38,7 @@ def sync(config: ConfigOption = DEFAULT_PATH,
     except HubError as exc:
         fail(exc)
     if as_json:
-        print_json(summary)
+        print_json(summary.as_dict())
     else:
         print_summary(summary)
-    raise typer.Exit(summary["exit_code"])
+    raise typer.Exit(summary.exit_code)

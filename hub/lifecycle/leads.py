@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, or_, select
 
-from hub.clock import as_utc
 from hub.store.bulk import chunks
 from hub.store.schema import contacts, leads, source_records, stage_changes, sync_state
 
@@ -39,9 +38,8 @@ def held_since(conn: Connection, ids: Sequence[int]) -> dict[int, datetime]:
                 select(stage_changes.c.contact_id, func.max(stage_changes.c.at))
                 .where(stage_changes.c.contact_id.in_(part), stage_changes.c.source == "ops")
                 .group_by(stage_changes.c.contact_id)):
-            moment = as_utc(at)
-            if moment is not None:
-                found[contact_id] = moment
+            if at is not None:
+                found[contact_id] = at
     return found
 
 
@@ -98,8 +96,6 @@ def views(conn: Connection, ids: Sequence[int]) -> dict[int, list[SourceView]]:
             # e-mail): its stage may be hub's own echo, no sales decision about this contact
             signals = {k: v for k, v in signals.items() if k != "lifecyclestage"}
         at = row.source_updated_at or row.seen_at
-        if at is not None and at.tzinfo is None:
-            at = at.replace(tzinfo=UTC)
         views.setdefault(row.contact_id, []).append(SourceView(
             connector=row.connector, signals=signals, consent=row.consent or (), at=at))
     return views

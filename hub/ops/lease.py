@@ -27,8 +27,8 @@ from typing import Protocol
 
 from sqlalchemy import Connection, select, text, update
 
-from hub.clock import as_utc
 from hub.errors import ConfigError
+from hub.pipeline.summary import RunSummary
 from hub.store import Store, upsert
 from hub.store.schema import pipelines, runs
 
@@ -152,7 +152,6 @@ def claim_slot(conn: Connection, pipeline: str, slot: datetime, *, node: str,
     """
     last = conn.execute(select(pipelines.c.last_slot).where(
         pipelines.c.name == pipeline)).scalar()
-    last = as_utc(last)
     if last is not None and last >= slot:
         return False
     upsert(conn, pipelines, [{"name": pipeline, "last_slot": slot, "holder": node,
@@ -190,7 +189,7 @@ def abandon_dead_runs(conn: Connection, pipeline: str, *, node: str, now: dateti
 
 
 def end_crashed_run(conn: Connection, pipeline: str, *, error: str,
-                    now: datetime) -> dict[str, object] | None:
+                    now: datetime) -> RunSummary | None:
     """A run that died of an unexpected error in this process: mark it 'error' (holding the
     lease, so the running row is this node's) and return its summary, for alerts."""
     row = conn.execute(select(runs).where(runs.c.pipeline == pipeline,
@@ -198,12 +197,12 @@ def end_crashed_run(conn: Connection, pipeline: str, *, error: str,
                        .order_by(runs.c.id.desc()).limit(1)).first()
     if row is None:
         return None
-    summary: dict[str, object] = {
+    summary = RunSummary.from_dict({
         **(row.summary or {}), "run_id": row.id, "pipeline": pipeline, "status": "error",
         "exit_code": 2, "plan": False, "node": row.node, "rejected_total": 0,
-        "errors": [{"connector": "-", "message": error}]}
+        "errors": [{"connector": "-", "message": error}]})
     conn.execute(update(runs).where(runs.c.id == row.id).values(
-        status="error", finished_at=now, exit_code=2, summary=summary))
+        status="error", finished_at=now, exit_code=2, summary=summary.as_dict()))
     return summary
 
 

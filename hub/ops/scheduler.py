@@ -30,7 +30,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import insert, select, update
 
-from hub.clock import as_utc, iso
+from hub.clock import iso
 from hub.config import ScheduleSection, parse_duration
 from hub.errors import ConfigError, HubError
 from hub.logs import log_context
@@ -38,6 +38,7 @@ from hub.ops import alerts, lease
 from hub.ops.metrics import Metrics
 from hub.ops.triggers import current_slot, trigger_for
 from hub.pipeline.engine import SyncOptions, sync
+from hub.pipeline.summary import RunError, RunSummary
 from hub.runtime import Runtime
 from hub.store.schema import pipelines, runs
 
@@ -148,7 +149,7 @@ class Scheduler:
         log.info("scheduler stopped", extra={"node": self.node})
 
     # -- one run ---------------------------------------------------------------------------
-    def run_pipeline(self, name: str, *, trigger: str) -> dict[str, Any] | None:
+    def run_pipeline(self, name: str, *, trigger: str) -> RunSummary | None:
         """Run `name` under its lease; None when another node has it or the slot was run."""
         spec = self.specs[name]
         if self.stopping.is_set():
@@ -213,12 +214,12 @@ class Scheduler:
     def _full_due(self, conn: Any, spec: _Spec, now: datetime) -> bool:
         if spec.full_every is None:
             return False
-        last = as_utc(conn.execute(select(pipelines.c.last_full_at).where(
-            pipelines.c.name == spec.name)).scalar())
+        last = conn.execute(select(pipelines.c.last_full_at).where(
+            pipelines.c.name == spec.name)).scalar()
         return last is None or now - last >= spec.full_every
 
     def _sync(self, spec: _Spec, *, trigger: str, full: bool, stop: threading.Event,
-              now: datetime) -> dict[str, Any]:
+              now: datetime) -> RunSummary:
         options = SyncOptions(full=full, connectors=spec.schedule.connectors,
                               pipeline=spec.name, trigger=trigger, stop=stop, node=self.node)
         try:
@@ -234,41 +235,42 @@ class Scheduler:
                     now=self.clock())
             if crashed is None:
                 raise
-            return dict(crashed)
-        if full and summary["status"] in ("ok", "failed") and not summary["errors"]:
+            return crashed
+        if full and summary.status in ("ok", "failed") and not summary.errors:
             with self.store.begin() as conn:
                 conn.execute(update(pipelines).where(pipelines.c.name == spec.name).values(
                     last_full_at=now))
         return summary
 
     def _error_run(self, pipeline: str, trigger: str, error: HubError,
-                   now: datetime) -> dict[str, Any]:
+                   now: datetime) -> RunSummary:
         finished = self.clock()
-        summary: dict[str, Any] = {
-            "status": "error", "exit_code": error.exit_code, "plan": False, "full": False,
-            "pipeline": pipeline, "trigger": trigger, "node": self.node,
-            "started_at": iso(now), "finished_at": iso(finished), "duration_s": 0.0,
-            "connectors": {}, "rejected_total": 0, "rejected": [],
-            "errors": [{"connector": "-", "message": str(error)}], "drift": []}
+        summary = RunSummary(
+            run_id=None, status="error", exit_code=error.exit_code, plan=False, full=False,
+            pipeline=pipeline, trigger=trigger, node=self.node,
+            started_at=iso(now), finished_at=iso(finished), duration_s=0.0,
+            connectors={}, rejected_total=0, rejected=[],
+            errors=[RunError(connector="-", message=str(error))], drift=[])
         with self.store.begin() as conn:
-            summary["run_id"] = conn.execute(insert(runs).values(
+            summary.run_id = conn.execute(insert(runs).values(
                 pipeline=pipeline, trigger=trigger, status="error", started_at=now,
-                finished_at=finished, exit_code=error.exit_code, summary=summary,
+                finished_at=finished, exit_code=error.exit_code, summary=summary.as_dict(),
                 node=self.node).returning(runs.c.id)).scalar_one()
-            conn.execute(update(runs).where(runs.c.id == summary["run_id"]).values(
-                summary=summary))
+            conn.execute(update(runs).where(runs.c.id == summary.run_id).values(
+                summary=summary.as_dict()))
         return summary
 
-    def _report(self, summary: dict[str, Any]) -> None:
+    def _report(self, summary: RunSummary) -> None:
         """Metrics, the log line, and alerts (decided from the shared history)."""
-        self.metrics.observe(summary)
+        reported = summary.as_dict()
+        self.metrics.observe(reported)
         log.info("run finished", extra={
-            "run_id": summary["run_id"], "status": summary["status"],
-            "exit_code": summary["exit_code"], "duration_s": summary.get("duration_s"),
-            "rejected_total": summary.get("rejected_total", 0)})
+            "run_id": summary.run_id, "status": summary.status,
+            "exit_code": summary.exit_code, "duration_s": summary.duration_s,
+            "rejected_total": summary.rejected_total})
         try:
             with self.store.begin() as conn:
-                due = alerts.decide(conn, summary, self.runtime.config.config.alerts)
+                due = alerts.decide(conn, reported, self.runtime.config.config.alerts)
             for alert in due:
                 log.warning("alert: %s", alert["message"], extra={"alert": alert["kind"]})
                 self.runtime.plugins.hook.send_alert(alert=alert)
@@ -294,7 +296,7 @@ class Scheduler:
                 break
             summary = self.run_pipeline(name, trigger="once")
             if summary is not None:
-                code = max(code, int(summary["exit_code"] or 0))
+                code = max(code, summary.exit_code)
         return code
 
 

@@ -26,6 +26,16 @@ from hub.pipeline import golden, identity, outbox, pull, push
 from hub.pipeline.merge import Survivorship
 from hub.pipeline.normalize import IdentitySettings, Normalizer
 from hub.pipeline.progress import ProgressSink, Silent, StopSignal
+from hub.pipeline.summary import (
+    ConnectorCounts,
+    ConsentCounts,
+    ContactCounts,
+    Drift,
+    LifecycleSummary,
+    Rejected,
+    RunError,
+    RunSummary,
+)
 from hub.runtime import Runtime
 from hub.store.schema import contacts, runs, source_records
 
@@ -50,28 +60,26 @@ class SyncOptions:
 
 @dataclass
 class _Tally:
-    counts: dict[str, dict[str, int]] = field(default_factory=dict)
-    rejected: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, ConnectorCounts] = field(default_factory=dict)
+    rejected: list[Rejected] = field(default_factory=list)
     rejected_total: int = 0
-    errors: list[dict[str, str]] = field(default_factory=list)
-    drift: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[RunError] = field(default_factory=list)
+    drift: list[Drift] = field(default_factory=list)
     exit_code: int = 0
 
-    def connector(self, name: str) -> dict[str, int]:
-        return self.counts.setdefault(name, {
-            "read": 0, "created": 0, "updated": 0, "merged": 0, "rejected": 0,
-            "api_calls": 0, "skipped_unchanged": 0, "deleted": 0, "suppressed": 0})
+    def connector(self, name: str) -> ConnectorCounts:
+        return self.counts.setdefault(name, ConnectorCounts())
 
     def reject(self, name: str, rejection: Rejection, stage: str = "read") -> None:
         self.rejected_total += 1
-        self.connector(name)["rejected"] += 1
+        self.connector(name).rejected += 1
         if len(self.rejected) < MAX_REJECTIONS_SHOWN:
-            self.rejected.append({"connector": name, "stage": stage,
-                                  "record_id": rejection.record_id,
-                                  "origin": rejection.origin, "reason": rejection.reason})
+            self.rejected.append(Rejected(connector=name, stage=stage,
+                                          record_id=rejection.record_id,
+                                          origin=rejection.origin, reason=rejection.reason))
 
     def fail(self, name: str, error: HubError) -> None:
-        self.errors.append({"connector": name, "message": str(error)})
+        self.errors.append(RunError(connector=name, message=str(error)))
         self.exit_code = max(self.exit_code, error.exit_code)
 
 
@@ -96,7 +104,7 @@ def lifecycle_of(runtime: Runtime) -> evaluation.Lifecycle:
 
 
 def sync(runtime: Runtime, options: SyncOptions,
-         progress: ProgressSink | None = None) -> dict[str, Any]:
+         progress: ProgressSink | None = None) -> RunSummary:
     """Run one sync and return its summary (also stored in the run row)."""
     progress = progress or Silent()
     store = runtime.store
@@ -116,9 +124,8 @@ def sync(runtime: Runtime, options: SyncOptions,
     for name in names:
         tally.connector(name)
     failed: set[str] = set()
-    contact_counts: dict[str, int] = {"created": 0, "updated": 0, "merged": 0,
-                                      "held_for_review": 0}
-    planned: dict[str, dict[str, Any]] = {}
+    contact_counts = ContactCounts()
+    planned: dict[str, outbox.Planned] = {}
     lead_report = evaluation.Report()
     stages: dict[str, float] = {}
 
@@ -148,10 +155,10 @@ def sync(runtime: Runtime, options: SyncOptions,
                     progress.done()
                     timed(f"read {name}", began)
                     counts = tally.connector(name)
-                    counts["read"] += pulled.read
-                    counts["skipped_unchanged"] += pulled.skipped_unchanged
-                    counts["deleted"] += pulled.deleted
-                    counts["suppressed"] += pulled.suppressed
+                    counts.read += pulled.read
+                    counts.skipped_unchanged += pulled.skipped_unchanged
+                    counts.deleted += pulled.deleted
+                    counts.suppressed += pulled.suppressed
                 if name in failed:
                     break
                 _reconcile_read(store, name, pulled, started, tally)
@@ -168,7 +175,7 @@ def sync(runtime: Runtime, options: SyncOptions,
                 run_id=run_id, now=started)
             for name, n in _joined_counts(conn).items():
                 if name in tally.counts:
-                    tally.connector(name)["merged"] += n
+                    tally.connector(name).merged += n
             consent_recorded = ledger.record_observations(conn, run_id=run_id, now=started)
             rebuilt = golden.rebuild(
                 conn, resolution.touched, Survivorship(runtime.config.config.merge),
@@ -184,10 +191,10 @@ def sync(runtime: Runtime, options: SyncOptions,
                 conn, run_id=run_id, now=started,
                 touched=None if options.full else resolution.touched)
         timed("lifecycle", began)
-        contact_counts.update(created=resolution.created,
-                              updated=rebuilt.updated - rebuilt.created,
-                              merged=resolution.merged, held_for_review=resolution.held,
-                              consent_events=consent_recorded)
+        contact_counts = ContactCounts(created=resolution.created,
+                                       updated=rebuilt.updated - rebuilt.created,
+                                       merged=resolution.merged, held_for_review=resolution.held,
+                                       consent_events=consent_recorded)
 
         for name, connector in connectors.items():
             if name in failed or Capability.WRITE_CONTACTS not in connector.capabilities:
@@ -198,7 +205,7 @@ def sync(runtime: Runtime, options: SyncOptions,
                     newsletter=name == consent.newsletter, policy=policy,
                     lead=lead_fields.payloads(pushed) if (pushed := runtime.config.config
                                                         .lifecycle.push.get(name)) else None,
-                ).as_dict()
+                )
             if options.plan:
                 continue
             progress.stage(f"push {name}", None)
@@ -216,22 +223,21 @@ def sync(runtime: Runtime, options: SyncOptions,
                 progress.done()
                 timed(f"push {name}", began)
             counts = tally.connector(name)
-            counts["created"] += stats.created
-            counts["updated"] += stats.updated
+            counts.created += stats.created
+            counts.updated += stats.updated
             with store.begin() as conn:
                 waiting = outbox.pending_counts(conn).get(name, 0)
             if waiting:
-                tally.drift.append({"connector": name, "kind": "unacknowledged",
-                                    "count": waiting,
-                                    "message": f"{waiting} writes to {name} were not "
-                                               "acknowledged and wait for the next run"})
+                tally.drift.append(Drift(connector=name, kind="unacknowledged", count=waiting,
+                                         message=f"{waiting} writes to {name} were not "
+                                                 "acknowledged and wait for the next run"))
     except Interrupted as exc:  # a checkpoint was reached; the next run resumes from it
         interrupted = True
         log.info("run interrupted: %s", exc)
     finally:
         for name, connector in connectors.items():
-            tally.connector(name)["api_calls"] = connector.context.api_calls
-            tally.connector(name)["throttled"] = connector.context.throttled
+            tally.connector(name).api_calls = connector.context.api_calls
+            tally.connector(name).throttled = connector.context.throttled
             try:
                 connector.close()
             except ConnectorError as exc:
@@ -239,40 +245,40 @@ def sync(runtime: Runtime, options: SyncOptions,
     if (tally.rejected_total or tally.drift) and tally.exit_code == 0:
         tally.exit_code = 1
     with store.begin() as conn:
-        contact_counts["total"] = conn.execute(select(func.count()).select_from(contacts).where(
+        contact_counts.total = conn.execute(select(func.count()).select_from(contacts).where(
             contacts.c.status == "active")).scalar_one()
     finished = runtime.clock()
-    summary: dict[str, Any] = {
-        "run_id": run_id,
-        "status": "interrupted" if interrupted
+    summary = RunSummary(
+        run_id=run_id,
+        status="interrupted" if interrupted
         else {0: "ok", 1: "failed"}.get(tally.exit_code, "error"),
-        "exit_code": tally.exit_code,
-        "plan": options.plan,
-        "full": options.full,
-        "pipeline": options.pipeline,
-        "trigger": options.trigger,
-        "node": options.node,
-        "started_at": iso(started),
-        "finished_at": iso(finished),
-        "duration_s": round(time.monotonic() - clock_start, 3),
-        "stages_s": stages,
-        "connectors": tally.counts,
-        "contacts": contact_counts,
-        "rejected_total": tally.rejected_total,
-        "rejected": tally.rejected,
-        "errors": tally.errors,
-        "drift": tally.drift,
-        "planned": planned,
-        "consent": {"suppressed_reimports": sum(c.get("suppressed", 0)
-                                                for c in tally.counts.values())},
-        "lifecycle": lead_report.as_dict(),
-    }
+        exit_code=tally.exit_code,
+        plan=options.plan,
+        full=options.full,
+        pipeline=options.pipeline,
+        trigger=options.trigger,
+        node=options.node,
+        started_at=iso(started),
+        finished_at=iso(finished),
+        duration_s=round(time.monotonic() - clock_start, 3),
+        stages_s=stages,
+        connectors=tally.counts,
+        contacts=contact_counts,
+        rejected_total=tally.rejected_total,
+        rejected=tally.rejected,
+        errors=tally.errors,
+        drift=tally.drift,
+        planned=planned,
+        consent=ConsentCounts(suppressed_reimports=sum(c.suppressed
+                                                       for c in tally.counts.values())),
+        lifecycle=LifecycleSummary.from_dict(lead_report.as_dict()),
+    )
     with store.begin() as conn:
         conn.execute(update(runs).where(runs.c.id == run_id).values(
-            status=summary["status"], finished_at=finished, exit_code=tally.exit_code,
-            summary=summary))
+            status=summary.status, finished_at=finished, exit_code=tally.exit_code,
+            summary=summary.as_dict()))
     try:
-        runtime.plugins.hook.run_finished(summary=summary)
+        runtime.plugins.hook.run_finished(summary=summary.as_dict())
     except Exception:  # an observer must never fail the run it observes
         log.exception("a run_finished plugin failed", extra={"run_id": run_id})
     return summary
@@ -284,21 +290,20 @@ def _reconcile_read(store: Any, name: str, pulled: pull.PullStats, now: datetime
     received = pulled.received
     if pulled.seen is not None and pulled.reported_total is not None \
             and received < pulled.reported_total:
-        tally.drift.append({
-            "connector": name, "kind": "short_read",
-            "count": pulled.reported_total - received,
-            "message": f"{name} reported {pulled.reported_total} records but hub received "
-                       f"{received}"})
+        tally.drift.append(Drift(
+            connector=name, kind="short_read", count=pulled.reported_total - received,
+            message=f"{name} reported {pulled.reported_total} records but hub received "
+                    f"{received}"))
     if pulled.seen is None:
         return
     vanished = pull.sweep(store, name, pulled.seen, now)
     if vanished:
-        tally.connector(name)["deleted"] += len(vanished)
+        tally.connector(name).deleted += len(vanished)
         shown = ", ".join(vanished[:5]) + (" …" if len(vanished) > 5 else "")
-        tally.drift.append({
-            "connector": name, "kind": "vanished", "count": len(vanished),
-            "message": f"{len(vanished)} records hub linked are no longer in {name} "
-                       f"(marked deleted, their contacts kept): {shown}"})
+        tally.drift.append(Drift(
+            connector=name, kind="vanished", count=len(vanished),
+            message=f"{len(vanished)} records hub linked are no longer in {name} "
+                    f"(marked deleted, their contacts kept): {shown}"))
 
 
 def _selected(runtime: Runtime, options: SyncOptions) -> list[str]:

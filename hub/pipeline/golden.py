@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from hub.clock import as_utc
 from hub.pipeline.merge import Candidate, Survivorship
 from hub.store.bulk import chunks, dumps, update_rows
 from hub.store.schema import contacts, source_records
@@ -44,7 +43,7 @@ def candidates_of(rows: Iterable[Any], *, with_time: bool = False) -> list[Candi
                           external_id=only.external_id, updated_at="", fields=only.fields)]
     result = []
     for row in rows:
-        moment = as_utc(row.source_updated_at) or as_utc(row.seen_at)
+        moment = row.source_updated_at or row.seen_at
         result.append(Candidate(record_id=row.id, connector=row.connector,
                                 external_id=row.external_id,
                                 updated_at=moment.isoformat() if moment else "",

@@ -17,7 +17,9 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Connection, DateTime, Table, func, select, text
+from sqlalchemy import JSON, Connection, Table, func, select, text
+
+from hub.store.types import UtcDateTime
 
 T = TypeVar("T")
 CHUNK = 900  # stays under SQLite's bound-parameter limit with room to spare
@@ -48,7 +50,7 @@ def _converters(conn: Connection, table: Table, columns: Sequence[str]) -> list[
         kind = table.c[name].type
         if isinstance(kind, JSON):
             result.append(_json)
-        elif isinstance(kind, DateTime) and sqlite:
+        elif isinstance(kind, UtcDateTime) and sqlite:
             result.append(_sqlite_time)
         else:
             result.append(None)

@@ -19,7 +19,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -32,6 +31,8 @@ from sqlalchemy import (
     Unicode,
     UniqueConstraint,
 )
+
+from hub.store.types import UtcDateTime
 
 metadata = MetaData(naming_convention={
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -54,8 +55,8 @@ contacts = Table(
     Column("status", String(16), nullable=False, default="active"),
     Column("merged_into", _Id, nullable=True),
     Column("content_hash", String(32), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     Column("updated_run", _Id, nullable=True, index=True),
 )
 
@@ -73,8 +74,8 @@ source_records = Table(
     Column("signals", JSON, nullable=True),
     Column("consent", JSON, nullable=True),
     Column("content_hash", String(32), nullable=False),
-    Column("source_updated_at", DateTime(timezone=True), nullable=True),
-    Column("seen_at", DateTime(timezone=True), nullable=False),
+    Column("source_updated_at", UtcDateTime(), nullable=True),
+    Column("seen_at", UtcDateTime(), nullable=False),
     Column("deleted", Boolean, nullable=False, default=False),
     #: Set when the record changed and identity/survivorship must look at it again.
     Column("dirty", Boolean, nullable=False, default=True),
@@ -95,7 +96,7 @@ merges = Table(
     "merges", metadata,
     Column("id", _Id, primary_key=True, autoincrement=True),
     Column("run_id", _Id, nullable=True),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     #: merged: `other_id` was folded into `contact_id`; held: a merge on `key` was refused
     #: for review (too many records would have joined).
     Column("kind", String(16), nullable=False),
@@ -111,7 +112,7 @@ cursors = Table(
     Column("connector", String(64), primary_key=True),
     Column("stream", String(64), primary_key=True),
     Column("value", Text, nullable=True),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 sync_state = Table(
@@ -121,7 +122,7 @@ sync_state = Table(
     Column("external_id", String(512), nullable=True),
     #: Hash of the fields last written and acknowledged; equal hash → nothing to push.
     Column("pushed_hash", String(32), nullable=True),
-    Column("pushed_at", DateTime(timezone=True), nullable=True),
+    Column("pushed_at", UtcDateTime(), nullable=True),
 )
 
 outbox = Table(
@@ -138,7 +139,7 @@ outbox = Table(
     Column("status", String(16), nullable=False, default="pending"),
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Column("run_id", _Id, nullable=True),
     Index("ix_outbox_connector_status", "connector", "status"),
 )
@@ -154,8 +155,8 @@ dead_letters = Table(
     Column("origin", String(512), nullable=True),
     Column("reason", Text, nullable=False),
     Column("payload", JSON, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("resolved_at", UtcDateTime(), nullable=True),
 )
 
 runs = Table(
@@ -165,8 +166,8 @@ runs = Table(
     Column("trigger", String(32), nullable=False, default="manual"),
     #: running | ok | failed (record-level failures) | error (a system or config failed)
     Column("status", String(16), nullable=False),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime(), nullable=True),
     Column("exit_code", Integer, nullable=True),
     Column("summary", JSON, nullable=True),
     #: The `hub run` node (host:pid) that ran it; None for a manual `hub sync`.
@@ -179,12 +180,12 @@ pipelines = Table(
     #: One row per scheduled pipeline, shared by every `hub run` node (see hub/lease.py).
     Column("name", String(64), primary_key=True),
     #: The schedule slot (fire time) last run: a slot is run once, whichever node gets there.
-    Column("last_slot", DateTime(timezone=True), nullable=True),
+    Column("last_slot", UtcDateTime(), nullable=True),
     #: The last full reconciliation (``full_every``).
-    Column("last_full_at", DateTime(timezone=True), nullable=True),
+    Column("last_full_at", UtcDateTime(), nullable=True),
     #: Who holds the pipeline now (informative: the lock itself is the database's).
     Column("holder", String(128), nullable=True),
-    Column("held_since", DateTime(timezone=True), nullable=True),
+    Column("held_since", UtcDateTime(), nullable=True),
 )
 
 #: APScheduler's SQLAlchemyJobStore table, declared here so migrations own it (the job store
@@ -209,7 +210,7 @@ consent_ledger = Table(
     Column("kind", String(32), nullable=False),
     #: When it happened in the source system (ISO-8601 UTC), when known.
     Column("occurred_at", String(40), nullable=True),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
     Column("connector", String(64), nullable=True),
     Column("record_id", String(512), nullable=True),
     Column("evidence", JSON, nullable=True),
@@ -218,7 +219,7 @@ consent_ledger = Table(
     #: that part later leaves the chain verifiable.
     Column("subject_hash", String(64), nullable=False, server_default=""),
     #: When the personal part was erased (GDPR Art. 17); the entry itself stays in the chain.
-    Column("erased_at", DateTime(timezone=True), nullable=True),
+    Column("erased_at", UtcDateTime(), nullable=True),
     #: Hash of the previous entry and of this one: `hub consent verify` walks the chain.
     Column("prev_hash", String(64), nullable=False),
     Column("entry_hash", String(64), nullable=False, unique=True),
@@ -233,7 +234,7 @@ consent_ledger = Table(
 suppression = Table(
     "suppression", metadata,
     Column("digest", String(64), primary_key=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Column("reason", String(64), nullable=False),
     #: Imports refused since (counted; the address is never stored).
     Column("refused", Integer, nullable=False, default=0),
@@ -263,7 +264,7 @@ leads = Table(
     Column("value", JSON(none_as_null=True), nullable=True),
     #: signal → [value, since when]: behaviour ages from when its value last changed.
     Column("signals_seen", JSON, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     Column("updated_run", _Id, nullable=True),
     #: An ops action changed the row: the next run tells the systems even if nothing else did.
     Column("dirty", Boolean, nullable=False, default=False),
@@ -275,7 +276,7 @@ stage_changes = Table(
     #: The audit trail of every stage move: by a sync (with its rule) or by ops (with reason).
     Column("id", _Id, primary_key=True, autoincrement=True),
     Column("contact_id", _Id, nullable=False, index=True),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     Column("run_id", _Id, nullable=True, index=True),
     Column("from_stage", String(16), nullable=True),
     Column("to_stage", String(16), nullable=False),

@@ -217,7 +217,7 @@ def demo(directory: Annotated[Path | None, typer.Option(
             out.print(f"\nexplore: hub contacts explain {person} --config {config}\n"
                       f"         hub status --config {config}")
     # the broken rows are part of the demonstration; only real failures fail the demo
-    raise typer.Exit(0 if summary["exit_code"] in (0, 1) else summary["exit_code"])
+    raise typer.Exit(0 if summary.exit_code in (0, 1) else summary.exit_code)
 
 
 def _keep_serving(base_url: str, folder: Path, secrets: dict[str, str]) -> None:
