@@ -90,3 +90,11 @@ def test_datetimes_read_back_aware_utc_however_they_were_written(store: Store) -
             assert list(stored) == ["2026-11-01 09:00:00.000000"]
     assert read == dict.fromkeys([*written, "bulk"], moment)
     assert all(at.tzinfo is UTC for at in read.values())
+
+
+def test_new_revisions_spell_the_utc_type_as_a_plain_column() -> None:
+    """Autogenerate must not make a migration import hub's own column type."""
+    from hub.store.types import UtcDateTime, render_item
+
+    assert render_item("type", UtcDateTime(), None) == "sa.DateTime(timezone=True)"
+    assert render_item("type", object(), None) is False
