@@ -294,6 +294,16 @@ def _check_connector_class(cls: Any, plugin_name: str) -> None:
                           "set `plugin` (its type name)")
 
 
+def _readable_name(manager: pluggy.PluginManager, plugin: object) -> str:
+    """A name log lines can show for a plugin registered as an object (pluggy uses its id)."""
+    base = getattr(plugin, "__name__", None) or type(plugin).__name__
+    name, n = base, 1
+    while manager.get_plugin(name) is not None or manager.is_blocked(name):
+        n += 1
+        name = f"{base}#{n}"
+    return name
+
+
 def load_plugins(names: list[str] | None = None, *, extra: tuple[object, ...] = ()) -> Plugins:
     """Build the manager and load the entry points (all, or `names`, or ``HUB_PLUGINS``).
 
@@ -319,6 +329,6 @@ def load_plugins(names: list[str] | None = None, *, extra: tuple[object, ...] = 
         if ep.dist is not None:
             distributions[ep.name] = (ep.dist.name, ep.dist.version)
     for plugin in extra:
-        manager.register(plugin)
+        manager.register(plugin, name=_readable_name(manager, plugin))
     manager.check_pending()
     return Plugins(manager, distributions)
