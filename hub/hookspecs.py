@@ -94,7 +94,8 @@ def run_finished(summary: Mapping[str, Any]) -> None:
     - ``ok``; ``failed`` (records refused); ``error`` (a system failed);
     - ``interrupted`` (stopped at a checkpoint; the next run resumes);
     - ``error`` with no counts for a run an unexpected exception ended (a bug): reported before
-      the exception propagates, ``errors`` naming only the exception's type;
+      the exception propagates, ``errors`` naming only the exception's type (``interrupted``
+      when that exception is Ctrl-C or SystemExit);
     - ``interrupted`` with ``interrupted_by: "node died"`` for a run whose `hub run` node
       died mid-run, reported by the node that takes the pipeline over (no counts).
 
