@@ -5,7 +5,7 @@ alerts through the `send_alert` hook."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from hub.config import ScheduleSection
+from hub.connector import Connector, OutboundRecord, WriteResult
 from hub.errors import ConfigError
 from hub.hookspecs import hookimpl
 from hub.ops import lease
@@ -26,6 +27,7 @@ from hub.pipeline.summary import RunSummary
 from hub.registry import load_plugins
 from hub.runtime import Runtime
 from hub.store.schema import runs
+from hub_csv.connector import CsvConnector
 from tests.conftest import FIXED_NOW
 
 DEMO = Path(__file__).resolve().parents[1] / "hub" / "demo"
@@ -171,18 +173,32 @@ def test_a_stopping_scheduler_starts_nothing(tmp_path: Path) -> None:
     runtime.store.close()
 
 
+class BrokenWriter(CsvConnector):
+    """A connector with a bug: its write raises what no connector contract allows."""
+
+    plugin = "broken-csv"
+
+    def write(self, records: Sequence[OutboundRecord]) -> list[WriteResult]:
+        raise RuntimeError("plugin bug")
+
+
 class Broken:
-    """A plugin with a bug: the run dies of an exception hub did not expect."""
+    """A plugin with a bug: the run dies of an exception hub did not expect.
+
+    (A raising `veto_push` no longer does that: hub sets the record aside and goes on.)
+    """
 
     @hookimpl
-    def veto_push(self, connector: str, record: Any) -> str | None:
-        raise RuntimeError("plugin bug")
+    def register_connectors(self, register: Callable[[type[Connector]], None]) -> None:
+        register(BrokenWriter)
 
 
 def test_a_run_that_crashes_is_recorded_as_an_error_and_alerted(tmp_path: Path) -> None:
     alerts = Alerts()
     runtime, _ = runtime_for(tmp_path, '\n[schedule.main]\nevery = "15m"\n',
-                             extra=(alerts, Broken()))
+                             extra=(alerts, Broken()),
+                             connectors='\n[connectors.broken]\nplugin = "broken-csv"\n'
+                                        'path = "out/broken.csv"\nmode = "write"\n')
     scheduler = Scheduler(runtime, node="test:1")
     summary = reported(scheduler.run_pipeline("main", trigger="once"))
     assert summary is not None and summary["status"] == "error"

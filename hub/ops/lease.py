@@ -27,6 +27,7 @@ from typing import Protocol
 
 from sqlalchemy import Connection, select, text, update
 
+from hub.clock import iso
 from hub.errors import ConfigError
 from hub.pipeline.summary import RunSummary
 from hub.store import Store, upsert
@@ -210,3 +211,20 @@ def marked_running(conn: Connection, pipeline: str) -> bool:
     """Whether a run of `pipeline` is marked running (alive elsewhere, or dead: ask the lease)."""
     return conn.execute(select(runs.c.id).where(
         runs.c.pipeline == pipeline, runs.c.status == "running").limit(1)).first() is not None
+
+
+def abandoned_summaries(conn: Connection, run_ids: list[int]) -> list[dict[str, object]]:
+    """What `run_finished` plugins hear about runs `abandon_dead_runs` ended for a dead node.
+
+    Their node never got to report them; the node that took the pipeline over does, with the
+    usual summary keys as far as the row knows them (status "interrupted", the note saying
+    the node died, no counts: those died with the node).
+    """
+    if not run_ids:
+        return []
+    rows = conn.execute(select(runs).where(runs.c.id.in_(run_ids)).order_by(runs.c.id)).all()
+    return [{**(row.summary or {}), "run_id": row.id, "pipeline": row.pipeline,
+             "status": row.status, "exit_code": row.exit_code, "trigger": row.trigger,
+             "node": row.node, "started_at": iso(row.started_at),
+             "finished_at": iso(row.finished_at),
+             "errors": (row.summary or {}).get("errors", [])} for row in rows]

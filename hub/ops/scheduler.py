@@ -169,6 +169,10 @@ class Scheduler:
                 now = self.clock()
                 with self.store.begin() as conn:
                     dead = lease.abandon_dead_runs(conn, name, node=self.node, now=now)
+                    abandoned = lease.abandoned_summaries(conn, dead)
+                for ended in abandoned:  # their node died before it could tell the plugins
+                    self.runtime.plugins.run_finished(ended)
+                with self.store.begin() as conn:
                     if trigger == "schedule":
                         if not lease.claim_slot(conn, name, current_slot(spec.schedule, now),
                                                 node=self.node, now=now):
@@ -273,9 +277,9 @@ class Scheduler:
                 due = alerts.decide(conn, reported, self.runtime.config.config.alerts)
             for alert in due:
                 log.warning("alert: %s", alert["message"], extra={"alert": alert["kind"]})
-                self.runtime.plugins.hook.send_alert(alert=alert)
-        except Exception:  # an alert channel must never stop the scheduler
-            log.exception("sending an alert failed")
+                self.runtime.plugins.send_alert(alert)  # each channel on its own
+        except Exception:  # deciding must never stop the scheduler
+            log.exception("deciding the alerts failed")
 
     # -- takeover --------------------------------------------------------------------------
     def take_over(self) -> None:

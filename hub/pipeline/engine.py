@@ -103,9 +103,55 @@ def lifecycle_of(runtime: Runtime) -> evaluation.Lifecycle:
     return evaluation.Lifecycle(config.scoring, config.lifecycle, runtime.plugins.signals)
 
 
+@dataclass
+class _Started:
+    """What an exception escaping a run leaves to report: its row, and whether it was told."""
+
+    run_id: int | None = None
+    started: datetime | None = None
+    reported: bool = False
+
+
 def sync(runtime: Runtime, options: SyncOptions,
          progress: ProgressSink | None = None) -> RunSummary:
-    """Run one sync and return its summary (also stored in the run row)."""
+    """Run one sync and return its summary (also stored in the run row).
+
+    Every run that got a run row ends with `run_finished`, including one an unexpected
+    exception stops: plugins hear status "error" before the exception propagates, so a bug
+    in hub or in a connector is not invisible to the observers that exist to notice it. The
+    row itself is left to whoever handles the exception (`hub run` marks it with
+    `lease.end_crashed_run` and alerts; it does not report the run a second time).
+    """
+    run = _Started()
+    try:
+        return _run(runtime, options, progress, run)
+    except BaseException as exc:
+        if run.run_id is not None and run.started is not None and not run.reported:
+            run.reported = True
+            runtime.plugins.run_finished(_escaped(run.run_id, options, exc, run.started,
+                                                  runtime.clock()).as_dict())
+        raise
+
+
+def _escaped(run_id: int, options: SyncOptions, exc: BaseException, started: datetime,
+             finished: datetime) -> RunSummary:
+    """The summary of a run an exception ended: the usual keys, with what is known.
+
+    Only the exception's type: its message may quote a record, and summaries are shipped.
+    """
+    stopped = isinstance(exc, (KeyboardInterrupt, SystemExit))
+    message = (f"stopped by {type(exc).__name__}" if stopped
+               else f"unexpected {type(exc).__name__}; the run stopped (the log has more)")
+    return RunSummary(
+        run_id=run_id, status="interrupted" if stopped else "error",
+        exit_code=130 if stopped else 2, plan=options.plan, full=options.full,
+        pipeline=options.pipeline, trigger=options.trigger, node=options.node,
+        started_at=iso(started), finished_at=iso(finished), connectors={},
+        rejected_total=0, rejected=[], errors=[RunError("-", message)], drift=[])
+
+
+def _run(runtime: Runtime, options: SyncOptions, progress: ProgressSink | None,
+         run: _Started) -> RunSummary:
     progress = progress or Silent()
     store = runtime.store
     started = runtime.clock()
@@ -117,6 +163,7 @@ def sync(runtime: Runtime, options: SyncOptions,
         run_id = conn.execute(insert(runs).values(
             pipeline=options.pipeline, trigger=options.trigger, status="running",
             started_at=started, node=options.node).returning(runs.c.id)).scalar_one()
+    run.run_id, run.started = run_id, started
     log_context.set({**log_context.get(), "run_id": run_id, "pipeline": options.pipeline})
     log.debug("run started", extra={"trigger": options.trigger})
     tally = _Tally()
@@ -277,10 +324,8 @@ def sync(runtime: Runtime, options: SyncOptions,
         conn.execute(update(runs).where(runs.c.id == run_id).values(
             status=summary.status, finished_at=finished, exit_code=tally.exit_code,
             summary=summary.as_dict()))
-    try:
-        runtime.plugins.hook.run_finished(summary=summary.as_dict())
-    except Exception:  # an observer must never fail the run it observes
-        log.exception("a run_finished plugin failed", extra={"run_id": run_id})
+    run.reported = True
+    runtime.plugins.run_finished(summary.as_dict())  # an observer's failure is logged only
     return summary
 
 

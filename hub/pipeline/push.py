@@ -5,7 +5,9 @@ answers committed in another; a crash in between leaves the rows pending and the
 again next run (the write is a full-state upsert, so that is harmless). A record the system
 rejects becomes a dead letter with the system's reason; a retryable answer keeps the row
 pending until `MAX_ATTEMPTS`, after which it is a dead letter too, so nothing waits forever
-unseen. Plugins may veto or transform a record just before it is written.
+unseen. Plugins may veto or transform a record just before it is written; a record a plugin
+raised over is set aside as a dead letter naming the plugin (never written unvetted, never
+lost: `hub dead-letters --retry` sends it again once the plugin is fixed).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from hub.connector import Capability, Connector, OutboundRecord, Rejection, Writ
 from hub.errors import Interrupted
 from hub.pipeline.outbox import is_secondary
 from hub.pipeline.progress import ProgressSink, RejectionSink, StopSignal
-from hub.registry import Plugins
+from hub.registry import HookFailed, Plugins
 from hub.store import Store, upsert
 from hub.store.bulk import Json, chunks, insert_rows, reserve_ids
 from hub.store.schema import dead_letters, outbox, source_records, sync_state
@@ -74,24 +76,27 @@ def drain(store: Store, connector: Connector, plugins: Plugins, *, run_id: int |
 
 
 def _prepare(name: str, rows: Sequence[Any],
-             plugins: Plugins) -> tuple[list[OutboundRecord], dict[str, str]]:
+             plugins: Plugins) -> tuple[list[OutboundRecord], dict[str, tuple[str, str]]]:
+    """The records to write, and the ones set aside: key → (reason, dead-letter stage)."""
     records: list[OutboundRecord] = []
-    vetoed: dict[str, str] = {}
+    vetoed: dict[str, tuple[str, str]] = {}
     for row in rows:
         fields = dict(row.payload)
         consent = fields.pop("consent", None)  # hub's decision, not a field plugins may change
         record = OutboundRecord(key=row.key, contact_id=row.contact_id, fields=fields,
                                 external_id=row.external_id, operation=row.operation,
                                 consent=consent)
-        reasons = [r for r in plugins.hook.veto_push(connector=name, record=record) if r]
-        if reasons:
-            vetoed[row.key] = "; ".join(reasons)
+        try:
+            reasons = plugins.veto_push(name, record)
+            if reasons:
+                vetoed[row.key] = (f"vetoed by a plugin: {'; '.join(reasons)}", "veto")
+                continue
+            overrides = plugins.transform_push(name, record)
+        except HookFailed as exc:  # the rest of the batch goes on
+            vetoed[row.key] = (exc.reason, "plugin")
             continue
-        overrides = [o for o in plugins.hook.transform_push(connector=name, record=record) if o]
         if overrides:
-            fields = dict(record.fields)
-            for override in reversed(overrides):  # pluggy answers last-registered first
-                fields.update(override)
+            fields = {**record.fields, **overrides}
             record = OutboundRecord(key=record.key, contact_id=record.contact_id, fields=fields,
                                     external_id=record.external_id, operation=record.operation,
                                     consent=record.consent)
@@ -100,8 +105,8 @@ def _prepare(name: str, rows: Sequence[Any],
 
 
 def _settle(conn: Any, name: str, rows: Sequence[Any], records: Sequence[OutboundRecord],
-            results: Sequence[WriteResult], vetoed: dict[str, str], *, run_id: int | None,
-            now: datetime, stats: PushStats, on_reject: RejectionSink,
+            results: Sequence[WriteResult], vetoed: dict[str, tuple[str, str]], *,
+            run_id: int | None, now: datetime, stats: PushStats, on_reject: RejectionSink,
             reads_back: bool) -> None:
     by_key = {result.key: result for result in results}
     done: list[dict[str, Any]] = []
@@ -112,7 +117,7 @@ def _settle(conn: Any, name: str, rows: Sequence[Any], records: Sequence[Outboun
     sent = {record.key for record in records}
     for row in rows:
         if row.key in vetoed:
-            reason, stage = f"vetoed by a plugin: {vetoed[row.key]}", "veto"
+            reason, stage = vetoed[row.key]
         elif row.key not in sent:
             continue
         else:
