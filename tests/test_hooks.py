@@ -348,7 +348,7 @@ def test_hook_run_finished_hears_of_a_run_whose_node_died(tmp_path: Path) -> Non
     assert (crashed["run_id"], crashed["status"], crashed["pipeline"], crashed["node"]) == (
         dead_id, "interrupted", "main", "gone:7")
     assert crashed["interrupted_by"] == "node died" and crashed["errors"] == []
-    assert resumed == summary
+    assert resumed == summary.as_dict()
     runtime.store.close()
 
 
