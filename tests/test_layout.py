@@ -83,3 +83,38 @@ def test_the_rules_see_real_edges() -> None:
     """A walker that finds nothing would pass every rule above."""
     targets = {target for _source, _line, target in edges()}
     assert {"hub.pipeline.engine", "hub.store.schema", "hub.cli.app"} <= targets
+
+
+def tracked_texts() -> Iterator[Path]:
+    skip = {".git", ".venv", "node_modules", "build", "dist"}
+    for path in ROOT.rglob("*"):
+        if path.suffix in (".py", ".md", ".toml") and path.is_file() \
+                and not skip.intersection(path.relative_to(ROOT).parts) \
+                and not any(part.endswith(".egg-info") for part in path.parts):
+            yield path
+
+
+def test_nothing_points_outside_the_repository() -> None:
+    """A user's clone holds only the repository: the docs must carry what they need."""
+    outside = ("DESIGN" + ".md", "CONSENT" + ".md", "STYLE" + ".md", "../" + "shared")
+    found = [f"{path.relative_to(ROOT)}:{n}" for path in tracked_texts()
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if any(name in line for name in outside)]
+    assert found == []
+
+
+def test_every_local_link_in_the_docs_resolves() -> None:
+    import re
+
+    link = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+    broken = []
+    for path in tracked_texts():
+        if path.suffix != ".md":
+            continue
+        for target in link.findall(path.read_text(encoding="utf-8")):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            if not (path.parent / target).exists():
+                broken.append(f"{path.relative_to(ROOT)} -> {target}")
+    assert broken == []
+    assert any(p.name == "README.md" for p in tracked_texts())  # the walk saw the docs
