@@ -56,7 +56,7 @@ def print_summary(summary: RunSummary, console: Console | None = None) -> None:
                           f"{why}", highlight=False)
     lead = summary.lifecycle
     if lead is not None and lead.changed:
-        moves = ", ".join(f"{n} to {s}" for s, n in lead.stage_moves.items()) or "none"
+        moves = ", ".join(f"{n} to {s}" for s, n in sorted(lead.moves.items())) or "none"
         handed = sum(1 for h in lead.handed_over if h.get("owner"))
         console.print(f"lifecycle: {lead.changed} contacts changed (stage moves: {moves}); "
                       f"new MQLs handed over: {lead.new_mqls} ({handed} with an owner)",

@@ -85,6 +85,14 @@ class Report:
                 "stage_moves": dict(sorted(self.moves.items())), "new_mqls": self.new_mqls,
                 "handed_over": self.handed_over[:MAX_LISTED]}
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Report:
+        """From the reported form, as a stored run summary holds it."""
+        return cls(evaluated=int(data.get("evaluated", 0)), changed=int(data.get("changed", 0)),
+                   moves=dict(data.get("stage_moves") or {}),
+                   new_mqls=int(data.get("new_mqls", 0)),
+                   handed_over=[dict(h) for h in data.get("handed_over") or []])
+
 
 class Lifecycle:
     """`[scoring]` and `[lifecycle]` applied to contacts."""

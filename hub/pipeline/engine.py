@@ -31,7 +31,6 @@ from hub.pipeline.summary import (
     ConsentCounts,
     ContactCounts,
     Drift,
-    LifecycleSummary,
     Rejected,
     RunError,
     RunSummary,
@@ -318,7 +317,7 @@ def _run(runtime: Runtime, options: SyncOptions, progress: ProgressSink | None,
         planned=planned,
         consent=ConsentCounts(suppressed_reimports=sum(c.suppressed
                                                        for c in tally.counts.values())),
-        lifecycle=LifecycleSummary.from_dict(lead_report.as_dict()),
+        lifecycle=lead_report,
     )
     with store.begin() as conn:
         conn.execute(update(runs).where(runs.c.id == run_id).values(

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from hub.lifecycle.evaluation import Report
 from hub.pipeline.outbox import Planned
 
 
@@ -86,25 +87,6 @@ class ConsentCounts:
 
 
 @dataclass
-class LifecycleSummary:
-    """The lifecycle step as reported (hub.lifecycle.evaluation.Report.as_dict, frozen)."""
-
-    evaluated: int = 0
-    changed: int = 0
-    stage_moves: dict[str, int] = field(default_factory=dict)
-    new_mqls: int = 0
-    handed_over: list[dict[str, Any]] = field(default_factory=list)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> LifecycleSummary:
-        """From the reported form (the keys are the field names)."""
-        return cls(evaluated=int(data.get("evaluated", 0)), changed=int(data.get("changed", 0)),
-                   stage_moves=dict(data.get("stage_moves") or {}),
-                   new_mqls=int(data.get("new_mqls", 0)),
-                   handed_over=[dict(h) for h in data.get("handed_over") or []])
-
-
-@dataclass
 class RunSummary:
     """One run's outcome. None means "not reported" and is left out of `as_dict`."""
 
@@ -129,7 +111,7 @@ class RunSummary:
     drift: list[Drift] | None = None
     planned: dict[str, Planned] | None = None
     consent: ConsentCounts | None = None
-    lifecycle: LifecycleSummary | None = None
+    lifecycle: Report | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The documented JSON form (key order included: scripts diff it)."""
@@ -144,7 +126,7 @@ class RunSummary:
             "planned": None if self.planned is None
             else {name: p.as_dict() for name, p in self.planned.items()},
             "consent": None if self.consent is None else asdict(self.consent),
-            "lifecycle": None if self.lifecycle is None else asdict(self.lifecycle),
+            "lifecycle": None if self.lifecycle is None else self.lifecycle.as_dict(),
         }
         result: dict[str, Any] = {}
         for f in fields(self):
@@ -182,5 +164,5 @@ class RunSummary:
             planned=opt("planned", lambda v: {
                 name: Planned(**p) for name, p in v.items()}),
             consent=opt("consent", lambda v: ConsentCounts(**v)),
-            lifecycle=opt("lifecycle", LifecycleSummary.from_dict),
+            lifecycle=opt("lifecycle", Report.from_dict),
         )
