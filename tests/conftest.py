@@ -10,14 +10,15 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
 
-from hub.store import Store
+from hub.store import MIGRATIONS, Store
 
 POSTGRES_URL = os.environ.get("HUB_TEST_POSTGRES_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -86,3 +87,25 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
         yield opened
     finally:
         opened.close()
+
+
+@contextmanager
+def store_at_revision(url: str, revision: str) -> Iterator[Connection]:
+    """A store migrated only up to `revision`, to write rows as an older hub did.
+
+    The connection is open inside the migration's transaction; the store is closed after, so
+    the next `Store.open` runs the remaining migrations over those rows.
+    """
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    old = Store.open(url, migrate=False)
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    try:
+        with old.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, revision)
+            yield conn
+    finally:
+        old.close()

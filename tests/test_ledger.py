@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import update
 
 from hub.consent import ledger
-from hub.store import MIGRATIONS, Store
+from hub.store import Store
 from hub.store.schema import consent_ledger
 from tests.conftest import FIXED_NOW
 
@@ -84,23 +84,17 @@ def test_an_erased_entry_keeps_the_chain_verifiable_but_a_forged_address_does_no
 
 
 def test_migration_0003_reseals_a_ledger_written_before_it(store_url: str) -> None:
-    from alembic import command
-    from alembic.config import Config as AlembicConfig
     from sqlalchemy import insert
 
-    old = Store.open(store_url, migrate=False)
-    config = AlembicConfig()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with old.engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0002")
+    from tests.conftest import store_at_revision
+
+    with store_at_revision(store_url, "0002") as conn:
         for n in range(3):  # hashed by the old rule: anything but the new one
             conn.execute(insert(consent_ledger).values(
                 id=n + 1, contact_id=1, email="anna@example.de", channel="email",
                 purpose="newsletter", kind="single_opt_in", occurred_at=None,
                 recorded_at=FIXED_NOW, connector="csv", record_id=str(n), evidence=None,
                 run_id=1, prev_hash=f"old{n - 1}", entry_hash=f"old{n}"))
-    old.close()
     store = Store.open(store_url)
     try:
         with store.begin() as conn:

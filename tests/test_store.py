@@ -28,8 +28,6 @@ def test_a_scheduled_job_stored_before_the_layout_change_still_runs(store_url: s
     import pickle
     from datetime import UTC
 
-    from alembic import command
-    from alembic.config import Config as AlembicConfig
     from apscheduler.job import Job
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -38,23 +36,17 @@ def test_a_scheduled_job_stored_before_the_layout_change_still_runs(store_url: s
 
     from hub.ops.scheduler import JOB_FUNC, scheduled_run
     from hub.store.schema import scheduler_jobs
-    from tests.conftest import FIXED_NOW
+    from tests.conftest import FIXED_NOW, store_at_revision
 
     scheduler = BackgroundScheduler(timezone=UTC)  # never started: it only lends its zone
     job = Job(scheduler, id="main", func=JOB_FUNC, args=["main"], kwargs={}, name="main",
               trigger=IntervalTrigger(minutes=15, start_date=FIXED_NOW), executor="default",
               misfire_grace_time=60, coalesce=True, max_instances=1, next_run_time=FIXED_NOW)
     state = {**job.__getstate__(), "func": "hub.scheduler:scheduled_run"}
-    old = Store.open(store_url, migrate=False)
-    config = AlembicConfig()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with old.engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0005")
+    with store_at_revision(store_url, "0005") as conn:
         conn.execute(insert(scheduler_jobs).values(
             id="main", next_run_time=FIXED_NOW.timestamp(),
             job_state=pickle.dumps(state, pickle.HIGHEST_PROTOCOL)))
-    old.close()
     store = Store.open(store_url)
     try:
         jobs = SQLAlchemyJobStore(engine=store.engine, tablename="scheduler_jobs")
