@@ -29,10 +29,12 @@ _TEXT_FIELDS = ("first_name", "last_name", "company", "job_title", "street", "ci
                 "region")
 _SPACE = re.compile(r"\s+")
 # RFC 5321/5322 dot-atom with the usual limits; stricter than email-validator, never looser.
+# A domain label with hyphens in its 3rd and 4th places ("xn--", "ab--c") is IDNA's business
+# (reserved or punycode), so such addresses go to email-validator.
 _PLAIN = re.compile(
     r"^(?=.{3,254}$)(?=[^@]{1,64}@)"
     r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+    r"@(?:(?![a-z0-9-]{2}--)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 )
 _SEPARATORS = re.compile(r"[,;]")
 
