@@ -18,7 +18,7 @@ from hub.runtime import Runtime
 from hub.store.schema import contacts, cursors, source_records
 from tests.conftest import FIXED_NOW
 
-DEMO = Path(__file__).resolve().parents[1] / "hub" / "demo"
+DEMO = Path(__file__).resolve().parents[2] / "hub" / "demo"
 
 
 def runtime_for(tmp_path: Path, store_url: str) -> Runtime:

@@ -53,7 +53,7 @@ def test_a_removed_entry_is_detected(sqlite_store: Store) -> None:
 
 def test_observations_are_recorded_once_per_event(tmp_path: Path) -> None:
     from hub.pipeline.engine import SyncOptions, sync
-    from tests.test_engine import runtime_for
+    from tests.pipeline.test_engine import runtime_for
 
     runtime = runtime_for(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}")
     first = sync(runtime, SyncOptions()).as_dict()

@@ -30,7 +30,7 @@ from hub.store.schema import runs
 from hub_csv.connector import CsvConnector
 from tests.conftest import FIXED_NOW
 
-DEMO = Path(__file__).resolve().parents[1] / "hub" / "demo"
+DEMO = Path(__file__).resolve().parents[2] / "hub" / "demo"
 moments = st.datetimes(min_value=datetime(2021, 1, 1), max_value=datetime(2030, 1, 1),
                        timezones=st.just(UTC))
 

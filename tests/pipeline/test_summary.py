@@ -13,7 +13,7 @@ from hub.hookspecs import hookimpl
 from hub.pipeline.engine import SyncOptions, sync
 from hub.pipeline.summary import RunSummary
 from hub.store.schema import runs
-from tests.test_engine import runtime_for
+from tests.pipeline.test_engine import runtime_for
 
 #: The documented `hub sync --json` form, in order.
 TOP = ["run_id", "status", "exit_code", "plan", "full", "pipeline", "trigger", "node",
