@@ -21,10 +21,10 @@ from starlette.routing import Route
 
 from hub.ops.serving import ServedApp, serve_in_thread
 from hub_sandbox.controls import Controls
-from hub_sandbox.hubspot import HubSpotLimits, HubSpotSimulator
+from hub_sandbox.hubspot.simulator import HubSpotLimits, HubSpotSimulator
 from hub_sandbox.mailchimp import MailchimpLimits, MailchimpSimulator
 from hub_sandbox.people import Person, generate
-from hub_sandbox.shopify import ShopifyLimits, ShopifySimulator
+from hub_sandbox.shopify.simulator import ShopifyLimits, ShopifySimulator
 
 
 def _utcnow() -> datetime:

@@ -17,7 +17,7 @@ from hubspot.crm.contacts.exceptions import ApiException  # type: ignore[import-
 
 from hub.ops.serving import serve_in_thread
 from hub_sandbox.app import RunningSandbox, Sandbox
-from hub_sandbox.hubspot import HubSpotLimits, HubSpotSimulator
+from hub_sandbox.hubspot.simulator import HubSpotLimits, HubSpotSimulator
 from hub_sandbox.people import generate
 
 

@@ -22,8 +22,8 @@ from starlette.applications import Starlette
 
 from hub.ops.serving import serve_in_thread
 from hub_sandbox.people import Order, Person, ShopifyView
-from hub_sandbox.shopify import ShopifyLimits, ShopifySimulator
-from hub_sandbox.shopify_search import Search, SearchField
+from hub_sandbox.shopify.search import Search, SearchField
+from hub_sandbox.shopify.simulator import ShopifyLimits, ShopifySimulator
 
 VERSION = "2025-10"
 TOKEN = "shpat_sandbox"

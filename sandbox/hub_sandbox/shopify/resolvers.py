@@ -20,11 +20,11 @@ from graphql import (
     get_named_type,
 )
 
-from hub_sandbox.shopify_bulk import BulkOperation, BulkOperations
-from hub_sandbox.shopify_connection import SortKey, paginate
-from hub_sandbox.shopify_schema import Resolver, format_datetime
-from hub_sandbox.shopify_search import Search, SearchField
-from hub_sandbox.shopify_shop import (
+from hub_sandbox.shopify.bulk import BulkOperation, BulkOperations
+from hub_sandbox.shopify.connection import SortKey, paginate
+from hub_sandbox.shopify.schema import Resolver, format_datetime
+from hub_sandbox.shopify.search import Search, SearchField
+from hub_sandbox.shopify.shop import (
     SHOP_ID,
     Customer,
     Metafield,
@@ -36,7 +36,7 @@ from hub_sandbox.shopify_shop import (
 )
 
 if TYPE_CHECKING:
-    from hub_sandbox.shopify import ShopifyLimits
+    from hub_sandbox.shopify.simulator import ShopifyLimits
 
 Info: TypeAlias = "GraphQLResolveInfo[Context]"
 

@@ -35,9 +35,9 @@ from graphql import (
     validate,
 )
 
-from hub_sandbox.shopify_errors import syntax_problem
-from hub_sandbox.shopify_shop import gid, to_second
-from hub_sandbox.shopify_validation import RULES, validation_errors
+from hub_sandbox.shopify.errors import syntax_problem
+from hub_sandbox.shopify.shop import gid, to_second
+from hub_sandbox.shopify.validation import RULES, validation_errors
 
 BULK_ID_BASE = 7_700_000_000_000
 ACTIVE = ("CREATED", "RUNNING", "CANCELING")

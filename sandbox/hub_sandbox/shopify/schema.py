@@ -1,4 +1,4 @@
-"""The executable Admin API schema: `shopify_schema.graphql`, Shopify's scalars, resolvers.
+"""The executable Admin API schema: `schema.graphql`, Shopify's scalars, resolvers.
 
 Shopify's scalars serialize the Shopify way (`DateTime` as `2024-01-31T09:00:00Z`, `Decimal`
 as `129.9`, `UnsignedInt64` as a string) and reject bad input with Shopify's wording.
@@ -24,8 +24,8 @@ from graphql import (
 )
 from graphql.language import ConstValueNode
 
-from hub_sandbox.shopify_bulk import BulkOperation
-from hub_sandbox.shopify_shop import Address, Customer, Metafield, Shop, ShopOrder
+from hub_sandbox.shopify.bulk import BulkOperation
+from hub_sandbox.shopify.shop import Address, Customer, Metafield, Shop, ShopOrder
 
 Resolver = Callable[..., Any]
 
@@ -86,7 +86,7 @@ def _install_scalars(schema: GraphQLSchema) -> None:
 
 def load_schema(resolvers: Mapping[str, Mapping[str, Resolver]]) -> GraphQLSchema:
     """The executable schema: SDL + scalars + the given resolvers (type → field → function)."""
-    sdl = resources.files("hub_sandbox").joinpath("shopify_schema.graphql").read_text("utf-8")
+    sdl = resources.files("hub_sandbox.shopify").joinpath("schema.graphql").read_text("utf-8")
     schema = build_schema(sdl)
     _install_scalars(schema)
     for type_name, fields in resolvers.items():

@@ -1,6 +1,6 @@
 """Shopify Admin GraphQL simulator: `POST /admin/api/{version}/graphql.json`.
 
-A real GraphQL server (graphql-core over `shopify_schema.graphql`): clients send their own
+A real GraphQL server (graphql-core over `schema.graphql`): clients send their own
 selections, aliases, fragments and variables and get Shopify's answers, including its error
 shapes, its calculated query cost in `extensions.cost` and its leaky-bucket throttle (THROTTLED
 with HTTP 200). Customers and their orders are seeded from `person.shopify`. Bulk operations
@@ -36,9 +36,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from hub_sandbox.people import Person
-from hub_sandbox.shopify_bulk import FILE_PATH, BulkOperations
-from hub_sandbox.shopify_cost import ActualCost, CostBucket, RequestedCost
-from hub_sandbox.shopify_errors import (
+from hub_sandbox.shopify.bulk import FILE_PATH, BulkOperations
+from hub_sandbox.shopify.cost import ActualCost, CostBucket, RequestedCost
+from hub_sandbox.shopify.errors import (
     MISSING_QUERY,
     NOT_FOUND,
     UNAUTHORIZED,
@@ -48,11 +48,11 @@ from hub_sandbox.shopify_errors import (
     parse_error,
     throttled,
 )
-from hub_sandbox.shopify_mutations import MUTATION_RESOLVERS
-from hub_sandbox.shopify_resolvers import READ_RESOLVERS, Context
-from hub_sandbox.shopify_schema import load_schema
-from hub_sandbox.shopify_shop import Shop, to_second
-from hub_sandbox.shopify_validation import RULES, validation_errors, variable_errors
+from hub_sandbox.shopify.mutations import MUTATION_RESOLVERS
+from hub_sandbox.shopify.resolvers import READ_RESOLVERS, Context
+from hub_sandbox.shopify.schema import load_schema
+from hub_sandbox.shopify.shop import Shop, to_second
+from hub_sandbox.shopify.validation import RULES, validation_errors, variable_errors
 
 log = logging.getLogger(__name__)
 

@@ -44,7 +44,7 @@ from graphql import (
 )
 from graphql.validation import ASTValidationRule, ValidationContext, specified_rules
 
-from hub_sandbox.shopify_errors import Body
+from hub_sandbox.shopify.errors import Body
 
 # validation errors -----------------------------------------------------------------------------
 

@@ -16,9 +16,9 @@ from typing import Any
 import phonenumbers
 from graphql import GraphQLError
 
-from hub_sandbox.shopify_resolvers import Context, Info, ctx, find, invalid_gid
-from hub_sandbox.shopify_schema import Resolver
-from hub_sandbox.shopify_shop import (
+from hub_sandbox.shopify.resolvers import Context, Info, ctx, find, invalid_gid
+from hub_sandbox.shopify.schema import Resolver
+from hub_sandbox.shopify.shop import (
     SHOP_ID,
     Address,
     Customer,

@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from hub_sandbox.hubspot_search import DATE_PROPERTIES, OPERATORS, search
+from hub_sandbox.hubspot.search import DATE_PROPERTIES, OPERATORS, search
 from hub_sandbox.people import Person
 
 LIFECYCLE = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead",
