@@ -69,7 +69,7 @@ def run_daemon(config: ConfigOption = DEFAULT_PATH,
                as_json: Annotated[bool, typer.Option(
                    "--json", help="Print one JSON line (node, http URL) when ready.")] = False
                ) -> None:
-    """The scheduler daemon: run the [schedule.NAME] pipelines until SIGTERM."""
+    """The scheduler daemon: run the \\[schedule.NAME] pipelines until SIGTERM."""
     from hub.logs import personal_data
     from hub.ops.daemon import run_once, serve
     from hub.ops.scheduler import Scheduler
