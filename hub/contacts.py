@@ -1,4 +1,4 @@
-"""Read-only questions ops ask the store: who is this contact, why, and how are we doing.
+"""A contact's story, read-only: who they are, which records make them, why each value won.
 
 Each answer is a plain dict, exactly what the CLI prints with --json (and renders as tables
 without it), so scripts and people see the same facts.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from hub.clock import iso
 from hub.consent.policy import NONE
@@ -18,11 +18,8 @@ from hub.pipeline.merge import Survivorship
 from hub.pipeline.normalize import InvalidEmail, Normalizer
 from hub.store.schema import (
     contacts,
-    dead_letters,
     identity_keys,
     merges,
-    outbox,
-    runs,
     source_records,
 )
 
@@ -124,42 +121,6 @@ def explain(conn: Connection, contact_id: int, survivorship: Survivorship) -> di
                     "beaten": [{"connector": c.connector, "id": c.external_id, "value": v}
                                for c, v in p.beaten]} for p in picks],
     }
-
-
-def status(conn: Connection, *, runs_limit: int = 10) -> dict[str, Any]:
-    """Store-wide numbers and the last runs (`hub status --json`)."""
-    per_connector = {name: n for name, n in conn.execute(
-        select(source_records.c.connector, func.count()).group_by(source_records.c.connector))}
-    pending = {name: n for name, n in conn.execute(
-        select(outbox.c.connector, func.count()).where(outbox.c.status == "pending")
-        .group_by(outbox.c.connector))}
-    letters = {name: n for name, n in conn.execute(
-        select(dead_letters.c.connector, func.count()).where(dead_letters.c.resolved_at.is_(None))
-        .group_by(dead_letters.c.connector))}
-    held = conn.execute(select(func.count()).select_from(merges).where(
-        merges.c.kind == "held")).scalar_one()
-    recent = conn.execute(select(runs).order_by(runs.c.id.desc()).limit(runs_limit)).all()
-    return {
-        "contacts": conn.execute(select(func.count()).select_from(contacts).where(
-            contacts.c.status == "active")).scalar_one(),
-        "source_records": per_connector,
-        "outbox_pending": pending,
-        "dead_letters": letters,
-        "held_for_review": held,
-        "runs": [{"id": r.id, "pipeline": r.pipeline, "trigger": r.trigger, "status": r.status,
-                  "started_at": iso(r.started_at), "finished_at": iso(r.finished_at),
-                  "exit_code": r.exit_code,
-                  "duration_s": (r.summary or {}).get("duration_s")} for r in recent],
-    }
-
-
-def dead_letter_list(conn: Connection, *, limit: int = 50) -> list[dict[str, Any]]:
-    """Unresolved dead letters, newest first."""
-    rows = conn.execute(select(dead_letters).where(dead_letters.c.resolved_at.is_(None))
-                        .order_by(dead_letters.c.id.desc()).limit(limit))
-    return [{"id": r.id, "run_id": r.run_id, "connector": r.connector, "stage": r.stage,
-             "record_id": r.record_id, "origin": r.origin, "reason": r.reason,
-             "at": iso(r.created_at)} for r in rows]
 
 
 def held_merges(conn: Connection) -> list[dict[str, Any]]:

@@ -19,14 +19,13 @@ from hub.errors import HubError
 @app.command()
 def status(config: ConfigOption = DEFAULT_PATH, as_json: JsonOption = False) -> None:
     """Contacts, waiting writes, dead letters and the last runs."""
-    from hub import contacts
     from hub.lifecycle import funnel
     from hub.ops import history
 
     runtime = load_runtime(config)
     schedule = runtime.config.config.schedule
     with runtime.store.begin() as conn:
-        data = contacts.status(conn)
+        data = history.status(conn)
         data["pipelines"] = history.pipeline_status(
             conn, list(schedule),
             {name: s.connectors or runtime.connector_names for name, s in schedule.items()})
@@ -139,12 +138,11 @@ def dead_letters(config: ConfigOption = DEFAULT_PATH, as_json: JsonOption = Fals
                      "--connector", help="Only this connector's dead letters (with --retry).")]
                  = None) -> None:
     """Records a system could not use or refused, with the reason."""
-    from hub import contacts
+    from hub.ops.dead_letters import open_letters
+    from hub.ops.dead_letters import retry as retry_letters
 
     runtime = load_runtime(config)
     if retry:
-        from hub.ops.dead_letters import retry as retry_letters
-
         with runtime.store.begin() as conn:
             done = retry_letters(conn, now=runtime.clock(), connector=connector)
         if as_json:
@@ -157,7 +155,7 @@ def dead_letters(config: ConfigOption = DEFAULT_PATH, as_json: JsonOption = Fals
                   "change in their system (or: hub sync --full --connector NAME).")
         return
     with runtime.store.begin() as conn:
-        rows = contacts.dead_letter_list(conn, limit=limit)
+        rows = open_letters(conn, limit=limit)
     if as_json:
         print_json(rows)
         return

@@ -13,10 +13,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
+from hub.clock import iso
 from hub.store.schema import dead_letters, outbox
+
+
+def open_counts(conn: Connection) -> dict[str, int]:
+    """Unresolved dead letters per connector (`hub status`, pipelines, `/metrics`)."""
+    return {name: n for name, n in conn.execute(
+        select(dead_letters.c.connector, func.count()).where(dead_letters.c.resolved_at.is_(None))
+        .group_by(dead_letters.c.connector))}
+
+
+def open_letters(conn: Connection, *, limit: int = 50) -> list[dict[str, Any]]:
+    """Unresolved dead letters, newest first (`hub dead-letters`)."""
+    rows = conn.execute(select(dead_letters).where(dead_letters.c.resolved_at.is_(None))
+                        .order_by(dead_letters.c.id.desc()).limit(limit))
+    return [{"id": r.id, "run_id": r.run_id, "connector": r.connector, "stage": r.stage,
+             "record_id": r.record_id, "origin": r.origin, "reason": r.reason,
+             "at": iso(r.created_at)} for r in rows]
 
 
 @dataclass

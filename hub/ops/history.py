@@ -1,5 +1,5 @@
-"""Run history: what ran, when, how it went — the facts `hub runs`, `hub status`, `/healthz`
-and alerts all read, so they never disagree.
+"""Run history and store-wide numbers: what ran, when, how it went — the facts `hub runs`,
+`hub status`, `/healthz` and alerts all read, so they never disagree.
 
 A run's outcome for alerting and health is not its exit code alone: a run whose only problem
 is a handful of records a system refused (exit 1, dead letters) is *working*; a run where a
@@ -16,7 +16,9 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from hub.clock import iso
-from hub.store.schema import dead_letters, outbox, pipelines, runs, scheduler_jobs
+from hub.ops.dead_letters import open_counts
+from hub.pipeline.outbox import pending_counts
+from hub.store.schema import contacts, merges, pipelines, runs, scheduler_jobs, source_records
 
 #: How many runs back `consecutive_failures` looks (more is "at least this many").
 FAILURE_WINDOW = 100
@@ -97,12 +99,8 @@ def pipeline_status(conn: Connection, names: Sequence[str],
 
     `connectors` maps each pipeline to the connectors it syncs (its outbox and dead letters).
     """
-    pending = {name: n for name, n in conn.execute(
-        select(outbox.c.connector, func.count()).where(outbox.c.status == "pending")
-        .group_by(outbox.c.connector))}
-    letters = {name: n for name, n in conn.execute(
-        select(dead_letters.c.connector, func.count()).where(dead_letters.c.resolved_at.is_(None))
-        .group_by(dead_letters.c.connector))}
+    pending = pending_counts(conn)
+    letters = open_counts(conn)
     upcoming = next_runs(conn)
     holders = {row.name: row for row in conn.execute(select(pipelines))}
     result: dict[str, dict[str, Any]] = {}
@@ -125,3 +123,26 @@ def pipeline_status(conn: Connection, names: Sequence[str],
             "dead_letters": sum(letters.get(c, 0) for c in members),
         }
     return result
+
+
+def status(conn: Connection, *, runs_limit: int = 10) -> dict[str, Any]:
+    """Store-wide numbers and the last runs (`hub status --json`)."""
+    per_connector = {name: n for name, n in conn.execute(
+        select(source_records.c.connector, func.count()).group_by(source_records.c.connector))}
+    pending = pending_counts(conn)
+    letters = open_counts(conn)
+    held = conn.execute(select(func.count()).select_from(merges).where(
+        merges.c.kind == "held")).scalar_one()
+    recent = conn.execute(select(runs).order_by(runs.c.id.desc()).limit(runs_limit)).all()
+    return {
+        "contacts": conn.execute(select(func.count()).select_from(contacts).where(
+            contacts.c.status == "active")).scalar_one(),
+        "source_records": per_connector,
+        "outbox_pending": pending,
+        "dead_letters": letters,
+        "held_for_review": held,
+        "runs": [{"id": r.id, "pipeline": r.pipeline, "trigger": r.trigger, "status": r.status,
+                  "started_at": iso(r.started_at), "finished_at": iso(r.finished_at),
+                  "exit_code": r.exit_code,
+                  "duration_s": (r.summary or {}).get("duration_s")} for r in recent],
+    }

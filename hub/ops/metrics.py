@@ -16,9 +16,11 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from hub.ops.dead_letters import open_counts
 from hub.ops.history import consecutive_failures
+from hub.pipeline.outbox import pending_counts
 from hub.store import Store
-from hub.store.schema import consent_ledger, contacts, dead_letters, outbox
+from hub.store.schema import consent_ledger, contacts
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -43,14 +45,9 @@ class StoreCollector(Collector):
                                      "Failed runs in a row", labels=["pipeline"])
         total = GaugeMetricFamily("hub_contacts", "Active golden contacts")
         with self._store.begin() as conn:
-            for name, n in conn.execute(
-                    select(outbox.c.connector, func.count()).where(outbox.c.status == "pending")
-                    .group_by(outbox.c.connector)):
+            for name, n in pending_counts(conn).items():
                 depth.add_metric([name], n)
-            for name, n in conn.execute(
-                    select(dead_letters.c.connector, func.count())
-                    .where(dead_letters.c.resolved_at.is_(None))
-                    .group_by(dead_letters.c.connector)):
+            for name, n in open_counts(conn).items():
                 letters.add_metric([name], n)
             for kind, n in conn.execute(
                     select(consent_ledger.c.kind, func.count())
