@@ -11,7 +11,7 @@ import csv
 import random
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,7 +19,9 @@ from hub.cli.app import fail
 from hub.cli.render import print_summary
 from hub.cli.screen import RichProgress, err_console, out
 from hub.errors import HubError
-from hub_sandbox.app import RunningSandbox, Sandbox
+
+if TYPE_CHECKING:
+    from hub_sandbox.app import RunningSandbox
 
 DEMO_SECRETS = ("demo-hubspot-token", "demo-mailchimp-key", "demo-shopify-token")
 
@@ -171,6 +173,7 @@ def demo(directory: Annotated[Path | None, typer.Option(
     from hub.pipeline.engine import sync as run_sync
     from hub.runtime import Runtime
     from hub.secrets import MemoryBackend, Secrets
+    from hub_sandbox.app import Sandbox
 
     with tempfile.TemporaryDirectory(prefix="hub-demo-") as scratch:
         folder = directory or Path(scratch) / "demo"
