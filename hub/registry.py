@@ -79,14 +79,6 @@ class Plugins:
         self.manager = manager
         self._distributions = dict(distributions or {})
 
-    @property
-    def hook(self) -> Any:
-        """The pluggy hook relay, for looking at implementations; call hooks via the methods.
-
-        ``plugins.hook.X(...)`` would stop at the first plugin that raises.
-        """
-        return self.manager.hook
-
     # -- calling implementations one by one ------------------------------------------------
     def implementations(self, hook: str) -> list[HookImpl]:
         """The implementations of `hook` in plugin registration order.
@@ -143,7 +135,7 @@ class Plugins:
         """
         found: dict[str, type[Connector]] = {}
         owner: dict[str, str] = {}
-        for plugin_name, registered in self._registered_connectors():
+        for plugin_name, registered in self._registered_connectors:
             for cls in registered:
                 _check_connector_class(cls, plugin_name)
                 if cls.plugin in found:
@@ -156,7 +148,9 @@ class Plugins:
                 owner[cls.plugin] = plugin_name
         return found
 
+    @cached_property
     def _registered_connectors(self) -> list[tuple[str, list[type[Connector]]]]:
+        """(plugin, classes) per plugin, asked once: `connector_types` and `infos` share it."""
         result = []
         for impl in self.implementations("register_connectors"):
             registered: list[type[Connector]] = []
@@ -271,7 +265,7 @@ class Plugins:
     def infos(self) -> list[PluginInfo]:
         """Every loaded plugin with the distribution it came from and its connector types."""
         types_of: dict[str, list[str]] = {}
-        for name, registered in self._registered_connectors():
+        for name, registered in self._registered_connectors:
             types_of.setdefault(name, []).extend(cls.plugin for cls in registered)
         result = []
         for name, _plugin in self.manager.list_name_plugin():
