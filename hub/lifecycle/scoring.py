@@ -21,7 +21,7 @@ from typing import Any
 from hub.lifecycle.config import ScoringRule, ScoringSection
 from hub.lifecycle.customer_value import parse_time
 
-log = logging.getLogger("hub.lifecycle.scoring")
+log = logging.getLogger("hub.scoring")
 
 SignalFn = Callable[[Mapping[str, Any]], float]
 

@@ -28,7 +28,7 @@ from hub.ops.history import consecutive_failures, is_failure
 from hub.secrets import Secrets
 from hub.store.schema import runs
 
-log = logging.getLogger("hub.ops.alerts")
+log = logging.getLogger("hub.alerts")
 
 
 def decide(conn: Connection, summary: Mapping[str, Any],

@@ -17,7 +17,7 @@ from types import FrameType
 from hub.config import parse_duration
 from hub.ops.scheduler import Scheduler
 
-log = logging.getLogger("hub.ops.scheduler")
+log = logging.getLogger("hub.scheduler")
 
 
 class Signals:

@@ -33,7 +33,7 @@ from hub.pipeline.summary import RunSummary
 from hub.store import Store, upsert
 from hub.store.schema import pipelines, runs
 
-log = logging.getLogger("hub.ops.lease")
+log = logging.getLogger("hub.lease")
 
 
 class Lease(Protocol):

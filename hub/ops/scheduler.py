@@ -42,7 +42,7 @@ from hub.pipeline.summary import RunError, RunSummary
 from hub.runtime import Runtime
 from hub.store.schema import pipelines, runs
 
-log = logging.getLogger("hub.ops.scheduler")
+log = logging.getLogger("hub.scheduler")
 
 JOB_FUNC = "hub.ops.scheduler:scheduled_run"
 _active: Scheduler | None = None

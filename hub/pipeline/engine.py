@@ -38,7 +38,7 @@ from hub.pipeline.summary import (
 from hub.runtime import Runtime
 from hub.store.schema import contacts, runs, source_records
 
-log = logging.getLogger("hub.pipeline.engine")
+log = logging.getLogger("hub.engine")
 MAX_REJECTIONS_SHOWN = 50
 
 
@@ -319,12 +319,13 @@ def _run(runtime: Runtime, options: SyncOptions, progress: ProgressSink | None,
                                                        for c in tally.counts.values())),
         lifecycle=lead_report,
     )
+    reported = summary.as_dict()
     with store.begin() as conn:
         conn.execute(update(runs).where(runs.c.id == run_id).values(
             status=summary.status, finished_at=finished, exit_code=tally.exit_code,
-            summary=summary.as_dict()))
+            summary=reported))
     run.reported = True
-    runtime.plugins.run_finished(summary.as_dict())  # an observer's failure is logged only
+    runtime.plugins.run_finished(reported)  # an observer's failure is logged only
     return summary
 
 
