@@ -47,6 +47,8 @@ def test_a_scheduled_job_stored_before_the_layout_change_still_runs(store_url: s
         conn.execute(insert(scheduler_jobs).values(
             id="main", next_run_time=FIXED_NOW.timestamp(),
             job_state=pickle.dumps(state, pickle.HIGHEST_PROTOCOL)))
+        conn.execute(insert(scheduler_jobs).values(  # unreadable: must not stop the upgrade
+            id="broken", next_run_time=FIXED_NOW.timestamp(), job_state=b"not a pickle"))
     store = Store.open(store_url)
     try:
         jobs = SQLAlchemyJobStore(engine=store.engine, tablename="scheduler_jobs")

@@ -31,8 +31,11 @@ def _rewrite(old: str, new: str) -> None:
     jobs = sa.table("scheduler_jobs", sa.column("id", sa.String),
                     sa.column("job_state", sa.LargeBinary))
     for job_id, blob in conn.execute(sa.select(jobs.c.id, jobs.c.job_state)).all():
-        state = pickle.loads(blob)  # written by APScheduler into hub's own store
-        if state.get("func") != old:
+        try:
+            state = pickle.loads(blob)  # written by APScheduler into hub's own store
+        except Exception:  # unreadable already: APScheduler drops it on start, as it always did
+            continue
+        if not isinstance(state, dict) or state.get("func") != old:
             continue
         state["func"] = new
         conn.execute(sa.update(jobs).where(jobs.c.id == job_id)
