@@ -11,16 +11,13 @@ import sys
 # isort: off
 # Commands list in `hub --help` in the order their modules register them: set up, sync,
 # watch, report, look up, consent, secrets.
-from hub.cli import setup, sync, ops, report, contacts, consent, secrets
+from hub.cli import setup, sync, ops, report, contacts, consent, secrets  # noqa: F401
 # isort: on
 from hub.cli.app import app, state
 from hub.cli.screen import err_console
 from hub.errors import HubError
 
 __all__ = ["app", "main"]
-
-_COMMAND_MODULES = (setup, sync, ops, report, contacts, consent, secrets)
-
 
 def _plugin_commands() -> None:
     """Let installed plugins add their commands; a broken plugin costs only its own."""
