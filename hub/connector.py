@@ -47,6 +47,26 @@ class Capability(StrEnum):
     DELETE_CONTACTS = "delete_contacts"
 
 
+@dataclass(frozen=True)
+class Finding:
+    """Something `check()` found that a sync would trip over later, though the system answers.
+
+    A token without a scope, a lifecycle stage the account renamed, an API version the vendor
+    will stop serving: each lets `hub check` pass a connection test while the first real sync
+    loses a write or a whole stream. A finding says what is wrong and what to do about it, in
+    words an operator can act on, and never quotes a secret or a person's data.
+
+    ``problem``: a sync would fail or skip data (exit code 2, like a configuration error).
+    ``warning``: a sync works today but something is due (a version falling forward soon).
+    """
+
+    severity: Literal["problem", "warning"]
+    #: What the finding is about, short and stable: "scope", "api version", "lifecycle stage".
+    subject: str
+    #: What is wrong and what to do, one or two sentences.
+    message: str
+
+
 class ConnectorSettings(BaseModel):
     """Base of every connector's settings: the keys every ``[connectors.NAME]`` table shares.
 
@@ -242,8 +262,13 @@ class Connector:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 
-    def check(self) -> None:
-        """Prove the system is reachable and the credentials work; raise `UnreachableError`."""
+    def check(self) -> Sequence[Finding]:
+        """Prove the system is reachable and the credentials work; raise `UnreachableError`.
+
+        Return what a sync would trip over later although the connection works (missing
+        scopes, renamed stages, an expiring API version) as `Finding`s; empty when all is well.
+        """
+        return ()
 
     def read(self, stream: str, cursor: str | None) -> Iterator[Page]:
         """Yield pages of `stream` changed since `cursor` (None: everything), oldest first."""

@@ -27,6 +27,7 @@ EXPORTS = [
     "ConnectorError",
     "ConnectorSettings",
     "ConsentObservation",
+    "Finding",
     "GOLDEN_FIELDS",
     "HUBSPOT_STAGES",
     "HubError",

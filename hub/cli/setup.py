@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from importlib import resources
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from hub.cli.app import ConfigOption, JsonOption, app, fail, load_runtime, print_json
 from hub.cli.screen import err_console, out
 from hub.config import DEFAULT_PATH
-from hub.errors import HubError
+from hub.errors import ConfigError, HubError
 
 
 @app.command()
@@ -35,30 +36,51 @@ def check(config: ConfigOption = DEFAULT_PATH, as_json: JsonOption = False) -> N
 
     runtime = load_runtime(config)
     runtime.retry = RetryPolicy(attempts=2, base=0.5, cap=2.0)
-    results: dict[str, dict[str, str]] = {}
+    results: dict[str, dict[str, Any]] = {}
     code = 0
     for name in runtime.connector_names:
+        plugin = runtime.config.connectors[name].plugin
         try:
             connector = runtime.connector(name)
             try:
-                connector.check()
+                findings = list(connector.check() or ())
             finally:
                 connector.close()
-            results[name] = {"status": "ok", "plugin": runtime.config.connectors[name].plugin}
         except HubError as exc:
-            results[name] = {"status": "problem", "message": str(exc),
-                             "plugin": runtime.config.connectors[name].plugin}
+            results[name] = {"status": "problem", "message": str(exc), "plugin": plugin,
+                             "findings": []}
             code = max(code, exc.exit_code)
+            continue
+        worst = "problem" if any(f.severity == "problem" for f in findings) else \
+            "warning" if findings else "ok"
+        if worst == "problem":
+            code = max(code, ConfigError.exit_code)
+        results[name] = {"status": worst, "plugin": plugin, "findings": [
+            {"severity": f.severity, "subject": f.subject, "message": f.message}
+            for f in findings]}
     if as_json:
         print_json({"config": str(config), "connectors": results, "exit_code": code})
     else:
         table = Table("connector", "plugin", "status", title=f"hub check — {config}")
         for name, result in results.items():
-            mark = "[green]ok[/green]" if result["status"] == "ok" else \
-                f"[red]{result['message']}[/red]"
-            table.add_row(name, result["plugin"], mark)
+            table.add_row(name, result["plugin"], _status_cell(result))
         out.print(table)
     raise typer.Exit(code)
+
+
+def _status_cell(result: dict[str, Any]) -> Text:
+    """One cell per connector; findings one per line, as plain text so brackets survive."""
+    if result["status"] == "ok":
+        return Text("ok", style="green")
+    if "message" in result:
+        return Text(result["message"], style="red")
+    cell = Text()
+    for i, finding in enumerate(result["findings"]):
+        style = "red" if finding["severity"] == "problem" else "yellow"
+        cell.append(("\n" if i else "") + f"{finding['severity']}: {finding['subject']} — ",
+                    style=style)
+        cell.append(finding["message"])
+    return cell
 
 
 @app.command()

@@ -24,6 +24,7 @@ from hub.plugin import (
     Connector,
     ConnectorContext,
     ConnectorError,
+    Finding,
     OutboundRecord,
     Page,
     Rejection,
@@ -69,7 +70,7 @@ class CsvConnector(Connector):
         path = Path(pattern)
         return [path] if path.is_file() else []
 
-    def check(self) -> None:
+    def check(self) -> Sequence[Finding]:
         """Read mode: the files exist and their header is understood. Write mode: writable."""
         if self.settings.mode == "write":
             folder = self.context.path(self.settings.path).parent
@@ -77,7 +78,7 @@ class CsvConnector(Connector):
             if not existing.is_dir() or not os.access(existing, os.W_OK):
                 raise ConnectorError(f"connector {self.name!r}: cannot write to {folder} — "
                                      "fix the folder's permissions or change `path`")
-            return
+            return ()
         found = self.files()
         if not found:
             raise ConnectorError(f"connector {self.name!r}: no file matches path = "
@@ -87,6 +88,7 @@ class CsvConnector(Connector):
             with path.open(encoding=encoding, newline="") as f:
                 header = next(csv.reader(f, delimiter=self._delimiter(f)), [])
             self._format(header, path)
+        return ()
 
     def _delimiter(self, f: Any) -> str:
         if self.settings.delimiter:

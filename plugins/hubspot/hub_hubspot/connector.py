@@ -20,6 +20,7 @@ from hub.plugin import (
     ConnectorContext,
     ConnectorError,
     ConnectorSettings,
+    Finding,
     OutboundRecord,
     Page,
     WriteResult,
@@ -92,12 +93,13 @@ class HubSpotConnector(Connector):
         return ContactBatch(self.client, self.account, self.mapping)
 
     # -- the contract ------------------------------------------------------------------------
-    def check(self) -> None:
+    def check(self) -> Sequence[Finding]:
         """One cheap authenticated request; a refused token names the secret to fix."""
         response = self.client.get(CONTACTS, params={"limit": 1})
         self.account.check(response, "listing one contact")
         if response.status_code != 200:
             raise self.account.unexpected(response, "listing one contact")
+        return ()
 
     def read(self, stream: str, cursor: str | None) -> Iterator[Page]:
         """Contacts changed since `cursor` (None: all), then the ones archived since."""

@@ -30,6 +30,7 @@ from hub.plugin import (
     ConnectorError,
     ConnectorSettings,
     ConsentObservation,
+    Finding,
     OutboundRecord,
     Page,
     SecretRef,
@@ -109,7 +110,7 @@ class MailchimpConnector(Connector):
     def _list(self, suffix: str = "") -> str:
         return f"/lists/{self.settings.list_id}{suffix}"
 
-    def check(self) -> None:
+    def check(self) -> Sequence[Finding]:
         """The key works and the audience exists."""
         response = self.http.get("/ping")
         if response.status_code == 401:
@@ -121,6 +122,7 @@ class MailchimpConnector(Connector):
             raise ConnectorError(f"connector {self.name!r}: no audience with list_id = "
                                  f"{self.settings.list_id!r} — copy the id from the "
                                  "audience's settings")
+        return ()
 
     # -- reading -------------------------------------------------------------------------
     def read(self, stream: str, cursor: str | None) -> Iterator[Page]:

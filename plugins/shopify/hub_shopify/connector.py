@@ -25,6 +25,7 @@ from hub.plugin import (
     ConnectorContext,
     ConnectorError,
     ConnectorSettings,
+    Finding,
     OutboundRecord,
     Page,
     WriteResult,
@@ -91,13 +92,14 @@ class ShopifyConnector(Connector):
                           connector=self.name, token=self.settings.token)
 
     # -- the contract ------------------------------------------------------------------------
-    def check(self) -> None:
+    def check(self) -> Sequence[Finding]:
         """One cheap query: the token works, the version exists, the shop is the one named."""
         shop = self.api.run(SHOP, doing="checking the connection")["shop"]
         domain = str(shop.get("myshopifyDomain", ""))
         if domain and domain != self.settings.shop:
             raise ConnectorError(f"connector {self.name!r}: the token belongs to {domain}, not "
                                  f"to shop = {self.settings.shop!r} — fix shop or the token")
+        return ()
 
     def read(self, stream: str, cursor: str | None) -> Iterator[Page]:
         """Customers changed since `cursor` (None: all), with order totals and consent."""
