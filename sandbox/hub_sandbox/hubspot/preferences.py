@@ -4,13 +4,24 @@ the legacy v3 API over one store.
 Sources, by shape (HubSpot's reference pages, developers.hubspot.com/docs/api-reference/
 communication-preferences-subscriptions-v4/subscription-status/...):
 
-| endpoint | body / answer |
-|---|---|
-| ``POST /communication-preferences/v4/statuses/batch/read?channel=EMAIL`` | ``{"inputs": [email]}`` → ``{"status", "results": [{"subscriberIdString", "statuses": [PublicStatus]}], "requestedAt", "startedAt", "completedAt"}`` (``post-communication-preferences-v4-statuses-batch-read``) |
-| ``POST .../v4/statuses/batch/write`` | ``{"inputs": [{"subscriberIdString", "subscriptionId", "channel", "statusState", "legalBasis", "legalBasisExplanation"}]}`` → results are PublicStatus with ``setStatusSuccessReason`` (``...-batch-write``) |
-| ``POST .../v4/statuses/batch/unsubscribe-all?channel=EMAIL`` | ``{"inputs": [email]}`` → ``results: [{"subscriberIdString", "statuses"}]`` (only with ``verbose=true``; the single-contact page says no verbose means an empty answer) |
-| ``POST .../v4/statuses/batch/unsubscribe-all/read?channel=EMAIL`` | → ``results: [{"subscriberIdString", "wideStatuses": [{"channel", "status", "subscriberIdString", "timestamp", "wideStatusType": "PORTAL_WIDE" or "BUSINESS_UNIT_WIDE", "businessUnitId"}]}]`` |
-| ``GET .../v3/status/email/{email}``, ``POST .../v3/subscribe``, ``.../v3/unsubscribe``, ``GET .../v3/definitions`` | hubspot-api-client's v3 models (``PublicSubscriptionStatus``: id, name, description, status SUBSCRIBED/NOT_SUBSCRIBED, sourceOfStatus, brandId, legalBasis, legalBasisExplanation, preferenceGroupName: **no** timestamp, **no** double-opt-in field) |
+- ``POST /communication-preferences/v4/statuses/batch/read?channel=EMAIL``, body
+  ``{"inputs": [email]}`` → ``{"status", "results": [{"subscriberIdString", "statuses":
+  [PublicStatus]}], "requestedAt", "startedAt", "completedAt"}`` (page
+  ``post-communication-preferences-v4-statuses-batch-read``).
+- ``POST .../v4/statuses/batch/write``, body ``{"inputs": [{"subscriberIdString",
+  "subscriptionId", "channel", "statusState", "legalBasis", "legalBasisExplanation"}]}`` →
+  results are PublicStatus with ``setStatusSuccessReason`` (``...-batch-write``).
+- ``POST .../v4/statuses/batch/unsubscribe-all?channel=EMAIL``, ``{"inputs": [email]}`` →
+  ``results: [{"subscriberIdString", "statuses"}]``, only with ``verbose=true`` (the
+  single-contact page: without verbose the answer is empty).
+- ``POST .../v4/statuses/batch/unsubscribe-all/read?channel=EMAIL`` → ``results:
+  [{"subscriberIdString", "wideStatuses": [{"channel", "status", "subscriberIdString",
+  "timestamp", "wideStatusType" (PORTAL_WIDE or BUSINESS_UNIT_WIDE), "businessUnitId"}]}]``.
+- ``GET .../v3/status/email/{email}``, ``POST .../v3/subscribe`` and ``.../v3/unsubscribe``,
+  ``GET .../v3/definitions``: hubspot-api-client's v3 models (``PublicSubscriptionStatus``:
+  id, name, description, status SUBSCRIBED/NOT_SUBSCRIBED, sourceOfStatus, brandId,
+  legalBasis, legalBasisExplanation, preferenceGroupName: **no** timestamp, **no**
+  double-opt-in field).
 
 PublicStatus (v4): required ``channel, source, status, subscriberIdString, subscriptionId
 (an integer), timestamp``; status ``SUBSCRIBED | UNSUBSCRIBED | NOT_SPECIFIED``. A type the
@@ -45,7 +56,7 @@ LEGAL_BASES = ("LEGITIMATE_INTEREST_PQL", "LEGITIMATE_INTEREST_CLIENT",
                "PROCESS_AND_STORE", "LEGITIMATE_INTEREST_OTHER")
 STATES = ("SUBSCRIBED", "UNSUBSCRIBED", "NOT_SPECIFIED")
 #: The account's subscription types (v3 ids are strings, v4 ids integers).
-DEFINITIONS = (
+DEFINITIONS: tuple[dict[str, Any], ...] = (
     {"id": 1, "name": "Marketing newsletter", "description": "Newsletter and offers",
      "purpose": "Marketing", "communicationMethod": "Email"},
     {"id": 2, "name": "Product updates", "description": "News about products you bought",

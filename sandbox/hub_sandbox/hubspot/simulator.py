@@ -39,7 +39,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from hub_sandbox.hubspot.preferences import Preferences, PreferenceError, seed_choice
+from hub_sandbox.hubspot.preferences import PreferenceError, Preferences, seed_choice
 from hub_sandbox.hubspot.search import DATE_PROPERTIES, OPERATORS, search
 from hub_sandbox.people import Person
 
