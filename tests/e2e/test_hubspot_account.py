@@ -16,6 +16,7 @@ import pytest
 from hub_sandbox.app import RunningSandbox, Sandbox
 from hub_sandbox.hubspot.simulator import ALL_SCOPES
 from tests.e2e.conftest import run_hub, sandbox_config
+from tests.e2e.test_consent import sync
 
 pytestmark = pytest.mark.e2e
 
@@ -75,14 +76,6 @@ def member_status(running: RunningSandbox, email: str) -> str | None:
     found = running.sandbox.mailchimp.members.get(
         hashlib.md5(email.lower().encode(), usedforsecurity=False).hexdigest())
     return None if found is None else str(found["status"])
-
-
-def sync(folder: Path, env: dict[str, str]) -> dict[str, Any]:
-    result = run_hub("sync", "--json", cwd=folder, env=env)
-    assert result.code in (0, 1), result.stdout + result.stderr
-    summary: dict[str, Any] = result.json()
-    assert summary["errors"] == [], summary["errors"]
-    return summary
 
 
 def undecided(running: RunningSandbox) -> list[str]:

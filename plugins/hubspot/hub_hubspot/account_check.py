@@ -40,8 +40,12 @@ class Need:
     advice: str = ""
 
 
-def needs(settings: HubSpotSettings) -> list[Need]:
-    """The scopes these settings use (HubSpot's scopes reference and each endpoint's page)."""
+def needs(settings: HubSpotSettings, granted: frozenset[str] | None = None) -> list[Need]:
+    """The scopes these settings use (HubSpot's scopes reference and each endpoint's page).
+
+    With ``subscriptions_api = "auto"`` the v3 scopes count only when the token lacks the v4
+    batch scopes (`granted`), since only then does hub fall back to v3.
+    """
     found = [Need(("crm.objects.contacts.read",), "reading contacts"),
              Need(("crm.objects.contacts.write",), "writing contacts"),
              Need(("crm.schemas.contacts.read",), "reading the account's lifecycle stages",
@@ -57,7 +61,11 @@ def needs(settings: HubSpotSettings) -> list[Need]:
                               "(v4)", advice=advice))
         found.append(Need((BATCH_WRITE_SCOPE,), "writing subscription statuses (v4)",
                           advice=advice))
-    if settings.subscriptions_api != "v4":
+    batches = {BATCH_WRITE_SCOPE} | ({BATCH_READ_SCOPE} if settings.read_subscriptions else set())
+    falls_back = settings.subscriptions_api == "v3" or (
+        settings.subscriptions_api == "auto" and granted is not None
+        and not batches <= granted)
+    if falls_back:
         if settings.read_subscriptions:
             found.append(Need(PREFS_READ, "reading subscription statuses (v3)"))
         found.append(Need(PREFS_WRITE, "writing subscription statuses (v3)"))
@@ -111,7 +119,7 @@ class AccountCheck:
                 "HubSpot did not say which scopes this token has (only private-app tokens "
                 f"can be asked); make sure it has: {', '.join(wanted)}"))]
         findings = []
-        for need in needs(self._settings):
+        for need in needs(self._settings, granted):
             if set(need.scopes) & granted:
                 continue
             advice = f"; {need.advice}" if need.advice else ""

@@ -27,9 +27,9 @@ v3 cannot resubscribe a contact who opted out; that comes back as a rejection sa
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -53,6 +53,8 @@ _WIDE_V3: Final = ("PORTAL_WIDE_STATUS", "BRAND_WIDE_STATUS")
 _EMAIL: Final = {"channel": "EMAIL"}
 
 Api = Literal["auto", "v4", "v3"]
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 # -- reading: statuses → observations -------------------------------------------------------
@@ -213,18 +215,26 @@ class Subscriptions:
     def observe_many(self, emails: Sequence[str]) -> dict[str, tuple[ConsentObservation, ...]]:
         """The observations per address (lower-cased), in batches under v4."""
         wanted = list(dict.fromkeys(e.strip() for e in emails if e and e.strip()))
-        found: dict[str, tuple[ConsentObservation, ...]] = {}
+        return self._each(wanted, self._read_v4,
+                          lambda email: (email.lower(), self.observe_v3(email)))
+
+    def _each(self, items: Sequence[T], batch: Callable[[Sequence[T]], dict[str, R] | None],
+              one: Callable[[T], tuple[str, R]]) -> dict[str, R]:
+        """`batch` over v4-sized parts; what is left once v4 is refused (or all of it under
+        v3) goes through `one`, item by item."""
+        done: dict[str, R] = {}
         start = 0
-        while start < len(wanted) and self.api == "v4":
-            part = wanted[start:start + self._batch]
-            read = self._read_v4(part)
-            if read is None:
+        while start < len(items) and self.api == "v4":
+            part = items[start:start + self._batch]
+            answered = batch(part)
+            if answered is None:
                 break
-            found.update(read)
+            done.update(answered)
             start += len(part)
-        for email in wanted[start:] if self.api == "v3" else ():
-            found[email.lower()] = self.observe_v3(email)
-        return found
+        for item in items[start:] if self.api == "v3" else ():
+            key, value = one(item)
+            done[key] = value
+        return done
 
     def _read_v4(self, emails: Sequence[str]
                  ) -> dict[str, tuple[ConsentObservation, ...]] | None:
@@ -271,16 +281,8 @@ class Subscriptions:
                 answers[change.key] = WriteResult(change.key, "rejected", reason=refused)
             else:
                 valid.append(change)
-        start = 0
-        while start < len(valid) and self.api == "v4":
-            part = valid[start:start + self._batch]
-            written = self._write_v4(part)
-            if written is None:
-                break
-            answers.update(written)
-            start += len(part)
-        for change in valid[start:] if self.api == "v3" else ():
-            answers[change.key] = self._write_v3(change)
+        answers.update(self._each(valid, self._write_v4,
+                                  lambda change: (change.key, self._write_v3(change))))
         return answers
 
     def _write_v4(self, changes: Sequence[Change]) -> dict[str, WriteResult] | None:
