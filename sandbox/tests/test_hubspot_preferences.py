@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -139,3 +144,25 @@ def test_custom_lifecycle_stages_are_the_property_options_and_the_rule() -> None
         ok = call(r, "/crm/v3/objects/contacts", {"properties": {
             "email": "x@example.de", "lifecyclestage": "1234567"}})
         assert ok.status_code == 201
+
+
+def test_serve_issues_a_token_with_the_scopes_asked_for() -> None:
+    hub = Path(sys.executable).parent / "hub"
+    process = subprocess.Popen(
+        [str(hub), "sandbox", "serve", "--json", "--contacts", "5",
+         "--hubspot-scopes", "crm.objects.contacts.read"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        creds = json.loads(process.stdout.readline())["hubspot"]
+        headers = {"Authorization": f"Bearer {creds['token']}"}
+        url = creds["base_url"] + "/crm/v3/objects/contacts"
+        assert httpx.get(url, headers=headers).status_code == 200
+        refused = httpx.post(url, json={"properties": {"email": "x@example.de"}},
+                             headers=headers)
+        assert refused.status_code == 403
+        assert refused.json()["errors"][0]["context"]["requiredScopes"] == [
+            "crm.objects.contacts.write"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
