@@ -150,7 +150,7 @@ def verify(requests: list[httpx.Request]) -> set[str]:
 
 @pytest.fixture
 def served() -> Iterator[Any]:
-    with Sandbox(contacts=400, seed=8, rate_limit=False).start() as running:
+    with Sandbox(contacts=150, seed=8, rate_limit=False).start() as running:
         yield running
 
 
