@@ -25,11 +25,11 @@ communication-preferences-subscriptions-v4/subscription-status/...):
 
 PublicStatus (v4): required ``channel, source, status, subscriberIdString, subscriptionId
 (an integer), timestamp``; status ``SUBSCRIBED | UNSUBSCRIBED | NOT_SPECIFIED``. A type the
-contact never chose is NOT_SPECIFIED in v4 and NOT_SUBSCRIBED in v3, which cannot tell it from
-an opt-out (shared HubSpot facts, "Versions and traps"). v3 cannot resubscribe after an
-opt-out; v4 can, and a GDPR-enabled account wants a legal basis for it (the v4 guide:
-"legalBasis ... required for GDPR enabled portals" on the v3 request model, same enum in v4).
-Batch scopes need Marketing Hub Enterprise (the v4 guide, "Scope requirements").
+contact never chose is NOT_SPECIFIED in v4 and NOT_SUBSCRIBED in v3, whose status enum has
+only those two values (HubSpot's v3 and v4 OpenAPI files), so v3 cannot tell it from an
+opt-out. v3 cannot resubscribe after an opt-out; v4 can, and a GDPR-enabled account wants a
+legal basis (the v3 request reference: "required for GDPR enabled portals"; v4 takes the same
+enum). Batch scopes need Marketing Hub Enterprise (the v4 guide, "Scope requirements").
 
 Not documented, so settings of `HubSpotLimits` [U]: the batch input limit (100, like HubSpot's
 other batch endpoints), the `source` strings HubSpot writes (``doi_source`` for a confirmed
