@@ -84,19 +84,29 @@ def v4_observations(statuses: Iterable[Mapping[str, Any]],
 def _observe_v4(status: Mapping[str, Any], kind: str, subscription_id: str
                 ) -> ConsentObservation:
     at = parse_time(status.get("timestamp"))
-    evidence = {
-        "system": "hubspot", "api": "v4", "subscription_id": subscription_id,
-        "subscription": str(status.get("subscriptionName") or ""),
-        "status": str(status.get("status") or ""),
-        "wide_status": str(status.get("wideStatusType") or ""),
-        "source": str(status.get("source") or ""),
-        "legal_basis": str(status.get("legalBasis") or ""),
-        "legal_basis_explanation": str(status.get("legalBasisExplanation") or ""),
-        "business_unit": str(status.get("businessUnitId") or ""),
-    }
+    evidence = _evidence("v4", subscription_id, status, _V4_EVIDENCE)
     if kind == "doi_confirmed" and at is not None:
         evidence["confirmed_at"] = at.isoformat()
-    return ConsentObservation(kind=kind, at=at, evidence={k: v for k, v in evidence.items() if v})
+    return ConsentObservation(kind=kind, at=at, evidence=evidence)
+
+
+#: hub's evidence key → the status field it keeps, per API version.
+_V4_EVIDENCE: Final = {"subscription": "subscriptionName", "status": "status",
+                       "wide_status": "wideStatusType", "source": "source",
+                       "legal_basis": "legalBasis",
+                       "legal_basis_explanation": "legalBasisExplanation",
+                       "business_unit": "businessUnitId"}
+_V3_EVIDENCE: Final = {"subscription": "name", "status": "status",
+                       "source_of_status": "sourceOfStatus", "legal_basis": "legalBasis",
+                       "legal_basis_explanation": "legalBasisExplanation"}
+
+
+def _evidence(api: str, subscription_id: str, status: Mapping[str, Any],
+              fields: Mapping[str, str]) -> dict[str, str]:
+    """The status as the ledger keeps it: what was said, under hub's names, empties left out."""
+    kept = {"system": "hubspot", "api": api, "subscription_id": subscription_id}
+    kept.update({ours: str(status.get(theirs) or "") for ours, theirs in fields.items()})
+    return {k: v for k, v in kept.items() if v}
 
 
 def v3_observations(payload: Mapping[str, Any], subscription_id: str
@@ -121,18 +131,10 @@ def v3_observations(payload: Mapping[str, Any], subscription_id: str
 
 def _observe_v3(status: Mapping[str, Any], kind: str, subscription_id: str
                 ) -> ConsentObservation:
-    evidence = {
-        "system": "hubspot", "api": "v3", "subscription_id": subscription_id,
-        "subscription": str(status.get("name") or ""),
-        "status": str(status.get("status") or ""),
-        "source_of_status": str(status.get("sourceOfStatus") or ""),
-        "legal_basis": str(status.get("legalBasis") or ""),
-        "legal_basis_explanation": str(status.get("legalBasisExplanation") or ""),
-    }
     # v3 carries no time: an undated withdrawal counts as newest, an undated opt-in only
     # when nothing dated exists (hub/consent/policy.py)
     return ConsentObservation(kind=kind, at=None,
-                              evidence={k: v for k, v in evidence.items() if v})
+                              evidence=_evidence("v3", subscription_id, status, _V3_EVIDENCE))
 
 
 # -- the endpoints -------------------------------------------------------------------------
