@@ -9,7 +9,7 @@ foreground. Control endpoints: ``GET /_sandbox/stats``, ``POST /_sandbox/reset``
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +24,7 @@ from hub_sandbox.controls import Controls
 from hub_sandbox.hubspot.simulator import HubSpotLimits, HubSpotSimulator
 from hub_sandbox.mailchimp import MailchimpLimits, MailchimpSimulator
 from hub_sandbox.people import Person, generate
+from hub_sandbox.shopify.scopes import normalized
 from hub_sandbox.shopify.simulator import ShopifyLimits, ShopifySimulator
 
 
@@ -37,13 +38,16 @@ class Sandbox:
     def __init__(self, *, seed: int = 1, contacts: int = 3000, latency_ms: float = 0.0,
                  faults: str = "", rate_limit: bool = True, rate_scale: float = 1.0,
                  clock: Callable[[], float] = time.monotonic,
-                 now: Callable[[], datetime] = _utcnow) -> None:
+                 now: Callable[[], datetime] = _utcnow,
+                 shopify_scopes: Iterable[str] | None = None) -> None:
+        """`shopify_scopes`: the Shopify token's access scopes (None: all it knows)."""
         self.seed = seed
         self.contacts = contacts
         self.people: list[Person] = generate(seed, contacts)
-        self.shopify = ShopifySimulator(
-            self.people, limits=ShopifyLimits(rate_limit=rate_limit, rate_scale=rate_scale),
-            clock=clock, now=now)
+        shopify = ShopifyLimits(rate_limit=rate_limit, rate_scale=rate_scale)
+        if shopify_scopes is not None:
+            shopify.scopes = normalized(shopify_scopes)
+        self.shopify = ShopifySimulator(self.people, limits=shopify, clock=clock, now=now)
         self.mailchimp = MailchimpSimulator(
             self.people, limits=MailchimpLimits(rate_limit=rate_limit, rate_scale=rate_scale),
             clock=clock, now=now)

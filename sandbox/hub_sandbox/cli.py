@@ -34,13 +34,17 @@ def serve(
                                                  help="Switch rate limiting off.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line with base URLs "
                                                          "and credentials, then serve.")] = False,
+    shopify_scopes: Annotated[str | None, typer.Option(
+        help="The Shopify token's access scopes, comma-separated (default: all).")] = None,
 ) -> None:
     """Serve the simulators; Ctrl-C or SIGTERM stops them."""
     from hub_sandbox.app import Sandbox
 
     try:
         sandbox = Sandbox(seed=seed, contacts=contacts, latency_ms=latency_ms, faults=faults,
-                          rate_limit=not no_rate_limits, rate_scale=rate_scale)
+                          rate_limit=not no_rate_limits, rate_scale=rate_scale,
+                          shopify_scopes=shopify_scopes.split(",")
+                          if shopify_scopes is not None else None)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -83,6 +83,9 @@ class ShopifyAPI:
         self.token = token
         #: Requested cost per query text, learned from Shopify's answers.
         self._costs: dict[str, float] = {}
+        #: The API version that answered last (`X-Shopify-API-Version`): another one than the
+        #: configured means the configured version is no longer supported.
+        self.answered_version: str | None = None
 
     def run(self, query: str, variables: Mapping[str, Any] | None = None, *,
             doing: str, cost: float = 0.0) -> dict[str, Any]:
@@ -95,6 +98,8 @@ class ShopifyAPI:
         response = self.http.post(self.endpoint, json={"query": query,
                                                        "variables": dict(variables or {})})
         self.refused(response, doing)
+        self.answered_version = response.headers.get("X-Shopify-API-Version",
+                                                     self.answered_version)
         try:
             body = response.json()
         except ValueError:
