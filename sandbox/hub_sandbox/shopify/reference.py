@@ -57,13 +57,13 @@ def _reference() -> DocumentNode:
 def _named(type_node: TypeNode) -> str:
     while not hasattr(type_node, "name"):
         type_node = type_node.type  # type: ignore[attr-defined]
-    return str(type_node.name.value)  # type: ignore[attr-defined]
+    return str(type_node.name.value)
 
 
 def _field_node(sdl: str) -> FieldDefinitionNode:
     document = parse(f"type _ {{ {sdl} }}", no_location=True)
     definition = document.definitions[0]
-    assert isinstance(definition, ObjectTypeDefinitionNode)
+    assert isinstance(definition, ObjectTypeDefinitionNode) and definition.fields
     return definition.fields[0]
 
 
