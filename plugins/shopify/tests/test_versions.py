@@ -183,3 +183,27 @@ def test_pacing_uses_the_restore_rate_shopify_reports(sandbox: RunningSandbox,
     finally:
         limits.plan = "standard"
         sandbox.sandbox.reset()
+
+
+def test_before_2026_01_a_job_no_longer_current_is_found_by_node(
+        sandbox: RunningSandbox) -> None:
+    """A resumed read whose job finished while another app's job became the current one."""
+    from hub_shopify.bulk import BulkRead
+
+    simulator = sandbox.sandbox.shopify
+    simulator.limits.calendar_at = day_of("2025-10")
+    sandbox.sandbox.reset()
+    shop, transport = connector(sandbox, "2025-10")
+    bulk = BulkRead(shop.api, lambda: shop.files, version="2025-10", poll_s=0.01,
+                    timeout_s=60, clock=shop.context.clock, sleep=lambda _s: None,
+                    count=lambda: None)
+    ours = bulk.start()
+    simulator.execute("{ currentBulkOperation { id } }", version="2025-10")  # it completes
+    other = simulator.execute(
+        'mutation { bulkOperationRunQuery(query: "{ customers { edges { node { id } } } }") '
+        "{ bulkOperation { id } } }", version="2025-10")
+    assert other["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"] != ours
+    finished = bulk.wait(ours)
+    shop.close()
+    assert (finished["id"], finished["status"]) == (ours, "COMPLETED")
+    assert any("HubBulkNode" in d for d in transport.documents)
