@@ -11,15 +11,16 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import GraphQLEnumType
 from hypothesis import given
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 
 from hub.ops.serving import serve_in_thread
 from hub_sandbox.app import Sandbox
-from hub_sandbox.shopify.reference import surface_gaps
+from hub_sandbox.shopify.reference import full_schema, surface_gaps
 from hub_sandbox.shopify.schema import surface
-from hub_sandbox.shopify.simulator import ShopifyLimits, ShopifySimulator
+from hub_sandbox.shopify.simulator import ShopifyLimits, ShopifySimulator, schema_at
 from hub_sandbox.shopify.versions import CHANGES, SERVED, answering, released, supported
 from tests.test_shopify import TOKEN, FakeTime, people
 
@@ -51,6 +52,29 @@ def test_the_surface_names_only_what_shopify_has() -> None:
                     "Mutation.bulkOperationRunQuery(groupObjects:)"}
     assert all(change.source.startswith("https://shopify.dev/changelog/")
                for change in CHANGES)
+
+
+@pytest.mark.parametrize("version", [SERVED[0], SERVED[-1]])
+def test_the_served_schema_agrees_with_shopifys_schema(version: str) -> None:
+    """Every served type, field, argument, default and enum value is Shopify's own."""
+    served, full = schema_at(version), full_schema(version)
+    compared = 0
+    for name, served_type in served.type_map.items():
+        if name.startswith("__") or name in ("String", "Int", "Float", "Boolean", "ID"):
+            continue
+        real = full.type_map[name]
+        assert type(real) is type(served_type), name
+        if isinstance(served_type, GraphQLEnumType):
+            assert set(served_type.values) == set(real.values), name  # type: ignore[attr-defined]
+        for field_name, field in getattr(served_type, "fields", {}).items():
+            real_field = real.fields[field_name]  # type: ignore[attr-defined]
+            assert str(field.type) == str(real_field.type), f"{name}.{field_name}"
+            for arg_name, arg in getattr(field, "args", {}).items():
+                real_arg = real_field.args[arg_name]
+                assert (str(arg.type), arg.ast_node and arg.ast_node.default_value) == \
+                    (str(real_arg.type), real_arg.ast_node and real_arg.ast_node.default_value)
+            compared += 1
+    assert compared > 200
 
 
 @pytest.mark.parametrize("version", SERVED)

@@ -16,6 +16,7 @@ every type, field, argument, default and enum value the real API had on 2024-12-
 from __future__ import annotations
 
 import gzip
+import re
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
@@ -47,11 +48,40 @@ Definitions = dict[str, TypeDefinitionNode]
 _Fielded = ObjectTypeDefinitionNode | InterfaceTypeDefinitionNode | InputObjectTypeDefinitionNode
 
 
+#: The first line of a top-level definition in the dump (descriptions precede, indented
+#: lines belong inside).
+_DEFINITION = re.compile(r"^(?:(?:type|enum|input|interface) (\w+)[^\n]*\{|scalar (\w+)|"
+                         r"union (\w+) = [^\n]*|(schema) \{)$", re.MULTILINE)
+
+
+@cache
+def _text() -> str:
+    raw = resources.files("hub_sandbox.shopify").joinpath("reference", REFERENCE).read_bytes()
+    return gzip.decompress(raw).decode("utf-8")
+
+
 @cache
 def _reference() -> DocumentNode:
-    """Shopify's schema dump, parsed once per process (about a second)."""
-    raw = resources.files("hub_sandbox.shopify").joinpath("reference", REFERENCE).read_bytes()
-    return parse(gzip.decompress(raw).decode("utf-8"), no_location=True)
+    """Shopify's whole schema dump, parsed once per process (about a second)."""
+    return parse(_text(), no_location=True)
+
+
+#: A block string: every description in the dump is one.
+_BLOCK_STRING = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""')
+
+
+@cache
+def _definition_texts() -> dict[str, str]:
+    """Each top-level definition's SDL by name, without descriptions: parsing only the ones
+    the simulator serves takes a few milliseconds instead of seconds."""
+    text = _BLOCK_STRING.sub("", _text())
+    found: dict[str, str] = {}
+    for match in _DEFINITION.finditer(text):
+        name = next(group for group in match.groups() if group)
+        end = match.end() if not match.group(0).endswith("{") \
+            else text.index("\n}", match.end()) + 2
+        found[name] = text[match.start():end]
+    return found
 
 
 def _named(type_node: TypeNode) -> str:
@@ -81,7 +111,7 @@ def _with_fields(definition: Any, fields: list[Any]) -> Any:
 def _apply(definitions: Definitions, version: str) -> None:
     """Move the reference's definitions to `version` (see `versions.CHANGES`)."""
     for change in CHANGES:
-        if version < change.since:
+        if version < change.since or change.type_name not in definitions:
             continue
         owner = definitions[change.type_name]
         fields = [f for f in owner.fields if f.name.value != change.field]  # type: ignore
@@ -90,20 +120,36 @@ def _apply(definitions: Definitions, version: str) -> None:
 
 
 @cache
-def _versioned(version: str) -> tuple[Definitions, tuple[Any, ...]]:
-    """(type definitions by name, schema and directive definitions) at `version`."""
-    if version not in SERVED:
-        raise ValueError(f"Shopify API version {version!r} is not served; served: "
-                         f"{', '.join(SERVED)}")
+def _parsed(names: frozenset[str] | None) -> tuple[Definitions, tuple[Any, ...]]:
+    """(type definitions by name, schema and directive definitions) of the reference: all of
+    them, or only the types in `names` (and the schema definition)."""
+    if names is None:
+        document = _reference()
+    else:
+        texts = _definition_texts()
+        wanted = [texts[name] for name in sorted(names | {"schema"}) if name in texts]
+        document = parse("\n".join(wanted), no_location=True)
     definitions: Definitions = {}
     others: list[Any] = []
-    for node in _reference().definitions:
+    for node in document.definitions:
         if isinstance(node, TypeDefinitionNode):
             definitions[node.name.value] = node
         elif isinstance(node, SchemaDefinitionNode | DirectiveDefinitionNode):
             others.append(node)
-    _apply(definitions, version)
     return definitions, tuple(others)
+
+
+@cache
+def _versioned(version: str, names: frozenset[str] | None = None,
+               ) -> tuple[Definitions, tuple[Any, ...]]:
+    """`_parsed(names)` moved to `version`."""
+    if version not in SERVED:
+        raise ValueError(f"Shopify API version {version!r} is not served; served: "
+                         f"{', '.join(SERVED)}")
+    parsed, others = _parsed(names)
+    definitions = dict(parsed)
+    _apply(definitions, version)
+    return definitions, others
 
 
 @cache
@@ -139,8 +185,9 @@ def _surface(surface: DocumentNode) -> dict[str, Any]:
 
 def surface_gaps(version: str, surface: DocumentNode) -> Iterator[str]:
     """Names in `surface` the reference does not have at `version` (typos, or not yet there)."""
-    definitions, _others = _versioned(version)
-    for type_name, modelled in _surface(surface).items():
+    modelled_names = _surface(surface)
+    definitions, _others = _versioned(version, frozenset(modelled_names))
+    for type_name, modelled in modelled_names.items():
         definition = definitions.get(type_name)
         if definition is None:
             yield type_name
@@ -158,8 +205,8 @@ def surface_gaps(version: str, surface: DocumentNode) -> Iterator[str]:
 
 def served_document(version: str, surface: DocumentNode) -> DocumentNode:
     """The reference at `version`, cut down to what `surface` names (see module docstring)."""
-    definitions, others = _versioned(version)
     modelled = _surface(surface)
+    definitions, others = _versioned(version, frozenset(modelled))
     kept: Definitions = {}
     for type_name, names in modelled.items():
         definition = definitions.get(type_name)
