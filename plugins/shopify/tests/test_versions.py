@@ -207,3 +207,25 @@ def test_before_2026_01_a_job_no_longer_current_is_found_by_node(
     shop.close()
     assert (finished["id"], finished["status"]) == (ours, "COMPLETED")
     assert any("HubBulkNode" in d for d in transport.documents)
+
+
+def test_a_mutation_outside_the_scopes_rejects_only_its_record(sandbox: RunningSandbox) -> None:
+    limits = sandbox.sandbox.shopify.limits
+    limits.calendar_at = None
+    limits.scopes = frozenset({"read_customers", "read_orders", "write_customers"})
+    sandbox.sandbox.reset()
+    customers = sorted(sandbox.sandbox.shopify.shop.customers.values(), key=lambda c: c.id)
+    try:
+        shop, _ = connector(sandbox, "2026-10")
+        results = shop.write([
+            OutboundRecord("erase", 1, {"email": "x@example.com"},
+                           external_id=customers[0].gid, operation="erase"),
+            OutboundRecord("fix", 2, {"first_name": "Scoped"}, external_id=customers[1].gid)])
+        shop.close()
+    finally:
+        limits.scopes = frozenset(SCOPES)
+    erase, fix = results
+    assert erase.status == "rejected" and erase.reason is not None
+    assert "`write_customer_data_erasure`" in erase.reason
+    assert fix.status == "updated"
+    assert customers[1].first_name == "Scoped" and customers[0].erasure_due_at is None
