@@ -6,7 +6,12 @@ Each served version's schema is Shopify's reference schema moved by the document
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -217,3 +222,26 @@ def test_grouping_of_bulk_results_follows_the_version_default() -> None:
         'mutation { bulkOperationRunQuery(query: "{ shop { id } }", groupObjects: false) '
         "{ userErrors { message } } }", version="2025-04")
     assert refused["errors"][0]["extensions"]["code"] == "argumentNotAccepted"
+
+
+def test_serve_issues_a_token_with_the_chosen_scopes() -> None:
+    hub = Path(sys.executable).parent / "hub"
+    process = subprocess.Popen([str(hub), "sandbox", "serve", "--json", "--contacts", "5",
+                                "--shopify-scopes", "read_customers,write_orders"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        creds = json.loads(process.stdout.readline())["shopify"]
+        answer = httpx.post(
+            f"{creds['base_url']}/admin/api/{creds['api_version']}/graphql.json",
+            json={"query": "{ currentAppInstallation { accessScopes { handle } } "
+                           "customersCount { count } }"},
+            headers={"X-Shopify-Access-Token": creds["token"]}).json()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    assert answer["data"]["currentAppInstallation"]["accessScopes"] == [
+        {"handle": "read_customers"}, {"handle": "write_orders"}]
+    refused = subprocess.run([str(hub), "sandbox", "serve", "--shopify-scopes", "read_all"],
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "read_all" in refused.stderr
