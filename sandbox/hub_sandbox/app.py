@@ -24,6 +24,7 @@ from hub_sandbox.controls import Controls
 from hub_sandbox.hubspot.simulator import HubSpotLimits, HubSpotSimulator
 from hub_sandbox.mailchimp import MailchimpLimits, MailchimpSimulator
 from hub_sandbox.people import Person, generate
+from hub_sandbox.shopify.scopes import normalized
 from hub_sandbox.shopify.simulator import ShopifyLimits, ShopifySimulator
 
 
@@ -39,13 +40,18 @@ class Sandbox:
                  clock: Callable[[], float] = time.monotonic,
                  now: Callable[[], datetime] = _utcnow,
                  hubspot_scopes: Iterable[str] | None = None,
-                 hubspot_stages: Mapping[str, str] | None = None) -> None:
+                 hubspot_stages: Mapping[str, str] | None = None,
+                 shopify_scopes: Iterable[str] | None = None) -> None:
+        """`hubspot_scopes`, `shopify_scopes`: the tokens' scopes (None: all the simulator
+        knows); `hubspot_stages`: the portal's lifecycle stages, value → label (None: HubSpot's
+        defaults)."""
         self.seed = seed
         self.contacts = contacts
         self.people: list[Person] = generate(seed, contacts)
-        self.shopify = ShopifySimulator(
-            self.people, limits=ShopifyLimits(rate_limit=rate_limit, rate_scale=rate_scale),
-            clock=clock, now=now)
+        shopify = ShopifyLimits(rate_limit=rate_limit, rate_scale=rate_scale)
+        if shopify_scopes is not None:
+            shopify.scopes = normalized(shopify_scopes)
+        self.shopify = ShopifySimulator(self.people, limits=shopify, clock=clock, now=now)
         self.mailchimp = MailchimpSimulator(
             self.people, limits=MailchimpLimits(rate_limit=rate_limit, rate_scale=rate_scale),
             clock=clock, now=now)

@@ -36,6 +36,8 @@ def serve(
                                                          "and credentials, then serve.")] = False,
     hubspot_scopes: Annotated[str | None, typer.Option(
         help="Comma-separated scopes of the HubSpot token (default: all).")] = None,
+    shopify_scopes: Annotated[str | None, typer.Option(
+        help="The Shopify token's access scopes, comma-separated (default: all).")] = None,
 ) -> None:
     """Serve the simulators; Ctrl-C or SIGTERM stops them."""
     from hub_sandbox.app import Sandbox
@@ -44,7 +46,9 @@ def serve(
         sandbox = Sandbox(seed=seed, contacts=contacts, latency_ms=latency_ms, faults=faults,
                           rate_limit=not no_rate_limits, rate_scale=rate_scale,
                           hubspot_scopes=None if hubspot_scopes is None else
-                          [s.strip() for s in hubspot_scopes.split(",") if s.strip()])
+                          [s.strip() for s in hubspot_scopes.split(",") if s.strip()],
+                          shopify_scopes=None if shopify_scopes is None else
+                          [s.strip() for s in shopify_scopes.split(",") if s.strip()])
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

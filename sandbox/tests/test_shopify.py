@@ -25,7 +25,7 @@ from hub_sandbox.people import Order, Person, ShopifyView
 from hub_sandbox.shopify.search import Search, SearchField
 from hub_sandbox.shopify.simulator import ShopifyLimits, ShopifySimulator
 
-VERSION = "2025-10"
+VERSION = "2026-10"
 TOKEN = "shpat_sandbox"
 START = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
@@ -220,7 +220,7 @@ def test_orders_updated_since(sandbox: Sandbox) -> None:
 
 def test_older_orders_hidden_without_read_all_orders() -> None:
     fake = FakeTime()
-    simulator = ShopifySimulator(people(), limits=ShopifyLimits(read_all_orders=False),
+    simulator = ShopifySimulator(people(), limits=ShopifyLimits(scopes=frozenset({"read_customers", "read_orders"})),
                                  clock=fake.clock, now=fake.now)
     body = simulator.execute("{ orders(first: 10) { nodes { createdAt } } }")
     shown = [n["createdAt"][:10] for n in body["data"]["orders"]["nodes"]]
@@ -487,9 +487,9 @@ def test_cost_is_reported_and_refunded(sandbox: Sandbox) -> None:
     cost = body["extensions"]["cost"]
     assert cost["requestedQueryCost"] == 2 + 10 * (1 + 2 + 5)
     assert cost["actualQueryCost"] == 2 + 10 * (1 + 2) + 4
-    assert cost["throttleStatus"] == {"maximumAvailable": 1000.0,
-                                      "currentlyAvailable": 1000.0 - cost["actualQueryCost"],
-                                      "restoreRate": 50.0}
+    assert cost["throttleStatus"] == {"maximumAvailable": 2000.0,
+                                      "currentlyAvailable": 2000.0 - cost["actualQueryCost"],
+                                      "restoreRate": 100.0}
 
 
 def test_throttled_when_bucket_is_drained_then_restored(small_bucket: Sandbox) -> None:
@@ -541,6 +541,8 @@ BULK_POLL = """{ currentBulkOperation {
 
 
 def test_bulk_operation_run_poll_download(sandbox: Sandbox) -> None:
+    sandbox.simulator.limits.bulk_concurrency = 1  # one at a time, as before API 2026-01
+    sandbox.simulator.reset(people())
     inner = """{ customers(query: "updated_at:<'2026-10-04T00:00:00Z'") { edges { node {
                    id email orders { edges { node { id name } } } } } } }"""
     started = sandbox.gql(BULK_RUN, {"q": inner})["data"]["bulkOperationRunQuery"]
@@ -561,12 +563,13 @@ def test_bulk_operation_run_poll_download(sandbox: Sandbox) -> None:
     assert download.status_code == 200
     assert done["fileSize"] == str(len(download.content))
     lines = [json.loads(line) for line in download.text.splitlines()]
+    # 2026-10 does not group objects by default: the children come after every root
     assert [line.get("__parentId") for line in lines] == [
-        None, "gid://shopify/Customer/7000000000001", "gid://shopify/Customer/7000000000001",
-        "gid://shopify/Customer/7000000000001", None, "gid://shopify/Customer/7000000000002"]
+        None, None, "gid://shopify/Customer/7000000000001", "gid://shopify/Customer/7000000000001",
+        "gid://shopify/Customer/7000000000001", "gid://shopify/Customer/7000000000002"]
     assert lines[0] == {"id": "gid://shopify/Customer/7000000000001",
                         "email": "anna@example.com"}
-    assert set(lines[1]) == {"id", "name", "__parentId"}
+    assert set(lines[2]) == {"id", "name", "__parentId"}
 
 
 def test_bulk_operation_query_rules_and_cancel() -> None:
@@ -616,11 +619,12 @@ def test_wrong_token_is_401(sandbox: Sandbox) -> None:
 
 
 def test_unknown_version_is_404(sandbox: Sandbox) -> None:
-    response = httpx.post(f"{sandbox.base_url}/admin/api/2019-04/graphql.json",
-                          json={"query": "{ shop { name } }"},
-                          headers={"X-Shopify-Access-Token": TOKEN})
-    assert response.status_code == 404
-    assert response.json() == {"errors": "Not Found"}
+    for version in ("2030-01", "2025-02", "latest"):
+        response = httpx.post(f"{sandbox.base_url}/admin/api/{version}/graphql.json",
+                              json={"query": "{ shop { name } }"},
+                              headers={"X-Shopify-Access-Token": TOKEN})
+        assert response.status_code == 404, version
+        assert response.json() == {"errors": "Not Found"}
     assert httpx.post(f"{sandbox.base_url}/admin/api/{VERSION}/graphql.json", content=b"{}",
                       headers={"X-Shopify-Access-Token": TOKEN}).status_code == 400
 

@@ -5,7 +5,9 @@ large shops: the complaint that moved other tools to bulk operations). A bulk op
 the query on Shopify's side and hands back a JSONL file. Two things users of other tools ran
 into are handled here: a job that runs "endlessly" is cancelled after `bulk_timeout_s` and the
 read falls back to paging, and a job already running for this app (one at a time per shop)
-is adopted when it is ours, waited for when it is not.
+is adopted when it is ours, waited for when it is not. Before API 2026-01 there is no
+`bulkOperation(id:)`: the job is polled as `currentBulkOperation`, and through `node(id:)` if
+another job has become the current one meanwhile.
 
 The file lists children as their own lines with ``__parentId``, not necessarily right after
 their parent, so it is read twice from a local temporary copy: once to add up each customer's
@@ -25,7 +27,15 @@ import httpx
 from hub.plugin import ConnectorError
 from hub_shopify.customer import OrderTotals
 from hub_shopify.graphql import ShopifyAPI
-from hub_shopify.queries import BULK_CANCEL, BULK_CURRENT, BULK_CUSTOMERS, BULK_RUN, BULK_STATUS
+from hub_shopify.queries import (
+    BULK_CANCEL,
+    BULK_CURRENT,
+    BULK_CUSTOMERS,
+    BULK_NODE,
+    BULK_RUN,
+    bulk_status_query,
+)
+from hub_shopify.versions import has_bulk_operation_query
 
 
 class BulkUnavailable(Exception):
@@ -35,10 +45,11 @@ class BulkUnavailable(Exception):
 class BulkRead:
     """Start (or adopt), wait for and read one bulk customers query."""
 
-    def __init__(self, api: ShopifyAPI, files: Callable[[], httpx.Client], *,
+    def __init__(self, api: ShopifyAPI, files: Callable[[], httpx.Client], *, version: str,
                  poll_s: float, timeout_s: float, clock: Callable[[], datetime],
                  sleep: Callable[[float], None], count: Callable[[], None]) -> None:
         self.api = api
+        self.version = version
         #: A plain client for the result file: it lives on a storage host that must not see
         #: the shop's token, and it is streamed to disk rather than held in memory.
         self._files = files
@@ -76,9 +87,7 @@ class BulkRead:
         """The finished operation (with its file `url`); cancels one that runs too long."""
         deadline = self.clock() + timedelta(seconds=self.timeout_s)
         while True:
-            data = self.api.run(BULK_STATUS, {"id": operation_id},
-                                doing="polling the bulk read")
-            operation = data.get("bulkOperation")
+            operation = self._status(operation_id)
             if operation is None:
                 raise BulkUnavailable(f"bulk operation {operation_id} is gone")
             status = operation["status"]
@@ -92,6 +101,20 @@ class BulkRead:
                 raise BulkUnavailable(f"bulk operation {operation_id} ran longer than "
                                       f"{self.timeout_s:.0f} s")
             self.sleep(self.poll_s)
+
+    def _status(self, operation_id: str) -> dict[str, Any] | None:
+        """The operation's state, asked the way the API version allows."""
+        doing = "polling the bulk read"
+        if has_bulk_operation_query(self.version):
+            data = self.api.run(bulk_status_query(self.version), {"id": operation_id},
+                                doing=doing)
+            return data.get("bulkOperation")
+        current = self.api.run(bulk_status_query(self.version), doing=doing)
+        operation = current.get("currentBulkOperation")
+        if operation is not None and operation.get("id") == operation_id:
+            return dict(operation)
+        node = self.api.run(BULK_NODE, {"id": operation_id}, doing=doing).get("node")
+        return dict(node) if node else None
 
     def customers(self, operation: dict[str, Any],
                   skip: int = 0) -> Iterator[tuple[dict[str, Any], OrderTotals]]:

@@ -33,9 +33,11 @@ from hub.plugin import (
 from hub_shopify.budget import CostBudget
 from hub_shopify.bulk import BulkRead
 from hub_shopify.graphql import ShopifyAPI, classify
-from hub_shopify.queries import SHOP
+from hub_shopify.queries import CHECK
+from hub_shopify.scopes import scope_findings
 from hub_shopify.settings import ShopifySettings
 from hub_shopify.stream import BULK_PAGE, CustomerStream
+from hub_shopify.versions import version_findings
 from hub_shopify.writes import CustomerWrites
 
 log = logging.getLogger(__name__)
@@ -93,20 +95,26 @@ class ShopifyConnector(Connector):
 
     # -- the contract ------------------------------------------------------------------------
     def check(self) -> Sequence[Finding]:
-        """One cheap query: the token works, the version exists, the shop is the one named."""
-        shop = self.api.run(SHOP, doing="checking the connection")["shop"]
-        domain = str(shop.get("myshopifyDomain", ""))
+        """One cheap query: the token works, the version exists, the shop is the one named;
+        findings for missing scopes and an API version that has fallen forward or soon will."""
+        data = self.api.run(CHECK, doing="checking the connection")
+        domain = str(data["shop"].get("myshopifyDomain", ""))
         if domain and domain != self.settings.shop:
             raise ConnectorError(f"connector {self.name!r}: the token belongs to {domain}, not "
                                  f"to shop = {self.settings.shop!r} — fix shop or the token")
-        return ()
+        handles = [str(s.get("handle")) for s in
+                   (data.get("currentAppInstallation") or {}).get("accessScopes") or ()]
+        return [*scope_findings(self.name, handles),
+                *version_findings(self.name, self.settings.api_version,
+                                  self.api.answered_version, self.context.clock())]
 
     def read(self, stream: str, cursor: str | None) -> Iterator[Page]:
         """Customers changed since `cursor` (None: all), with order totals and consent."""
         if stream != "contacts":
             raise ConnectorError(f"connector {self.name!r}: Shopify has no stream {stream!r} "
                                  f"(streams: {', '.join(self.streams)})")
-        bulk = BulkRead(self.api, lambda: self.files, poll_s=self.settings.bulk_poll_s,
+        bulk = BulkRead(self.api, lambda: self.files, version=self.settings.api_version,
+                        poll_s=self.settings.bulk_poll_s,
                         timeout_s=self.settings.bulk_timeout_s, clock=self.context.clock,
                         sleep=self.context.sleep, count=self._count_file)
         reader = CustomerStream(self.api, bulk, self.settings, clock=self.context.clock,

@@ -83,6 +83,9 @@ class ShopifyAPI:
         self.token = token
         #: Requested cost per query text, learned from Shopify's answers.
         self._costs: dict[str, float] = {}
+        #: The API version that answered last (`X-Shopify-API-Version`): another one than the
+        #: configured means the configured version is no longer supported.
+        self.answered_version: str | None = None
 
     def run(self, query: str, variables: Mapping[str, Any] | None = None, *,
             doing: str, cost: float = 0.0) -> dict[str, Any]:
@@ -91,24 +94,50 @@ class ShopifyAPI:
         `cost` estimates a query never sent before (mutation documents differ per batch);
         a repeated query waits for the cost Shopify reported for it last time.
         """
+        body = self._answer(query, variables, doing, cost)
+        if body.get("errors"):
+            raise self._failure(body["errors"], doing)
+        return self._data(body, doing)
+
+    def run_fields(self, query: str, variables: Mapping[str, Any] | None = None, *,
+                   doing: str, cost: float = 0.0) -> tuple[dict[str, Any], dict[str, str]]:
+        """Like `run` for a document of independent (aliased) fields: a field refused for a
+        missing access scope comes back as {alias: Shopify's message} instead of failing the
+        whole document, since every other field was carried out."""
+        body = self._answer(query, variables, doing, cost)
+        errors = body.get("errors") or []
+        denied: dict[str, str] = {}
+        for error in errors if isinstance(errors, list) else [errors]:
+            path = error.get("path") if isinstance(error, dict) else None
+            if "ACCESS_DENIED" not in _error_codes({"errors": [error]}) or not path:
+                raise self._failure(errors, doing)
+            denied[str(path[0])] = str(error.get("message", "access denied"))
+        return self._data(body, doing), denied
+
+    def _answer(self, query: str, variables: Mapping[str, Any] | None, doing: str,
+                cost: float) -> dict[str, Any]:
         self.budget.reserve(self._costs.get(query, cost))
         response = self.http.post(self.endpoint, json={"query": query,
                                                        "variables": dict(variables or {})})
         self.refused(response, doing)
+        self.answered_version = response.headers.get("X-Shopify-API-Version",
+                                                     self.answered_version)
         try:
             body = response.json()
         except ValueError:
             raise ConnectorError(f"connector {self.connector!r}: Shopify answered {doing} with "
                                  f"something that is not JSON (HTTP {response.status_code})"
                                  ) from None
+        if not isinstance(body, dict):
+            raise ConnectorError(f"connector {self.connector!r}: Shopify sent no data {doing}")
         report = (body.get("extensions") or {}).get("cost")
         if report:
             self.budget.observe(report)
             if report.get("requestedQueryCost") is not None:
                 self._costs[query] = float(report["requestedQueryCost"])
-        errors = body.get("errors")
-        if errors:
-            raise self._failure(errors, doing)
+        return body
+
+    def _data(self, body: dict[str, Any], doing: str) -> dict[str, Any]:
         data = body.get("data")
         if not isinstance(data, dict):
             raise ConnectorError(f"connector {self.connector!r}: Shopify sent no data {doing}")

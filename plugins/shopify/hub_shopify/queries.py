@@ -3,9 +3,16 @@
 A paged customer costs about 31 points (the customer, three objects, and 25 nested orders for
 customer value), so 25 customers make a page of ~780, under Shopify's 1000-point cap per query.
 Bulk operations cost nothing per object and have no page size.
+
+Two documents differ by API version (`hub_shopify.versions`): the count (`limit:` exists from
+2025-07) and the bulk poll (`bulkOperation(id:)` exists from 2026-01). `documents(version)`
+lists every fixed document for the contract tests, which validate each against Shopify's schema
+of every served version.
 """
 
 from __future__ import annotations
+
+from hub_shopify.versions import has_bulk_operation_query, has_count_limit
 
 #: Orders nested per customer in a paged read; customers with more get a follow-up query.
 NESTED_ORDERS = 25
@@ -37,11 +44,13 @@ query HubCustomers($first: Int!, $after: String, $query: String) {{
 """
 
 
-COUNT = """
-query HubCustomersCount($query: String) {
-  customersCount(query: $query, limit: null) { count precision }
-}
-"""
+
+def count_query(version: str) -> str:
+    """How many customers match; uncapped (`limit: null`) where the version caps by default."""
+    limit = ", limit: null" if has_count_limit(version) else ""
+    return ("query HubCustomersCount($query: String) {\n"
+            f"  customersCount(query: $query{limit}) {{ count precision }}\n}}\n")
+
 
 MORE_ORDERS = f"""
 query HubCustomerOrders($id: ID!, $after: String) {{
@@ -78,12 +87,23 @@ mutation HubBulkRun($query: String!) {
 }
 """
 
-BULK_STATUS = """
-query HubBulkStatus($id: ID!) {
-  bulkOperation(id: $id) {
-    id status errorCode objectCount rootObjectCount url partialDataUrl createdAt
-  }
-}
+_BULK_FIELDS = "id status errorCode objectCount rootObjectCount url partialDataUrl createdAt"
+
+
+def bulk_status_query(version: str) -> str:
+    """A bulk operation's state: by id from 2026-01, before through `currentBulkOperation`."""
+    if has_bulk_operation_query(version):
+        return (f"query HubBulkStatus($id: ID!) {{\n  bulkOperation(id: $id) {{ {_BULK_FIELDS} }}"
+                "\n}\n")
+    return (f"query HubBulkStatus {{\n  currentBulkOperation(type: QUERY) {{ {_BULK_FIELDS} }}"
+            "\n}\n")
+
+
+#: A bulk operation by id in any version, for when another one has become the current one.
+BULK_NODE = f"""
+query HubBulkNode($id: ID!) {{
+  node(id: $id) {{ ... on BulkOperation {{ {_BULK_FIELDS} }} }}
+}}
 """
 
 BULK_CURRENT = """
@@ -98,7 +118,13 @@ mutation HubBulkCancel($id: ID!) {
 }
 """
 
-SHOP = "query HubShop { shop { name myshopifyDomain currencyCode } }"
+#: The connection check: the shop, and the scopes the token was granted.
+CHECK = """
+query HubCheck {
+  shop { name myshopifyDomain currencyCode }
+  currentAppInstallation { accessScopes { handle } }
+}
+"""
 
 TAGS = """
 query HubTags($ids: [ID!]!) {
@@ -111,3 +137,13 @@ query HubFindCustomer($query: String!) {
   customers(first: 2, query: $query) { nodes { id email } }
 }
 """
+
+
+def documents(version: str) -> dict[str, str]:
+    """Every fixed document the connector sends at `version`, by name (mutations that are
+    built per batch are in `hub_shopify.writes`)."""
+    return {"check": CHECK, "count": count_query(version), "customers": customers_query(),
+            "more orders": MORE_ORDERS, "bulk inner query": BULK_CUSTOMERS,
+            "bulk run": BULK_RUN, "bulk status": bulk_status_query(version),
+            "bulk node": BULK_NODE, "bulk current": BULK_CURRENT, "bulk cancel": BULK_CANCEL,
+            "tags": TAGS, "find by email": FIND_BY_EMAIL}

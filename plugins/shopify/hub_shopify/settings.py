@@ -6,7 +6,7 @@ Example::
     plugin = "shopify"
     shop = "example.myshopify.com"
     token = { secret = "shopify-token" }      # an Admin API access token (shpat_…)
-    api_version = "2025-10"
+    api_version = "2026-10"
     # create_customers = true                 # a shop's customer list is the shop's: off by default
 """
 
@@ -17,6 +17,7 @@ import re
 from pydantic import Field, field_validator
 
 from hub.plugin import ConnectorSettings, SecretRef
+from hub_shopify.versions import DEFAULT_VERSION
 
 _VERSION = re.compile(r"^20\d\d-(01|04|07|10)$")
 _SHOP = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
@@ -29,8 +30,9 @@ class ShopifySettings(ConnectorSettings):
     shop: str
     #: The custom app's Admin API access token (Settings → Apps → Develop apps).
     token: SecretRef
-    #: Shopify's quarterly API version (``YYYY-01/04/07/10``); each is supported for a year.
-    api_version: str = "2025-10"
+    #: Shopify's quarterly API version (``YYYY-01/04/07/10``); each is supported for a year,
+    #: then answered by the oldest supported one (`hub check` warns 60 days before).
+    api_version: str = DEFAULT_VERSION
     #: The API root; None means ``https://<shop>``. The sandbox or a proxy only differ here.
     base_url: str | None = None
     #: Whether hub may create customers in the shop. A shop's customer list is the shop's, so
@@ -46,10 +48,11 @@ class ShopifySettings(ConnectorSettings):
     #: Customers per page in paged reads; each costs about 34 points (25 orders nested), and
     #: one query may cost at most 1000.
     page_size: int = Field(default=25, ge=1, le=28)
-    #: The app's leaky bucket: size and restore rate in points (Standard: 1000 at 50/s; newer
-    #: plans differ, and Shopify's answers correct these after the first request).
-    bucket_size: float = Field(default=1000.0, gt=0)
-    restore_rate: float = Field(default=50.0, gt=0)
+    #: The app's leaky bucket until Shopify's first answer reports the real one (size and
+    #: restore rate in points; the restore rate is the plan's: Standard 100/s, Advanced 200,
+    #: Plus 1000, Enterprise 2000).
+    bucket_size: float = Field(default=2000.0, gt=0)
+    restore_rate: float = Field(default=100.0, gt=0)
     #: Lead-status tags start with this; hub replaces its own tags and leaves the shop's alone.
     tag_prefix: str = "hub:"
     #: Also keep the lead stage and score in a JSON metafield (namespace.key); "" turns it off.
@@ -75,7 +78,7 @@ class ShopifySettings(ConnectorSettings):
     def _quarterly(cls, value: str) -> str:
         if not _VERSION.match(value):
             raise ValueError(f"api_version {value!r} is not a Shopify API version; use a "
-                             "quarterly one like 2025-10")
+                             f"quarterly one like {DEFAULT_VERSION}")
         return value
 
     @field_validator("base_url")

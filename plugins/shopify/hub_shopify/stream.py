@@ -16,7 +16,7 @@ from hub_shopify.bulk import BulkRead, BulkUnavailable
 from hub_shopify.cursor import Cursor
 from hub_shopify.customer import OrderTotals, to_record, when
 from hub_shopify.graphql import ShopifyAPI
-from hub_shopify.queries import COUNT, MORE_ORDERS, NESTED_ORDERS, customers_query
+from hub_shopify.queries import MORE_ORDERS, NESTED_ORDERS, count_query, customers_query
 from hub_shopify.settings import ShopifySettings
 
 #: Customers per page handed to the engine from a bulk file (each page is one commit).
@@ -46,7 +46,8 @@ class CustomerStream:
         cursor = Cursor.load(text)
         total: int | None = None
         if cursor is None:
-            count = self.api.run(COUNT, {"query": None}, doing="counting customers")
+            count = self.api.run(count_query(self.settings.api_version), {"query": None},
+                                 doing="counting customers")
             counted = count.get("customersCount") or {}
             total = int(counted.get("count") or 0) if counted.get("precision") == "EXACT" \
                 else None

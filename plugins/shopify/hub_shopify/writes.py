@@ -8,6 +8,9 @@ and `tagsRemove` for hub's own tags, an e-mail consent update when hub decided o
 `metafieldsSet` per 25 lead metafields. 90 profile updates are one request; when hub's tags
 change, the tag lookup and the larger documents make it three.
 
+A mutation Shopify refuses for a missing access scope (ACCESS_DENIED) rejects only the records
+it served, naming the scope; the rest of the document was carried out.
+
 Every mutation here is idempotent except `customerCreate`; a create retried after a lost
 answer meets "Email has already been taken", and the existing customer is linked instead, so
 the effect is the same as one create.
@@ -201,9 +204,15 @@ class CustomerWrites:
                 fields.append(f"{m.alias}: {m.field}({', '.join(args)}) {{ {m.selection} }}")
             document = f"mutation HubWrite({', '.join(declared)}) {{\n  " + \
                 "\n  ".join(fields) + "\n}"
-            data = self.api.run(document, variables, doing="writing customers",
-                                cost=MUTATION_COST * len(chunk))
+            data, denied = self.api.run_fields(document, variables, doing="writing customers",
+                                               cost=MUTATION_COST * len(chunk))
             for m in chunk:
+                if m.alias in denied:
+                    for key in m.keys:
+                        outcomes[key].problems.append(
+                            f"{m.field}: {denied[m.alias]} — grant the scope to the custom app "
+                            "(`hub check` lists what is missing)")
+                    continue
                 payload = data.get(m.alias) or {}
                 if m.field == "metafieldsSet":
                     self._absorb_metafields(m, payload, outcomes)

@@ -119,6 +119,7 @@ def test_a_bulk_read_resumes_inside_the_result_file(make: Build,
 def _bulk(connector: Any) -> Any:
     from hub_shopify.bulk import BulkRead
     return BulkRead(connector.api, lambda: connector.files, poll_s=1, timeout_s=60,
+                    version=connector.settings.api_version,
                     clock=connector.context.clock, sleep=lambda _s: None,
                     count=connector._count_file)
 

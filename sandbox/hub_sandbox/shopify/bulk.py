@@ -3,11 +3,17 @@
 The inner query is checked with Shopify's rules (at least one connection, at most five, nesting
 at most two deep, `edges { node }` rather than `nodes`, no top-level `node(s)`, a nested
 connection's parent node selects `id`), only one query operation may run at a time (a second gets
-Shopify's OPERATION_IN_PROGRESS userError), and the operation finishes deterministically: it
+Shopify's OPERATION_IN_PROGRESS userError; from API 2026-01 five may, `versions.bulk_concurrency`),
+and the operation finishes deterministically: it
 reports RUNNING until it has been polled `polls_to_complete` times (`currentBulkOperation`,
 `node(id:)` or `bulkOperation(id:)`), then COMPLETED with a `url` to the JSONL file the sandbox
 serves. 0 polls means it is COMPLETED as soon as it is created. Nested connection items become
-lines of their own carrying `__parentId`, as on Shopify.
+lines of their own carrying `__parentId`, as on Shopify: right after their parent when the
+operation groups objects (`groupObjects`, the default before 2026-01), else after all the root
+objects (Shopify only says ungrouped children do not follow their parent; this order is one
+such, and the one that catches a reader relying on grouping). A query whose fields the token's
+scopes do not cover ends FAILED with errorCode ACCESS_DENIED ("The provided operation `query`
+returned access denied due to missing access scopes", Shopify's BulkOperationErrorCode).
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from graphql import (
 from hub_sandbox.shopify.errors import syntax_problem
 from hub_sandbox.shopify.shop import gid, to_second
 from hub_sandbox.shopify.validation import RULES, validation_errors
+from hub_sandbox.shopify.versions import bulk_concurrency
 
 BULK_ID_BASE = 7_700_000_000_000
 ACTIVE = ("CREATED", "RUNNING", "CANCELING")
@@ -45,8 +52,8 @@ MAX_CONNECTIONS = 5
 MAX_DEPTH = 2
 FILE_PATH = "/_sandbox/shopify/bulk"
 
-#: Executes a checked inner query over whole connections and returns its `data`.
-Runner = Callable[[DocumentNode], dict[str, Any]]
+#: Executes a checked inner query at an API version over whole connections: (data, error codes).
+Runner = Callable[[DocumentNode, str], tuple[dict[str, Any], set[str]]]
 UserError = dict[str, Any]
 
 
@@ -58,6 +65,8 @@ class BulkOperation:
     query: str
     created_at: datetime
     document: DocumentNode
+    version: str
+    grouped: bool = True
     kind: str = "QUERY"
     status: str = "CREATED"
     error_code: str | None = None
@@ -183,9 +192,10 @@ def _is_connection(value: Any) -> bool:
     return isinstance(value, dict) and isinstance(value.get("edges"), list)
 
 
-def jsonl_lines(data: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
-    """Result objects as JSONL lines (children after their parent) and the root line count."""
+def jsonl_lines(data: dict[str, Any], grouped: bool = True) -> tuple[list[dict[str, Any]], int]:
+    """Result objects as JSONL lines and the root line count (see the module docstring)."""
     lines: list[dict[str, Any]] = []
+    later: list[dict[str, Any]] = []
 
     def strip(value: Any, parent_id: Any, pending: list[tuple[Any, Any]]) -> Any:
         if isinstance(value, dict):
@@ -207,7 +217,7 @@ def jsonl_lines(data: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
             line = strip(node, node.get("id"), pending)
             if parent_id is not None:
                 line["__parentId"] = parent_id
-            lines.append(line)
+            (lines if grouped or parent_id is None else later).append(line)
             for child, owner in pending:
                 emit(child, owner)
         return len(connection["edges"])
@@ -217,15 +227,14 @@ def jsonl_lines(data: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
     strip(data, None, pending_roots)
     for connection, _owner in pending_roots:
         roots += emit(connection, None)
-    return lines, roots
+    return lines + later, roots
 
 
 class BulkOperations:
     """The shop's bulk operations and their result files."""
 
-    def __init__(self, schema: GraphQLSchema, runner: Runner, now: Callable[[], datetime], *,
-                 polls_to_complete: int = 1, concurrency: int = 1) -> None:
-        self.schema = schema
+    def __init__(self, runner: Runner, now: Callable[[], datetime], *,
+                 polls_to_complete: int = 1, concurrency: int | None = None) -> None:
         self.runner = runner
         self.now = now
         self.polls_to_complete = polls_to_complete
@@ -241,20 +250,21 @@ class BulkOperations:
         of_kind = [op for op in self.operations.values() if op.kind == kind]
         return max(of_kind, key=lambda op: op.id) if of_kind else None
 
-    def start(self, query: str) -> tuple[BulkOperation | None, list[UserError]]:
-        """`bulkOperationRunQuery`: a CREATED operation, or the userErrors."""
+    def start(self, query: str, schema: GraphQLSchema, version: str, *,
+              grouped: bool) -> tuple[BulkOperation | None, list[UserError]]:
+        """`bulkOperationRunQuery` at `version`: a CREATED operation, or the userErrors."""
         running = [op for op in self.operations.values()
                    if op.kind == "QUERY" and op.status in ACTIVE]
-        if len(running) >= self.concurrency:
+        if len(running) >= (self.concurrency or bulk_concurrency(version)):
             return None, [{"field": None, "code": "OPERATION_IN_PROGRESS", "message":
                            "A bulk query operation for this app and shop is already in "
                            f"progress: {running[0].gid}."}]
-        document, errors = check_query(self.schema, query)
+        document, errors = check_query(schema, query)
         if document is None:
             return None, errors
         number = BULK_ID_BASE + len(self.operations) + 1
         operation = BulkOperation(id=number, query=query, created_at=to_second(self.now()),
-                                  document=document)
+                                  document=document, version=version, grouped=grouped)
         self.operations[number] = operation
         if self.polls_to_complete <= 0:
             self._complete(operation)
@@ -273,7 +283,12 @@ class BulkOperations:
                 operation.status = "RUNNING"
 
     def _complete(self, operation: BulkOperation) -> None:
-        lines, roots = jsonl_lines(self.runner(operation.document))
+        data, codes = self.runner(operation.document, operation.version)
+        if "ACCESS_DENIED" in codes:
+            operation.status, operation.error_code = "FAILED", "ACCESS_DENIED"
+            operation.completed_at = to_second(self.now())
+            return
+        lines, roots = jsonl_lines(data, operation.grouped)
         operation.content = b"".join(
             json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
             for line in lines)

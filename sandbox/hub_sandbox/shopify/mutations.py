@@ -456,9 +456,11 @@ def cancel_erasure(_root: Any, info: Info, customerId: str) -> Payload:
 # bulk operations -------------------------------------------------------------------------------
 
 def bulk_run_query(_root: Any, info: Info, query: str,
-                   groupObjects: bool = False) -> Payload:
-    """`bulkOperationRunQuery(query:)`."""
-    operation, errors = ctx(info).bulk.start(query)
+                   groupObjects: bool = True) -> Payload:
+    """`bulkOperationRunQuery(query:, groupObjects:)`; before 2025-07 objects are grouped."""
+    context = ctx(info)
+    operation, errors = context.bulk.start(query, info.schema, context.version,
+                                           grouped=groupObjects)
     return {"bulkOperation": operation, "userErrors": errors}
 
 

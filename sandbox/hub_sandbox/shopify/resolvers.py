@@ -23,9 +23,11 @@ from graphql import (
 from hub_sandbox.shopify.bulk import BulkOperation, BulkOperations
 from hub_sandbox.shopify.connection import SortKey, paginate
 from hub_sandbox.shopify.schema import Resolver, format_datetime
+from hub_sandbox.shopify.scopes import SCOPES, grants
 from hub_sandbox.shopify.search import Search, SearchField
 from hub_sandbox.shopify.shop import (
     SHOP_ID,
+    AppInstallation,
     Customer,
     Metafield,
     Shop,
@@ -53,6 +55,9 @@ class Context:
     now: datetime
     base_url: str
     bulk: BulkOperations
+    #: The API version answering this request, and the token's scopes.
+    version: str
+    scopes: frozenset[str]
     unbounded: bool = False
 
 
@@ -72,7 +77,8 @@ def invalid_gid(value: str) -> GraphQLError:
 
 def visible(context: Context, order: ShopOrder) -> bool:
     """Orders older than 60 days are hidden unless the token has `read_all_orders`."""
-    return context.limits.read_all_orders or order.created_at >= context.now - RECENT_ORDERS
+    return grants(context.scopes, "read_all_orders") \
+        or order.created_at >= context.now - RECENT_ORDERS
 
 
 def find(context: Context, value: str, *, kinds: tuple[str, ...] | None = None,
@@ -212,8 +218,12 @@ def customers(_root: Any, info: Info, **args: Any) -> dict[str, Any]:
 
 
 def customers_count(_root: Any, info: Info, query: str | None = None,
-                    limit: int | None = 10000) -> dict[str, Any]:
-    """`customersCount`: exact up to `limit`, AT_LEAST beyond."""
+                    limit: int | None = None) -> dict[str, Any]:
+    """`customersCount`: exact up to `limit`, AT_LEAST beyond.
+
+    From 2025-07 the schema gives `limit` its default of 10000; before, there is no `limit`
+    and the count is not capped.
+    """
     context = ctx(info)
     matches = customer_search(context, query)
     count = sum(1 for c in context.shop.customers.values() if matches(c))
@@ -443,6 +453,17 @@ QUERY_ROOT: dict[str, Resolver] = {
     "bulkOperation": lambda _root, info, id: find(
         ctx(info), id, kinds=("BulkOperation",)),
     "currentBulkOperation": current_bulk_operation,
+    "currentAppInstallation": lambda _root, info: AppInstallation(APP_INSTALLATION_ID,
+                                                                  ctx(info).scopes),
+}
+
+#: The sandbox app's installation id (one app per token).
+APP_INSTALLATION_ID = 900_000_000_001
+
+APP_INSTALLATION: dict[str, Resolver] = {
+    "id": attr("gid"),
+    "accessScopes": lambda app, _info: [{"handle": scope, "description": SCOPES[scope]}
+                                        for scope in sorted(app.scopes)],
 }
 
 READ_RESOLVERS: dict[str, dict[str, Resolver]] = {
@@ -453,4 +474,5 @@ READ_RESOLVERS: dict[str, dict[str, Resolver]] = {
     "Metafield": METAFIELD,
     "Shop": SHOP,
     "BulkOperation": BULK_OPERATION,
+    "AppInstallation": APP_INSTALLATION,
 }

@@ -1,4 +1,5 @@
-"""The executable Admin API schema: `schema.graphql`, Shopify's scalars, resolvers.
+"""The executable Admin API schema of one API version: Shopify's schema at that version cut to
+what `schema.graphql` names (`reference.served_document`), Shopify's scalars, the resolvers.
 
 Shopify's scalars serialize the Shopify way (`DateTime` as `2024-01-31T09:00:00Z`, `Decimal`
 as `129.9`, `UnsignedInt64` as a string) and reject bad input with Shopify's wording.
@@ -14,18 +15,21 @@ from importlib import resources
 from typing import Any, cast
 
 from graphql import (
+    DocumentNode,
     GraphQLError,
     GraphQLObjectType,
     GraphQLScalarType,
     GraphQLSchema,
     StringValueNode,
-    build_schema,
+    build_ast_schema,
+    parse,
     print_ast,
 )
 from graphql.language import ConstValueNode
 
 from hub_sandbox.shopify.bulk import BulkOperation
-from hub_sandbox.shopify.shop import Address, Customer, Metafield, Shop, ShopOrder
+from hub_sandbox.shopify.reference import served_document
+from hub_sandbox.shopify.shop import Address, AppInstallation, Customer, Metafield, Shop, ShopOrder
 
 Resolver = Callable[..., Any]
 
@@ -84,15 +88,24 @@ def _install_scalars(schema: GraphQLSchema) -> None:
     scalar("UnsignedInt64", lambda v: str(int(v)), _parse_unsigned)
 
 
-def load_schema(resolvers: Mapping[str, Mapping[str, Resolver]]) -> GraphQLSchema:
-    """The executable schema: SDL + scalars + the given resolvers (type → field → function)."""
+def surface() -> DocumentNode:
+    """`schema.graphql`: the names of the types, fields and arguments the simulator models."""
     sdl = resources.files("hub_sandbox.shopify").joinpath("schema.graphql").read_text("utf-8")
-    schema = build_schema(sdl)
+    return parse(sdl, no_location=True)
+
+
+def load_schema(version: str, resolvers: Mapping[str, Mapping[str, Resolver]]) -> GraphQLSchema:
+    """The executable schema of `version`: its served SDL + scalars + the resolvers.
+
+    A resolver for a field the version lacks is simply not bound: the field is not there.
+    """
+    schema = build_ast_schema(served_document(version, surface()))
     _install_scalars(schema)
     for type_name, fields in resolvers.items():
         object_type = cast(GraphQLObjectType, schema.type_map[type_name])
         for field_name, resolve in fields.items():
-            object_type.fields[field_name].resolve = resolve
+            if field_name in object_type.fields:
+                object_type.fields[field_name].resolve = resolve
     for interface in ("Node", "HasMetafields"):
         schema.type_map[interface].resolve_type = resolve_type  # type: ignore[attr-defined]
     return schema
@@ -101,4 +114,5 @@ def load_schema(resolvers: Mapping[str, Mapping[str, Resolver]]) -> GraphQLSchem
 def resolve_type(value: Any, _info: Any, _type: Any) -> str:
     """The GraphQL type of a state object behind an interface field."""
     return {Customer: "Customer", ShopOrder: "Order", Metafield: "Metafield",
-            Address: "MailingAddress", Shop: "Shop", BulkOperation: "BulkOperation"}[type(value)]
+            Address: "MailingAddress", Shop: "Shop", BulkOperation: "BulkOperation",
+            AppInstallation: "AppInstallation"}[type(value)]

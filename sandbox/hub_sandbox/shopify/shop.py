@@ -171,6 +171,19 @@ class ShopOrder:
         return self.total
 
 
+@dataclass(frozen=True)
+class AppInstallation:
+    """The app behind the token: `currentAppInstallation`, with the scopes it was granted."""
+
+    id: int
+    scopes: frozenset[str]
+
+    @property
+    def gid(self) -> str:
+        """`gid://shopify/AppInstallation/<id>`."""
+        return gid("AppInstallation", self.id)
+
+
 def sorted_tags(tags: Iterable[str]) -> list[str]:
     """Trimmed, de-duplicated (case-insensitively) and sorted, as Shopify returns tags."""
     seen: dict[str, str] = {}

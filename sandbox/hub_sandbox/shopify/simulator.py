@@ -6,6 +6,11 @@ shapes, its calculated query cost in `extensions.cost` and its leaky-bucket thro
 with HTTP 200). Customers and their orders are seeded from `person.shopify`. Bulk operations
 produce JSONL files served under `/_sandbox/shopify/bulk/<id>.jsonl`.
 
+Every API version is served with its own schema (`reference`, `versions`): a request for a
+version past its support window is answered by the oldest supported one, and the
+`X-Shopify-API-Version` header says which. The token carries chosen access scopes (`scopes`);
+fields they do not cover are refused with ACCESS_DENIED.
+
 What the simulator decides where Shopify's behaviour is not documented is a `ShopifyLimits`
 setting; the defaults are the documented (or most commonly observed) values.
 """
@@ -17,8 +22,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any, ClassVar
 
 from graphql import (
@@ -26,6 +32,7 @@ from graphql import (
     ExecutionResult,
     FragmentDefinitionNode,
     GraphQLError,
+    GraphQLSchema,
     execute,
     get_operation_ast,
     parse,
@@ -51,14 +58,26 @@ from hub_sandbox.shopify.errors import (
 from hub_sandbox.shopify.mutations import MUTATION_RESOLVERS
 from hub_sandbox.shopify.resolvers import READ_RESOLVERS, Context
 from hub_sandbox.shopify.schema import load_schema
+from hub_sandbox.shopify.scopes import SCOPES, ScopeGuard
 from hub_sandbox.shopify.shop import Shop, to_second
 from hub_sandbox.shopify.validation import RULES, validation_errors, variable_errors
+from hub_sandbox.shopify.versions import SERVED, answering
 
 log = logging.getLogger(__name__)
 
-#: Quarterly stable versions Shopify serves while they are supported.
-SUPPORTED_VERSIONS = ("2024-10", "2025-01", "2025-04", "2025-07", "2025-10", "2026-01",
-                      "2026-04", "2026-07", "2026-10")
+#: Restore rate (points per second) of the GraphQL Admin API by the shop's plan, as currently
+#: documented (https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits).
+PLAN_RESTORE_RATES = {"standard": 100.0, "advanced": 200.0, "plus": 1000.0,
+                      "enterprise": 2000.0}
+#: Bucket size as a multiple of the restore rate [U]: the docs give no sizes; a captured
+#: Standard answer showed `maximumAvailable: 2000, restoreRate: 100` (another one 7500 at 100).
+BUCKET_SECONDS = 20.0
+
+
+@cache
+def schema_at(version: str) -> GraphQLSchema:
+    """The executable schema of one served version (built once per process)."""
+    return load_schema(version, {**READ_RESOLVERS, **MUTATION_RESOLVERS})
 
 
 def _utc_now() -> datetime:
@@ -79,30 +98,49 @@ class ShopifyLimits:
     #: Region for phone numbers given without a country code.
     shop_country: str = "DE"
     currency: str = "EUR"
-    api_version: str = "2025-10"
-    supported_versions: tuple[str, ...] = SUPPORTED_VERSIONS
+    #: The version `hub sandbox serve` suggests: the newest served one.
+    api_version: str = SERVED[-1]
+    #: The day whose support calendar decides which versions answer as themselves (None: now).
+    calendar_at: datetime | None = None
+    #: The token's access scopes (default: every scope the sandbox knows).
+    scopes: frozenset[str] = field(default_factory=lambda: frozenset(SCOPES))
     max_page_size: int = 250
-    #: A single query may cost at most this much (MAX_COST_EXCEEDED above) [U].
+    #: A single query may cost at most this much (MAX_COST_EXCEEDED above).
     max_query_cost: int = 1000
-    #: Leaky bucket: Standard plan 1000 points, restoring 50/s (newer plans differ) [U].
-    bucket_size: float = 1000.0
-    restore_rate: float = 50.0
+    #: The shop's plan: it sets the restore rate (`PLAN_RESTORE_RATES`).
+    plan: str = "standard"
+    #: Leaky bucket overrides (None: from the plan; the size is a [U] multiple of the rate).
+    bucket_size: float | None = None
+    restore_rate: float | None = None
     rate_limit: bool = True
     #: Multiplies the restore rate (10 = ten times Shopify's pace) for demos and benchmarks.
     rate_scale: float = 1.0
     #: A bulk operation completes on this poll (0: as soon as it is created).
     bulk_polls_to_complete: int = 1
-    #: Query bulk operations allowed at once (1 historically; 5 from API 2026-01) [U].
-    bulk_concurrency: int = 1
+    #: Query bulk operations allowed at once (None: the version's, 1 before 2026-01, then 5).
+    bulk_concurrency: int | None = None
     #: Shopify carries out an erasure request after a waiting period [U].
     erasure_delay: timedelta = timedelta(days=10)
-    #: Without the `read_all_orders` scope only the last 60 days of orders are visible.
-    read_all_orders: bool = True
     #: Consent update for a customer without e-mail: a userError (True), or a silent no-op as
     #: API 2026-04 was observed to answer (False) [U].
     consent_requires_email: bool = True
     #: The namespace a metafield gets when the client names none (`$app` on Shopify).
     app_namespace: str = "app--hub-sandbox"
+
+    def __post_init__(self) -> None:
+        if self.plan not in PLAN_RESTORE_RATES:
+            raise ValueError(f"Shopify plan {self.plan!r} is not one of "
+                             f"{', '.join(PLAN_RESTORE_RATES)}")
+
+    @property
+    def rate(self) -> float:
+        """Points restored per second."""
+        return self.restore_rate or PLAN_RESTORE_RATES[self.plan]
+
+    @property
+    def bucket(self) -> float:
+        """Points the bucket holds."""
+        return self.bucket_size or self.rate * BUCKET_SECONDS
 
 
 class ShopifySimulator:
@@ -116,7 +154,6 @@ class ShopifySimulator:
         self.limits = limits or ShopifyLimits()
         self.clock = clock
         self.now = now
-        self.schema = load_schema({**READ_RESOLVERS, **MUTATION_RESOLVERS})
         self._lock = threading.RLock()
         self._requests = 0
         self.reset(people)
@@ -127,10 +164,9 @@ class ShopifySimulator:
         """Back to the seeded state: shop, throttle bucket and bulk operations."""
         with self._lock:
             self.shop = Shop(people, currency=self.limits.currency)
-            self.bucket = CostBucket(self.limits.bucket_size,
-                                     self.limits.restore_rate * self.limits.rate_scale,
-                                     self.clock)
-            self.bulk = BulkOperations(self.schema, self._run_bulk,
+            self.bucket = CostBucket(self.limits.bucket,
+                                     self.limits.rate * self.limits.rate_scale, self.clock)
+            self.bulk = BulkOperations(self._run_bulk,
                                        lambda: to_second(self.now()),
                                        polls_to_complete=self.limits.bulk_polls_to_complete,
                                        concurrency=self.limits.bulk_concurrency)
@@ -159,9 +195,13 @@ class ShopifySimulator:
 
     # HTTP ------------------------------------------------------------------------------------
 
+    def answering(self, version: str) -> str | None:
+        """The version that answers a request for `version` today (None: 404)."""
+        return answering(version, self.limits.calendar_at or self.now())
+
     async def _graphql(self, request: Request) -> Response:
-        version = request.path_params["version"]
-        if version not in self.limits.supported_versions:
+        version = self.answering(request.path_params["version"])
+        if version is None:
             return JSONResponse(NOT_FOUND, status_code=404)
         if request.headers.get("x-shopify-access-token") != self.limits.token:
             return JSONResponse(UNAUTHORIZED, status_code=401)
@@ -170,7 +210,7 @@ class ShopifySimulator:
             return JSONResponse(MISSING_QUERY, status_code=400)
         query, variables, operation_name = parsed
         base_url = str(request.base_url).rstrip("/")
-        body = self.execute(query, variables, operation_name, base_url=base_url)
+        body = self.execute(query, variables, operation_name, base_url=base_url, version=version)
         return JSONResponse(body, headers={"X-Shopify-API-Version": version})
 
     async def _bulk_file(self, request: Request) -> Response:
@@ -184,8 +224,13 @@ class ShopifySimulator:
 
     def execute(self, query: str, variables: dict[str, Any] | None = None,
                 operation_name: str | None = None, *,
-                base_url: str = "http://127.0.0.1") -> Body:
-        """Answer one GraphQL request exactly as the endpoint does once auth has passed."""
+                base_url: str = "http://127.0.0.1", version: str | None = None) -> Body:
+        """Answer one GraphQL request exactly as the endpoint does once auth has passed.
+
+        `version` is the answering version (default: the one `limits.api_version` falls to).
+        """
+        version = version or self.answering(self.limits.api_version) or SERVED[-1]
+        schema = schema_at(version)
         with self._lock:
             self._requests += 1
             now = to_second(self.now())
@@ -194,31 +239,32 @@ class ShopifySimulator:
                 document = parse(query)
             except GraphQLError as error:
                 return {"errors": [parse_error(error, query)]}
-            problems = validate(self.schema, document, RULES)
+            problems = validate(schema, document, RULES)
             if problems:
-                return {"errors": validation_errors(self.schema, document, problems)}
+                return {"errors": validation_errors(schema, document, problems)}
             operation = get_operation_ast(document, operation_name)
             if operation is None:
                 message = f'No operation named "{operation_name}"' if operation_name \
                     else "An operation name is required"
                 return {"errors": [{"message": message}]}
             variables = variables or {}
-            invalid = variable_errors(self.schema, operation, variables)
+            invalid = variable_errors(schema, operation, variables)
             if invalid:
                 return {"errors": invalid}
             fragments = {d.name.value: d for d in document.definitions
                          if isinstance(d, FragmentDefinitionNode)}
-            requested = RequestedCost(self.schema, fragments, variables).of(operation)
+            requested = RequestedCost(schema, fragments, variables).of(operation)
             if requested > self.limits.max_query_cost:
                 return max_cost_exceeded(requested, self.limits.max_query_cost,
                                          self._cost(requested, None))
             if self.limits.rate_limit and not self.bucket.take(requested):
                 return throttled(self._cost(requested, None))
             actual = ActualCost()
-            context = Context(self.shop, self.limits, now, base_url, self.bulk)
-            result = execute(self.schema, document, context_value=context,
+            context = Context(self.shop, self.limits, now, base_url, self.bulk, version,
+                              self.limits.scopes)
+            result = execute(schema, document, context_value=context,
                              variable_values=variables, operation_name=operation_name,
-                             middleware=[actual])
+                             middleware=[actual, ScopeGuard(self.limits.scopes)])
             assert isinstance(result, ExecutionResult)
             if self.limits.rate_limit:
                 self.bucket.refund(requested - actual.total)
@@ -229,15 +275,18 @@ class ShopifySimulator:
             body["extensions"] = {"cost": self._cost(requested, actual.total)}
             return body
 
-    def _run_bulk(self, document: DocumentNode) -> dict[str, Any]:
+    def _run_bulk(self, document: DocumentNode, version: str) -> tuple[dict[str, Any], set[str]]:
         """A bulk operation's inner query over whole connections (no cost, no throttle)."""
-        context = Context(self.shop, self.limits, to_second(self.now()), "", self.bulk,
-                          unbounded=True)
-        result = execute(self.schema, document, context_value=context)
+        context = Context(self.shop, self.limits, to_second(self.now()), "", self.bulk, version,
+                          self.limits.scopes, unbounded=True)
+        result = execute(schema_at(version), document, context_value=context,
+                         middleware=[ScopeGuard(self.limits.scopes)])
         assert isinstance(result, ExecutionResult)
+        codes = set()
         for error in result.errors or ():
+            codes.add(str((error.extensions or {}).get("code")))
             log.warning("bulk query error: %s", error.message)
-        return result.data or {}
+        return result.data or {}, codes
 
     def _cost(self, requested: int, actual: int | None) -> Body:
         return {"requestedQueryCost": requested, "actualQueryCost": actual,
