@@ -1,8 +1,11 @@
-"""Log lines: readable on a terminal, JSON under a scheduler, never an e-mail address at INFO.
+"""Log lines: readable on a terminal, JSON under a scheduler, never a person's data at INFO.
 
 Every part of hub logs through the standard `logging` module; this module decides how those
 lines look and what they may contain, so a scheduler's journal can be shipped and kept without
-carrying people's addresses.
+carrying people's addresses. A traceback keeps its frames but not the messages of exceptions
+hub did not raise on purpose: a database error quotes the row it choked on (PostgreSQL's
+"Key (email)=(…)", a plugin's KeyError the record), and names or phone numbers cannot be
+recognised reliably enough to mask.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import json
 import logging
 import re
 import sys
+import traceback
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -54,7 +58,42 @@ class PersonalData(logging.Filter):
         for key, value in list(record.__dict__.items()):
             if key not in _STANDARD and isinstance(value, str):
                 record.__dict__[key] = mask_emails(value)
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = safe_traceback(record.exc_info[1])
+            record.exc_info = None
         return True
+
+
+def safe_traceback(exc: BaseException) -> str:
+    """The traceback with every frame, but only the messages hub wrote on purpose.
+
+    A `HubError`'s message is written for users (and masked like any line); any other
+    exception shows its type only, its message may quote a record.
+    """
+    from hub.errors import HubError
+
+    lines: list[str] = []
+    seen: set[int] = set()
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append(current)
+        current = current.__cause__ or (None if current.__suppress_context__
+                                        else current.__context__)
+    for i, error in enumerate(reversed(chain)):
+        if i:
+            lines.append("\nThe above exception led to the following one:\n")
+        lines.append("Traceback (most recent call last):")
+        lines.extend(line.rstrip("\n") for line in
+                     traceback.format_list(traceback.extract_tb(error.__traceback__)))
+        kind = f"{type(error).__module__}.{type(error).__qualname__}"
+        if isinstance(error, HubError):
+            lines.append(f"{kind}: {mask_emails(str(error))}")
+        else:
+            lines.append(f"{kind} (message withheld: it may quote personal data; "
+                         "`hub --debug` with [hub] log_emails = true shows it)")
+    return "\n".join(lines)
 
 
 personal_data = PersonalData()
@@ -85,6 +124,8 @@ class JsonLines(logging.Formatter):
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            entry["exc"] = record.exc_text
         return json.dumps(entry, default=str)
 
 

@@ -19,7 +19,14 @@ from hub.clock import iso
 from hub.connector import Capability, Connector, Rejection
 from hub.consent import ledger
 from hub.consent.policy import Policy
-from hub.errors import ConfigError, ConnectorError, HubError, Interrupted
+from hub.errors import (
+    EXIT_CRASH,
+    EXIT_INTERRUPTED,
+    ConfigError,
+    ConnectorError,
+    HubError,
+    Interrupted,
+)
 from hub.lifecycle import evaluation, lead_fields
 from hub.logs import log_context
 from hub.pipeline import golden, identity, outbox, pull, push
@@ -143,7 +150,7 @@ def _escaped(run_id: int, options: SyncOptions, exc: BaseException, started: dat
                else f"unexpected {type(exc).__name__}; the run stopped (the log has more)")
     return RunSummary(
         run_id=run_id, status="interrupted" if stopped else "error",
-        exit_code=130 if stopped else 2, plan=options.plan, full=options.full,
+        exit_code=EXIT_INTERRUPTED if stopped else EXIT_CRASH, plan=options.plan, full=options.full,
         pipeline=options.pipeline, trigger=options.trigger, node=options.node,
         started_at=iso(started), finished_at=iso(finished), connectors={},
         rejected_total=0, rejected=[], errors=[RunError("-", message)], drift=[])
@@ -296,8 +303,9 @@ def _run(runtime: Runtime, options: SyncOptions, progress: ProgressSink | None,
     finished = runtime.clock()
     summary = RunSummary(
         run_id=run_id,
-        status="interrupted" if interrupted
-        else {0: "ok", 1: "failed"}.get(tally.exit_code, "error"),
+        # records refused one by one are dead letters, not a failed run (exit 1 says "look")
+        status="interrupted" if interrupted else "ok" if not tally.errors
+        else {1: "failed"}.get(tally.exit_code, "error"),
         exit_code=tally.exit_code,
         plan=options.plan,
         full=options.full,

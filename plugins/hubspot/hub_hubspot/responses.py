@@ -12,7 +12,13 @@ from typing import Any
 
 import httpx
 
-from hub.plugin import ConnectorError, SecretRef, UnreachableError, env_var_name
+from hub.plugin import (
+    AuthenticationError,
+    ConnectorError,
+    SecretRef,
+    UnreachableError,
+    env_var_name,
+)
 from hub_hubspot.throttle import error_body, policy_name
 
 
@@ -48,12 +54,12 @@ class Account:
         status = response.status_code
         where = f"connector {self.connector!r}"
         if status == 401:
-            raise UnreachableError(
+            raise AuthenticationError(
                 f"{where}: HubSpot refused the credentials (401) for {what} — check the "
                 f"private-app token in secret {self.token.secret!r}: run `hub secrets set "
                 f"{self.token.secret}` or set {env_var_name(self.token.secret)}")
         if status == 403:
-            raise UnreachableError(
+            raise AuthenticationError(
                 f"{where}: HubSpot denied {what} (403): {message(response)} — give the private "
                 "app the scopes crm.objects.contacts.read/write and communication_preferences "
                 "read/write")
