@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import re
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -120,3 +121,47 @@ def test_the_readme_documents_every_exit_code_once() -> None:
     readme = (ROOT / "README.md").read_text("utf-8")
     table = re.findall(r"^\| (\d+) \|", readme, re.M)
     assert table == ["0", "1", "2", "3", str(EXIT_CRASH), "130"]
+
+
+def test_a_broken_quote_is_reported_where_it_opens_and_nobody_after_it_is_lost(
+        example: Path) -> None:
+    path = example / "data" / "buchhaltung.csv"
+    lines = path.read_bytes().decode("cp1252").splitlines()
+    after = [line.split(";")[4] for line in lines[5:8]]
+    lines.insert(4, 'K-6000;"Offen GmbH;Ina;Quote;ina.quote@example.de;;Weg 2;10115;Berlin;;DE')
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
+    summary = run_hub("sync", "--json", cwd=example).json()
+    broken = [r for r in summary["rejected"] if r["origin"] == "buchhaltung.csv:5"]
+    assert len(broken) == 1 and "quote opened on line 5" in broken[0]["reason"], summary
+    for email in after:  # the people on the lines the quote would have swallowed
+        assert run_hub("contacts", "show", email, cwd=example).code == 0, email
+
+
+def test_an_emptied_export_warns_with_exit_1(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "hub" / "demo" / "data" / "shop_customers.csv", tmp_path / "shop.csv")
+    (tmp_path / "config.toml").write_text(
+        '[connectors.shop]\nplugin = "csv"\npath = "shop.csv"\nformat = "shopify"\n',
+        encoding="utf-8")
+    assert run_hub("sync", cwd=tmp_path).code == 0
+    header = (tmp_path / "shop.csv").read_text("utf-8").splitlines()[0]
+    (tmp_path / "shop.csv").write_text(header + "\n", encoding="utf-8")
+    emptied = run_hub("sync", cwd=tmp_path)
+    assert emptied.code == 1
+    assert "shop.csv: the file has no rows (it had 25 rows at the last read)" in \
+        " ".join(emptied.stdout.split())
+
+
+def test_every_csv_hub_writes_is_formula_safe(example: Path) -> None:
+    with (example / "data" / "newsletter_members.csv").open("a", encoding="utf-8") as f:
+        f.write("=1+2@example.de,=HYPERLINK(\"x\"),-Minus,,1,2025-01-10 09:10:00,203.0.113.9,"
+                "2025-01-10 09:20:00,198.51.100.9,,,,,,DE,,2026-01-01 12:00:00,199999,eu9,,\n")
+    run_hub("sync", cwd=example)
+    exported = run_hub("consent", "export", "--format", "csv", cwd=example)
+    assert exported.code == 0
+    rows = list(csv.DictReader(exported.stdout.splitlines()))
+    assert "'=1+2@example.de" in {r["email"] for r in rows}
+    assert not any(v.startswith(("=", "+", "-", "@")) for r in rows for v in r.values() if v)
+    with (example / "out" / "contacts.csv").open(encoding="utf-8", newline="") as f:
+        cells = [v for row in csv.reader(f) for v in row]
+    assert "'=1+2@example.de" in cells and "'-Minus" in cells
+    assert not any(v.startswith(("=", "+", "-", "@")) for v in cells)
