@@ -165,3 +165,24 @@ def test_every_csv_hub_writes_is_formula_safe(example: Path) -> None:
         cells = [v for row in csv.reader(f) for v in row]
     assert "'=1+2@example.de" in cells and "'-Minus" in cells
     assert not any(v.startswith(("=", "+", "-", "@")) for v in cells)
+
+
+def test_config_paths_stay_in_the_config_folder_and_webhooks_off_metadata(
+        example: Path) -> None:
+    (example.parent / "outside.csv").write_text("E-Mail\nx@example.org\n", encoding="utf-8")
+    config = example / "config.toml"
+    original = config.read_text("utf-8")
+    config.write_text(original.replace('path = "data/shop_customers.csv"',
+                                       'path = "../outside.csv"'), encoding="utf-8")
+    refused = run_hub("check", cwd=example)
+    assert refused.code == 2
+    assert "connectors.shop.path: '../outside.csv' is outside the config folder" in \
+        " ".join(refused.stderr.split())
+    config.write_text(config.read_text("utf-8").replace(
+        "[hub]\n", "[hub]\nallow_outside_paths = true\n"), encoding="utf-8")
+    assert "outside" not in run_hub("check", cwd=example).stderr
+
+    config.write_text(original + '\n[alerts]\nwebhook = "http://169.254.169.254/latest"\n',
+                      encoding="utf-8")
+    metadata = run_hub("check", cwd=example)
+    assert metadata.code == 2 and "cloud metadata address" in metadata.stderr
