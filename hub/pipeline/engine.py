@@ -242,7 +242,7 @@ def _run(runtime: Runtime, options: SyncOptions, progress: ProgressSink | None,
         with store.begin() as conn:
             lead_report = lifecycle_of(runtime).apply(
                 conn, run_id=run_id, now=started,
-                touched=None if options.full else resolution.touched)
+                touched=None if options.full else resolution.touched, unread=failed)
         timed("lifecycle", began)
         contact_counts = ContactCounts(created=resolution.created,
                                        updated=rebuilt.updated - rebuilt.created,

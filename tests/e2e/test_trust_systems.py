@@ -113,3 +113,36 @@ columns = { email = "E-Mail", first_name = "Vorname" }
     runs = run_hub("runs", "--json", cwd=tmp_path, env=env)
     letters = run_hub("dead-letters", "--json", cwd=tmp_path, env=env)
     assert person.email.lower() not in (runs.stdout + letters.stdout).lower()
+
+
+def test_a_mailchimp_outage_in_the_first_sync_does_not_leave_subscribers_as_leads(
+        tmp_path: Path, sandbox: RunningSandbox) -> None:
+    env = sandbox_config(tmp_path, sandbox)
+    subscribers = [p for p in sandbox.sandbox.people
+                   if p.hubspot is not None and p.shopify is None and p.mailchimp is not None
+                   and p.mailchimp.status == "subscribed" and not p.notes
+                   and p.hubspot.lifecyclestage in (None, "subscriber")]
+    assert subscribers, "the seed has CRM contacts whose newsletter permission is in Mailchimp"
+
+    def stage(email: str) -> tuple[str, list[str]]:
+        lead = run_hub("contacts", "explain", email, "--json", cwd=tmp_path, env=env).json()
+        return lead["lead"]["stage"], lead["lead"]["notes"]
+
+    sandbox.sandbox.controls.set_faults("mailchimp.503:1.0")
+    try:
+        down = run_hub("sync", "--json", cwd=tmp_path, env=env)
+    finally:
+        sandbox.sandbox.controls.set_faults("")
+    assert down.code == 3 and [e["connector"] for e in down.json()["errors"]] == ["newsletter"]
+    during = stage(subscribers[0].email)
+    assert during[0] == "lead" and any("provisional" in n for n in during[1]), during
+    back = run_hub("sync", "--json", cwd=tmp_path, env=env)
+    assert back.code in (0, 1), back.stdout + back.stderr
+    assert {stage(p.email)[0] for p in subscribers} == {"subscriber"}
+    # the same end state as a run that never saw the outage
+    clean = tmp_path / "clean"
+    clean_env = sandbox_config(clean, sandbox)
+    run_hub("sync", cwd=clean, env=clean_env)
+    for p in subscribers:
+        explained = run_hub("contacts", "explain", p.email, "--json", cwd=clean, env=clean_env)
+        assert explained.json()["lead"]["stage"] == "subscriber"
