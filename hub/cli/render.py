@@ -56,6 +56,11 @@ def print_summary(summary: RunSummary, console: Console | None = None) -> None:
             console.print(f"consent kept {sum(p.blocked.values())} contacts out of {name}: "
                           f"{why}", highlight=False, markup=False)
     lead = summary.lifecycle
+    if lead is not None and lead.rules_changed:
+        verb = "would be" if summary.plan else "were"
+        console.print(f"lifecycle: [scoring] or [lifecycle] changed since the last run, so all "
+                      f"{lead.evaluated} contacts {verb} evaluated again", highlight=False,
+                      markup=False)
     if lead is not None and lead.changed:
         moves = ", ".join(f"{n} to {s}" for s, n in sorted(lead.moves.items())) or "none"
         handed = sum(1 for h in lead.handed_over if h.get("owner"))

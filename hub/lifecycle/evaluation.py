@@ -24,6 +24,8 @@ move back from it is audited and pushed with ``lead.reset`` like an ops correcti
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,8 +42,10 @@ from hub.lifecycle.leads import SourceView, contact_batches, due, held_since, vi
 from hub.lifecycle.scoring import Fact, Score, Scorer, SignalFn
 from hub.lifecycle.stage import Stage
 from hub.store import upsert
-from hub.store.schema import contacts, leads, stage_changes
+from hub.store.schema import contacts, leads, settings, stage_changes
 
+#: The `settings` row holding the fingerprint of the rules the last run applied.
+RULES = "lifecycle_rules"
 #: Consent states that mean the newsletter may reach the contact (it is a subscriber).
 _SUBSCRIBED = frozenset({"confirmed", "unconfirmed", "pending"})
 MAX_LISTED = 50
@@ -84,12 +88,18 @@ class Report:
     moves: dict[str, int] = field(default_factory=dict)
     new_mqls: int = 0
     handed_over: list[dict[str, Any]] = field(default_factory=list)
+    #: `[scoring]` or `[lifecycle]` changed since the last run: every contact was evaluated.
+    rules_changed: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        """Stable JSON for `hub sync --json`."""
-        return {"evaluated": self.evaluated, "changed": self.changed,
-                "stage_moves": dict(sorted(self.moves.items())), "new_mqls": self.new_mqls,
-                "handed_over": self.handed_over[:MAX_LISTED]}
+        """Stable JSON for `hub sync --json` (``rules_changed`` only when they did)."""
+        reported: dict[str, Any] = {
+            "evaluated": self.evaluated, "changed": self.changed,
+            "stage_moves": dict(sorted(self.moves.items())), "new_mqls": self.new_mqls,
+            "handed_over": self.handed_over[:MAX_LISTED]}
+        if self.rules_changed:
+            reported["rules_changed"] = True
+        return reported
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Report:
@@ -97,7 +107,8 @@ class Report:
         return cls(evaluated=int(data.get("evaluated", 0)), changed=int(data.get("changed", 0)),
                    moves=dict(data.get("stage_moves") or {}),
                    new_mqls=int(data.get("new_mqls", 0)),
-                   handed_over=[dict(h) for h in data.get("handed_over") or []])
+                   handed_over=[dict(h) for h in data.get("handed_over") or []],
+                   rules_changed=bool(data.get("rules_changed")))
 
 
 class Lifecycle:
@@ -235,6 +246,18 @@ class Lifecycle:
 
     # -- a run -----------------------------------------------------------------------------
     @property
+    def fingerprint(self) -> str:
+        """A digest of the rules (and the plugin signals they may use), kept in the store.
+
+        A run whose rules differ from the last run's evaluates every contact, so a changed
+        points value or threshold reaches existing contacts, not only the ones that changed.
+        """
+        rules = {"scoring": self.scorer.section.model_dump(mode="json"),
+                 "lifecycle": self.section.model_dump(mode="json"),
+                 "signals": sorted(self.scorer.signals)}
+        return hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()
+
+    @property
     def moves_with_the_clock(self) -> bool:
         """True when scores change by time alone (decay), so every contact needs a look."""
         scoring = self.scorer.section
@@ -252,6 +275,11 @@ class Lifecycle:
         """
         missing = sorted(set(unread))
         report = Report()
+        fingerprint = self.fingerprint
+        last = conn.execute(select(settings.c.value).where(settings.c.name == RULES)).scalar()
+        report.rules_changed = last is not None and last != fingerprint
+        if report.rules_changed:
+            touched = None
         owners = self.section.handover.owners
         given = 0
         if owners:
@@ -317,6 +345,8 @@ class Lifecycle:
                              .values(updated_run=run_id))
             if moves:
                 conn.execute(insert(stage_changes), moves)
+        if last != fingerprint:
+            upsert(conn, settings, [{"name": RULES, "value": fingerprint}], ("name",))
         return report
 
 

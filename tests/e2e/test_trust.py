@@ -186,3 +186,27 @@ def test_config_paths_stay_in_the_config_folder_and_webhooks_off_metadata(
                       encoding="utf-8")
     metadata = run_hub("check", cwd=example)
     assert metadata.code == 2 and "cloud metadata address" in metadata.stderr
+
+
+def test_a_changed_scoring_rule_reaches_existing_contacts_and_the_plan_shows_it(
+        example: Path) -> None:
+    assert run_hub("sync", cwd=example).code in (0, 1)
+    before = run_hub("contacts", "explain", "anna.mueller@example.de", "--json", cwd=example)
+    assert before.json()["lead"]["stage"] != "mql"
+    config = example / "config.toml"
+    config.write_text(config.read_text("utf-8") + """
+[lifecycle]
+mql_threshold = 10
+
+[[scoring.rules]]
+field = "company"
+matches = "(?i)bäckerei"
+points = 10
+""", encoding="utf-8")
+    shown = " ".join(run_hub("sync", "--plan", cwd=example).stdout.split())
+    assert "[scoring] or [lifecycle] changed since the last run, so all" in shown
+    assert re.search(r"stage moves: \d+ to mql", shown), shown
+    assert run_hub("sync", cwd=example).code in (0, 1)
+    after = run_hub("contacts", "explain", "anna.mueller@example.de", "--json", cwd=example)
+    assert after.json()["lead"]["stage"] == "mql"
+    assert "rules_changed" not in run_hub("sync", "--json", cwd=example).json()["lifecycle"]

@@ -238,3 +238,20 @@ def test_a_stage_decided_while_a_system_was_unread_is_provisional_until_it_is_re
         conn.execute(update(source_records).where(source_records.c.contact_id == 2)
                      .values(signals={"lifecyclestage": "lead"}))
         assert lc.apply(conn, run_id=4, now=NOW, touched={2}).moves == {}
+
+
+def test_changed_rules_reach_every_existing_contact_at_the_next_run(store: Store) -> None:
+    with store.begin() as conn:
+        _contact(conn, 1, HEAD, view("crm"))
+        _contact(conn, 2, {}, view("crm"))
+        first = rules().apply(conn, run_id=1, now=NOW)
+        assert not first.rules_changed and first.evaluated == 2
+        assert rules().apply(conn, run_id=2, now=NOW, touched=set()).evaluated == 0
+        # marketing and sales agree on a lower threshold: the head of sales is an MQL now
+        lower = rules(mql_threshold=25)
+        changed = lower.apply(conn, run_id=3, now=NOW, touched=set())
+        assert changed.rules_changed and changed.evaluated == 2
+        assert changed.moves == {"mql": 1} and changed.as_dict()["rules_changed"] is True
+        again = lower.apply(conn, run_id=4, now=NOW, touched=set())
+    assert not again.rules_changed and again.evaluated == 0
+    assert "rules_changed" not in again.as_dict()
