@@ -146,3 +146,32 @@ def test_a_mailchimp_outage_in_the_first_sync_does_not_leave_subscribers_as_lead
     for p in subscribers:
         explained = run_hub("contacts", "explain", p.email, "--json", cwd=clean, env=clean_env)
         assert explained.json()["lead"]["stage"] == "subscriber"
+
+
+def test_ctrl_c_during_a_sync_exits_130_and_the_next_run_finishes(
+        tmp_path: Path, sandbox: RunningSandbox) -> None:
+    import os
+    import signal
+    import subprocess
+
+    from tests.e2e.conftest import HUB
+
+    env = sandbox_config(tmp_path, sandbox)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    environment.update(env, PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring")
+    sandbox.sandbox.controls.set_faults("", latency_ms=150)
+    try:
+        process = subprocess.Popen([str(HUB), "--debug", "sync"], cwd=tmp_path,
+                                   env=environment, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        assert process.stderr is not None
+        for line in process.stderr:  # the run has its row and is reading
+            if "HTTP Request" in line or "run started" in line:
+                break
+        process.send_signal(signal.SIGINT)
+        _, rest = process.communicate(timeout=120)
+    finally:
+        sandbox.sandbox.controls.set_faults("", latency_ms=0)
+    assert process.returncode == 130, rest[-2000:]
+    again = run_hub("sync", "--json", cwd=tmp_path, env=env)
+    assert again.code in (0, 1) and again.json()["status"] == "ok", again.stderr
