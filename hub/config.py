@@ -338,7 +338,7 @@ def parse_config(text: str, plugins: Plugins, *, path: Path) -> LoadedConfig:
 
     _check_references(config, path, locate)
     if not config.hub.allow_outside_paths:
-        _check_confined(config, connectors, path, locate)
+        _check_confined(connectors, path, locate)
     return LoadedConfig(path=path, config=config, connectors=connectors)
 
 
@@ -346,19 +346,17 @@ def parse_config(text: str, plugins: Plugins, *, path: Path) -> LoadedConfig:
 _PATH_SETTING = re.compile(r"^(path|.*_(path|dir|file|folder))$")
 
 
-def _check_confined(config: Config, connectors: Mapping[str, ConnectorSettings], path: Path,
+def _check_confined(connectors: Mapping[str, ConnectorSettings], path: Path,
                     locate: _Locator) -> None:
     """Every file a setting names lies in config.toml's folder (or below it).
 
     A config file is often edited by people who may not read every file on the server (or
     is templated from elsewhere): `path = "/etc/shadow"` or `"../../home/x/.ssh/id_rsa"` in a
-    CSV connector would read it into the store, a write-mode one could overwrite it.
+    CSV connector would read it into the store, a write-mode one could overwrite it. The
+    store is not a setting's file but hub's own database, named by URL like a PostgreSQL one
+    (a server keeps it on a volume of its own), so ``[hub] store`` may point anywhere.
     """
     base = path.resolve().parent
-    store = config.hub.store
-    if store.startswith("sqlite:///") and store != "sqlite:///:memory:":
-        _confined(store.removeprefix("sqlite:///").split("?")[0], base, path, "hub.store",
-                  locate(("hub", "store")))
     for name, settings in connectors.items():
         for key, value in settings.model_dump().items():
             if _PATH_SETTING.match(key) and isinstance(value, str | Path) and str(value):

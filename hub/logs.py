@@ -91,8 +91,7 @@ def safe_traceback(exc: BaseException) -> str:
         if isinstance(error, HubError):
             lines.append(f"{kind}: {mask_emails(str(error))}")
         else:
-            lines.append(f"{kind} (message withheld: it may quote personal data; "
-                         "`hub --debug` with [hub] log_emails = true shows it)")
+            lines.append(f"{kind} (message withheld: it may quote personal data)")
     return "\n".join(lines)
 
 

@@ -238,9 +238,7 @@ def test_paths_inside_the_folder_and_a_symlink_leaving_it(tmp_path: Path) -> Non
     with pytest.raises(ConfigError, match="outside the config folder"):
         load_config(linked, plugins)
     store = write(tmp_path, '[hub]\nstore = "sqlite:////var/tmp/hub.db"\n')
-    with pytest.raises(ConfigError) as caught:
-        load_config(store, plugins)
-    assert caught.value.key == "hub.store"
+    assert load_config(store, plugins).config.hub.store  # hub's own database: anywhere
 
 
 @pytest.mark.parametrize("url, refused", [

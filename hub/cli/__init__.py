@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 import traceback
-from pathlib import Path
 
 # isort: off
 # Commands list in `hub --help` in the order their modules register them: set up, sync,
@@ -60,11 +59,9 @@ def crash_line(exc: BaseException) -> str:
     reach a terminal log or a ticket. The traceback is one `--debug` away.
     """
     where = ""
-    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        parts = Path(frame.filename).parts
-        if "hub" in parts or any(p.startswith("hub_") for p in parts):
-            start = max(i for i, p in enumerate(parts) if p == "hub" or p.startswith("hub_"))
-            where = f" in {'/'.join(parts[start:])}:{frame.lineno}"
-            break
+    for frame, line in traceback.walk_tb(exc.__traceback__):  # the innermost of hub's wins
+        module = str(frame.f_globals.get("__name__", ""))
+        if module == "hub" or module.startswith(("hub.", "hub_")):
+            where = f" in {module}:{line}"
     return (f"{type(exc).__name__}{where} — hub stopped (exit {EXIT_CRASH}); run it again "
             "with --debug for the traceback, which may show personal data")

@@ -79,7 +79,7 @@ def test_a_crash_inside_a_sql_statement_exits_70_without_quoting_a_row(example: 
         db.execute("DROP TABLE identity_keys")
     crashed = run_hub("sync", cwd=example)
     assert crashed.code == EXIT_CRASH, crashed.stderr
-    assert re.search(r"unexpected error: OperationalError in hub/\S+\.py:\d+ — hub stopped "
+    assert re.search(r"unexpected error: OperationalError in hub[._][\w.]+:\d+ — hub stopped "
                      r"\(exit 70\)", crashed.stderr), crashed.stderr
     daemon = run_hub("run", "--once", cwd=example)
     assert '"exc": "Traceback' in daemon.stderr  # the daemon still logs where it happened
