@@ -28,7 +28,7 @@ from hub.errors import (
     Interrupted,
 )
 from hub.lifecycle import evaluation, lead_fields
-from hub.logs import log_context
+from hub.logs import log_context, mask_emails
 from hub.pipeline import golden, identity, outbox, pull, push
 from hub.pipeline.merge import Survivorship
 from hub.pipeline.normalize import IdentitySettings, Normalizer
@@ -80,12 +80,15 @@ class _Tally:
         self.rejected_total += 1
         self.connector(name).rejected += 1
         if len(self.rejected) < MAX_REJECTIONS_SHOWN:
-            self.rejected.append(Rejected(connector=name, stage=stage,
-                                          record_id=rejection.record_id,
-                                          origin=rejection.origin, reason=rejection.reason))
+            # the summary is stored and shipped (hooks, `hub runs`): addresses masked, the
+            # dead letter keeps the record itself
+            self.rejected.append(Rejected(
+                connector=name, stage=stage, record_id=rejection.record_id and mask_emails(
+                    rejection.record_id), origin=rejection.origin,
+                reason=mask_emails(rejection.reason)))
 
     def fail(self, name: str, error: HubError) -> None:
-        self.errors.append(RunError(connector=name, message=str(error)))
+        self.errors.append(RunError(connector=name, message=mask_emails(str(error))))
         self.exit_code = max(self.exit_code, error.exit_code)
 
 
@@ -352,7 +355,7 @@ def _reconcile_read(store: Any, name: str, pulled: pull.PullStats, now: datetime
     vanished = pull.sweep(store, name, pulled.seen, now)
     if vanished:
         tally.connector(name).deleted += len(vanished)
-        shown = ", ".join(vanished[:5]) + (" …" if len(vanished) > 5 else "")
+        shown = mask_emails(", ".join(vanished[:5])) + (" …" if len(vanished) > 5 else "")
         tally.drift.append(Drift(
             connector=name, kind="vanished", count=len(vanished),
             message=f"{len(vanished)} records hub linked are no longer in {name} "

@@ -48,14 +48,19 @@ def people(folder: Path) -> set[str]:
     return {v for v in found if len(v) >= 4}
 
 
+def phone_like(text: str) -> list[str]:
+    """The digits of every phone-number-like run in `text` (however it is formatted)."""
+    return [re.sub(r"\D", "", m) for m in re.findall(r"[+(\d][\d ()/-]{5,}\d", text)]
+
+
 def leaked(outputs: list[Result], needles: set[str]) -> list[str]:
     """The needles any output quotes (names as whole words, case-insensitively)."""
     text = "\n".join(r.stdout + "\n" + r.stderr for r in outputs)
-    digits = re.sub(r"\D", "", text)
+    numbers = phone_like(text)
     hits = []
     for needle in needles:
         if needle.isdigit():
-            if needle in digits and len(needle) >= 7:
+            if len(needle) >= 7 and any(needle in n for n in numbers):
                 hits.append(needle)
         elif re.search(r"(?<!\w)" + re.escape(needle) + r"(?!\w)", text, re.I):
             hits.append(needle)
