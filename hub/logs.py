@@ -58,9 +58,6 @@ class PersonalData(logging.Filter):
         for key, value in list(record.__dict__.items()):
             if key not in _STANDARD and isinstance(value, str):
                 record.__dict__[key] = mask_emails(value)
-        if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = safe_traceback(record.exc_info[1])
-            record.exc_info = None
         return True
 
 
@@ -110,7 +107,19 @@ class Context(logging.Filter):
         return True
 
 
-class JsonLines(logging.Formatter):
+class Redacting(logging.Formatter):
+    """Tracebacks as `safe_traceback` writes them: frames, and only hub's own messages.
+
+    Done by the formatter, not a filter: the record stays whole for any other handler a
+    deployment adds (and for tests that inspect it).
+    """
+
+    def formatException(self, ei: Any) -> str:
+        """The traceback without foreign exceptions' messages."""
+        return safe_traceback(ei[1]) if ei and ei[1] is not None else ""
+
+
+class JsonLines(Redacting):
     """One JSON object per log record: what log shippers and the scheduler's journal want."""
 
     def format(self, record: logging.LogRecord) -> str:
@@ -123,8 +132,6 @@ class JsonLines(logging.Formatter):
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        elif record.exc_text:
-            entry["exc"] = record.exc_text
         return json.dumps(entry, default=str)
 
 
@@ -135,6 +142,7 @@ def setup_logging(*, debug: bool, console: Console | None = None) -> None:
     if sys.stderr.isatty():
         handler: logging.Handler = RichHandler(console=console or Console(stderr=True),
                                                 show_path=False)
+        handler.setFormatter(Redacting())
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonLines())
