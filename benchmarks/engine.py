@@ -117,6 +117,7 @@ def generate(rows: int, seed: int = 42) -> Path:
 CONFIG = """\
 [hub]
 store = "sqlite:///hub.db"
+allow_outside_paths = true   # the generated data lives next to the work folders
 
 [identity]
 max_records_per_contact = 25

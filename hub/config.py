@@ -8,6 +8,9 @@ one `ConfigError` that says where it is and what to do, before anything touches 
 from __future__ import annotations
 
 import difflib
+import glob
+import ipaddress
+import os
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -56,6 +60,8 @@ class HubSection(_Section):
     retry_max_seconds: float = Field(default=60.0, gt=0)
     #: Show e-mail addresses in DEBUG logs (masked otherwise; never shown at INFO and above).
     log_emails: bool = False
+    #: Let settings name files outside config.toml's folder (absolute paths, ``..``).
+    allow_outside_paths: bool = False
 
 
 class IdentitySection(_Section):
@@ -190,6 +196,8 @@ class AlertsSection(_Section):
     mail_to: list[str] = []
     #: Seconds to wait for the webhook or mail server before giving up on one alert.
     timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Let the webhook point at link-local and cloud metadata addresses too.
+    allow_any_webhook: bool = False
 
     @field_validator("webhook")
     @classmethod
@@ -200,11 +208,55 @@ class AlertsSection(_Section):
         return value
 
     @model_validator(mode="after")
+    def _webhook_target(self) -> AlertsSection:
+        if self.webhook and not self.allow_any_webhook:
+            host = urlsplit(self.webhook).hostname or ""
+            why = webhook_host_refusal(host)
+            if why:
+                raise ValueError(f"webhook: {host} is {why}, where an alert could reach the "
+                                 "machine's own credentials; point it at your chat or "
+                                 "monitoring server, or set allow_any_webhook = true")
+        return self
+
+    @model_validator(mode="after")
     def _mail_complete(self) -> AlertsSection:
         if self.smtp_host and not (self.mail_from and self.mail_to):
             raise ValueError('smtp_host needs mail_from = "hub@example.com" and '
                              'mail_to = ["ops@example.com"]')
         return self
+
+
+#: Cloud metadata services by name and address (AWS, GCP, Azure, Alibaba, Oracle, ECS).
+METADATA_HOSTS = frozenset({"metadata", "metadata.google.internal", "metadata.goog",
+                            "instance-data", "instance-data.ec2.internal"})
+METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
+    "169.254.169.254", "169.254.170.2", "100.100.100.200", "168.63.129.16", "192.0.0.192",
+    "fd00:ec2::254"))
+
+
+def address_refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why an alert must not be posted to `address` (None: it may)."""
+    mapped = getattr(address, "ipv4_mapped", None)
+    if mapped is not None:
+        address = mapped
+    if address in METADATA_ADDRESSES:
+        return "a cloud metadata address"
+    if address.is_link_local:
+        return "a link-local address"
+    if address.is_unspecified or address.is_multicast:
+        return "no address a server answers on"
+    return None
+
+
+def webhook_host_refusal(host: str) -> str | None:
+    """Why a webhook host (a name or an address literal) is refused (None: it is not)."""
+    host = host.strip("[]").rstrip(".").lower()
+    if host in METADATA_HOSTS:
+        return "a cloud metadata service"
+    try:
+        return address_refusal(ipaddress.ip_address(host))
+    except ValueError:
+        return None  # a name: `hub.ops.alerts` checks what it resolves to when it posts
 
 
 class Config(_Section):
@@ -285,7 +337,44 @@ def parse_config(text: str, plugins: Plugins, *, path: Path) -> LoadedConfig:
             raise _config_error(exc, where, cls.Settings, table, path, locate) from None
 
     _check_references(config, path, locate)
+    if not config.hub.allow_outside_paths:
+        _check_confined(connectors, path, locate)
     return LoadedConfig(path=path, config=config, connectors=connectors)
+
+
+#: Settings that name files: `path`, and any ending in _path, _dir, _file or _folder.
+_PATH_SETTING = re.compile(r"^(path|.*_(path|dir|file|folder))$")
+
+
+def _check_confined(connectors: Mapping[str, ConnectorSettings], path: Path,
+                    locate: _Locator) -> None:
+    """Every file a setting names lies in config.toml's folder (or below it).
+
+    A config file is often edited by people who may not read every file on the server (or
+    is templated from elsewhere): `path = "/etc/shadow"` or `"../../home/x/.ssh/id_rsa"` in a
+    CSV connector would read it into the store, a write-mode one could overwrite it. The
+    store is not a setting's file but hub's own database, named by URL like a PostgreSQL one
+    (a server keeps it on a volume of its own), so ``[hub] store`` may point anywhere.
+    """
+    base = path.resolve().parent
+    for name, settings in connectors.items():
+        for key, value in settings.model_dump().items():
+            if _PATH_SETTING.match(key) and isinstance(value, str | Path) and str(value):
+                _confined(str(value), base, path, f"connectors.{name}.{key}",
+                          locate(("connectors", name, key)))
+
+
+def _confined(value: str, base: Path, path: Path, key: str, line: int | None) -> None:
+    given = Path(value).expanduser()
+    target = Path(os.path.normpath(given if given.is_absolute() else base / given))
+    if not glob.has_magic(str(target)) and target.exists():
+        target = target.resolve()  # a symlink out of the folder leaves it too
+    if target != base and base not in target.parents:
+        raise ConfigError(f"{value!r} is outside the config folder {base}",
+                          path=str(path), key=key, line=line,
+                          hint="move the file into that folder (or below it) and name it "
+                               "relative to config.toml, or set [hub] allow_outside_paths = "
+                               "true")
 
 
 def _check_references(config: Config, path: Path, locate: _Locator) -> None:

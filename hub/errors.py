@@ -1,17 +1,30 @@
 """The error hierarchy: every message says what happened, where, and what to do next.
 
-The CLI maps each class to an exit code (docs/operations.md): usage and config problems exit 2,
-an unreachable system exits 3. Record-level problems are never exceptions that stop a run;
-they become dead letters (see `hub.connector.Rejection`).
+The CLI maps each class to an exit code (the table in README.md and docs/operations.md):
+usage and config problems exit 2 (a refused credential is one: retrying will not fix it), an
+unreachable system exits 3, and an exception hub did not raise on purpose exits `EXIT_CRASH`.
+Record-level problems are never exceptions that stop a run; they become dead letters (see
+`hub.connector.Rejection`).
 """
 
 from __future__ import annotations
+
+#: Exit codes, in one place so the CLI, the engine and the docs cannot drift apart.
+EXIT_OK = 0
+EXIT_NEEDS_A_LOOK = 1
+EXIT_CONFIG = 2
+EXIT_UNREACHABLE = 3
+#: An exception hub did not raise on purpose (a bug, a full disk): sysexits' EX_SOFTWARE, so a
+#: service manager tells it apart from the codes a run reports by design.
+EXIT_CRASH = 70
+#: Ctrl-C or SIGINT before a checkpoint (128 + SIGINT, the shell's convention).
+EXIT_INTERRUPTED = 130
 
 
 class HubError(Exception):
     """Base of every error hub raises on purpose; its text is shown to the user as is."""
 
-    exit_code = 2
+    exit_code = EXIT_CONFIG
 
 
 class ConfigError(HubError):
@@ -49,13 +62,23 @@ class StoreError(HubError):
 class ConnectorError(HubError):
     """A connector failed as a whole (not one record): a bad response, a protocol surprise."""
 
-    exit_code = 1
+    exit_code = EXIT_NEEDS_A_LOOK
 
 
 class UnreachableError(ConnectorError):
-    """A system could not be reached (network, DNS, TLS, authentication, retries exhausted)."""
+    """A system could not be reached (network, DNS, TLS, retries exhausted)."""
 
-    exit_code = 3
+    exit_code = EXIT_UNREACHABLE
+
+
+class AuthenticationError(UnreachableError):
+    """A system refused hub's credentials or their scopes (401, 403): a config problem.
+
+    Retrying or waiting cannot fix it, so it exits 2 like any other configuration error,
+    while a run still treats the system as unusable and finishes the others.
+    """
+
+    exit_code = EXIT_CONFIG
 
 
 class RetryableError(ConnectorError):
@@ -69,4 +92,4 @@ class RetryableError(ConnectorError):
 class Interrupted(HubError):
     """hub was asked to stop (SIGTERM, Ctrl-C): the run ended at a checkpoint, nothing is lost."""
 
-    exit_code = 0
+    exit_code = EXIT_OK

@@ -1,8 +1,11 @@
-"""Log lines: readable on a terminal, JSON under a scheduler, never an e-mail address at INFO.
+"""Log lines: readable on a terminal, JSON under a scheduler, never a person's data at INFO.
 
 Every part of hub logs through the standard `logging` module; this module decides how those
 lines look and what they may contain, so a scheduler's journal can be shipped and kept without
-carrying people's addresses.
+carrying people's addresses. A traceback keeps its frames but not the messages of exceptions
+hub did not raise on purpose: a database error quotes the row it choked on (PostgreSQL's
+"Key (email)=(…)", a plugin's KeyError the record), and names or phone numbers cannot be
+recognised reliably enough to mask.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import json
 import logging
 import re
 import sys
+import traceback
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -57,6 +61,37 @@ class PersonalData(logging.Filter):
         return True
 
 
+def safe_traceback(exc: BaseException) -> str:
+    """The traceback with every frame, but only the messages hub wrote on purpose.
+
+    A `HubError`'s message is written for users (and masked like any line); any other
+    exception shows its type only, its message may quote a record.
+    """
+    from hub.errors import HubError
+
+    lines: list[str] = []
+    seen: set[int] = set()
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append(current)
+        current = current.__cause__ or (None if current.__suppress_context__
+                                        else current.__context__)
+    for i, error in enumerate(reversed(chain)):
+        if i:
+            lines.append("\nThe above exception led to the following one:\n")
+        lines.append("Traceback (most recent call last):")
+        lines.extend(line.rstrip("\n") for line in
+                     traceback.format_list(traceback.extract_tb(error.__traceback__)))
+        kind = f"{type(error).__module__}.{type(error).__qualname__}"
+        if isinstance(error, HubError):
+            lines.append(f"{kind}: {mask_emails(str(error))}")
+        else:
+            lines.append(f"{kind} (message withheld: it may quote personal data)")
+    return "\n".join(lines)
+
+
 personal_data = PersonalData()
 
 
@@ -72,7 +107,19 @@ class Context(logging.Filter):
         return True
 
 
-class JsonLines(logging.Formatter):
+class Redacting(logging.Formatter):
+    """Tracebacks as `safe_traceback` writes them: frames, and only hub's own messages.
+
+    Done by the formatter, not a filter: the record stays whole for any other handler a
+    deployment adds (and for tests that inspect it).
+    """
+
+    def formatException(self, ei: Any) -> str:
+        """The traceback without foreign exceptions' messages."""
+        return safe_traceback(ei[1]) if ei and ei[1] is not None else ""
+
+
+class JsonLines(Redacting):
     """One JSON object per log record: what log shippers and the scheduler's journal want."""
 
     def format(self, record: logging.LogRecord) -> str:
@@ -95,6 +142,7 @@ def setup_logging(*, debug: bool, console: Console | None = None) -> None:
     if sys.stderr.isatty():
         handler: logging.Handler = RichHandler(console=console or Console(stderr=True),
                                                 show_path=False)
+        handler.setFormatter(Redacting())
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonLines())

@@ -24,7 +24,13 @@ from hub.connector import (
     WriteStatus,
 )
 from hub.contact import CUSTOM_PREFIX, GOLDEN_FIELDS, SCALAR_FIELDS, is_golden_field
-from hub.errors import ConnectorError, HubError, RetryableError, UnreachableError
+from hub.errors import (
+    AuthenticationError,
+    ConnectorError,
+    HubError,
+    RetryableError,
+    UnreachableError,
+)
 from hub.hookspecs import hookimpl
 from hub.http import RateLimit, retry_after
 from hub.lifecycle.stage import HUBSPOT as HUBSPOT_STAGES
@@ -36,6 +42,7 @@ __all__ = [
     "GOLDEN_FIELDS",
     "HUBSPOT_STAGES",
     "SCALAR_FIELDS",
+    "AuthenticationError",
     "Capability",
     "Connector",
     "ConnectorContext",

@@ -190,3 +190,83 @@ def test_the_existing_customer_exception_is_refused_until_it_is_supported(
         load_config(path, plugins)
     assert "consent.existing_customer_exception" in str(info.value)
     assert "not supported yet" in str(info.value)
+
+
+class FilesSettings(ConnectorSettings):
+    path: str
+    archive_dir: str | None = None
+
+
+class FilesConnector(Connector):
+    plugin = "files"
+    Settings = FilesSettings
+
+
+class FilesPlugin:
+    @staticmethod
+    @hookimpl
+    def register_connectors(register):  # type: ignore[no-untyped-def]
+        register(FilesConnector)
+
+
+@pytest.mark.parametrize("value, key", [
+    ("../elsewhere.csv", "connectors.files.path"),
+    ("/etc/passwd", "connectors.files.path"),
+    ("data/../../x.csv", "connectors.files.path"),
+    ("../*.csv", "connectors.files.path"),
+])
+def test_a_path_outside_the_config_folder_is_refused_naming_key_and_fix(
+        tmp_path: Path, value: str, key: str) -> None:
+    plugins = load_plugins([], extra=(FilesPlugin(),))
+    path = write(tmp_path, f'[connectors.files]\nplugin = "files"\npath = "{value}"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, plugins)
+    assert caught.value.key == key and caught.value.line == 3
+    assert "allow_outside_paths = true" in str(caught.value)
+    allowed = write(tmp_path, f'[hub]\nallow_outside_paths = true\n[connectors.files]\n'
+                              f'plugin = "files"\npath = "{value}"\n')
+    assert load_config(allowed, plugins).connectors["files"].path == value  # type: ignore
+
+
+def test_paths_inside_the_folder_and_a_symlink_leaving_it(tmp_path: Path) -> None:
+    plugins = load_plugins([], extra=(FilesPlugin(),))
+    inside = write(tmp_path, f'[connectors.files]\nplugin = "files"\npath = "{tmp_path}/a.csv"'
+                             '\narchive_dir = "data/old"\n')
+    assert load_config(inside, plugins).connectors["files"]
+    (tmp_path / "link.csv").symlink_to("/etc/hostname")
+    linked = write(tmp_path, '[connectors.files]\nplugin = "files"\npath = "link.csv"\n')
+    with pytest.raises(ConfigError, match="outside the config folder"):
+        load_config(linked, plugins)
+    store = write(tmp_path, '[hub]\nstore = "sqlite:////var/tmp/hub.db"\n')
+    assert load_config(store, plugins).config.hub.store  # hub's own database: anywhere
+
+
+@pytest.mark.parametrize("url, refused", [
+    ("http://169.254.169.254/latest/meta-data/", True),
+    ("http://[fd00:ec2::254]/", True),
+    ("http://metadata.google.internal/computeMetadata/v1/", True),
+    ("http://169.254.10.1:8080/hook", True),
+    ("http://[fe80::1]/hook", True),
+    ("http://[::ffff:169.254.169.254]/", True),
+    ("https://hooks.slack.com/services/T/B/X", False),
+    ("http://10.0.0.5:8065/hooks/abc", False),  # a Mattermost on the LAN
+    ("http://127.0.0.1:9000/hub", False),
+])
+def test_the_alert_webhook_never_targets_metadata_or_link_local_addresses(
+        tmp_path: Path, plugins: Plugins, url: str, refused: bool) -> None:
+    path = write(tmp_path, f'[alerts]\nwebhook = "{url}"\n')
+    if not refused:
+        assert load_config(path, plugins).config.alerts.webhook == url
+        return
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, plugins)
+    assert caught.value.key == "alerts" and "allow_any_webhook = true" in str(caught.value)
+    allowed = write(tmp_path, f'[alerts]\nwebhook = "{url}"\nallow_any_webhook = true\n')
+    assert load_config(allowed, plugins).config.alerts.webhook == url
+
+
+def test_a_webhook_name_resolving_to_a_metadata_address_is_not_posted_to() -> None:
+    from hub.ops.alerts import resolved_refusal
+
+    assert resolved_refusal("169.254.169.254") == "169.254.169.254, a cloud metadata address"
+    assert resolved_refusal("localhost") is None

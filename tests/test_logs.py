@@ -67,3 +67,48 @@ def test_debug_shows_addresses_only_when_configured(captured: tuple[
     assert "anna@example.de" not in str(first["msg"])
     assert second["msg"] == "matched anna@example.de"
     assert "anna@example.de" not in str(third["msg"])
+
+
+def test_a_traceback_keeps_its_frames_but_not_a_foreign_exceptions_message(captured: tuple[
+        logging.Logger, io.StringIO, PersonalData]) -> None:
+    from hub.errors import ConnectorError
+
+    logger, stream, _ = captured
+    person, phone, address = "Anna Müller", "+49 30 1234567", "anna@example.de"
+    try:
+        try:
+            raise KeyError(f"no rule for {person}, {phone}")
+        except KeyError as exc:
+            raise ConnectorError(f"connector 'crm': {address} was refused") from exc
+    except ConnectorError:
+        logger.exception("the run failed unexpectedly")
+    (entry,) = lines(stream)
+    exc = str(entry["exc"])
+    assert "Müller" not in exc and "1234567" not in exc and "anna@example.de" not in exc
+    assert "KeyError (message withheld" in exc
+    assert "hub.errors.ConnectorError: connector 'crm': a***@*** was refused" in exc
+    assert exc.count("Traceback (most recent call last):") == 2
+    assert "test_logs.py" in exc  # where it happened is kept
+
+
+def test_a_failed_statement_never_quotes_its_parameters(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    from hub.cli import crash_line
+    from hub.store import Store
+    from hub.store.schema import settings
+
+    assert isinstance(tmp_path, Path)
+    store = Store.open(f"sqlite:///{tmp_path / 'hub.db'}")
+    row = {"name": "anna@example.de", "value": "Anna Müller"}
+    with store.begin() as conn:
+        conn.execute(insert(settings).values(**row))
+    with pytest.raises(IntegrityError) as caught, store.begin() as conn:
+        conn.execute(insert(settings).values(**row))
+    store.engine.dispose()
+    assert "anna@example.de" not in str(caught.value) and "Müller" not in str(caught.value)
+    line = crash_line(caught.value)
+    assert line.startswith("IntegrityError — hub stopped (exit 70)") and "anna" not in line

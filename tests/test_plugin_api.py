@@ -20,6 +20,7 @@ PLUGIN_MODULES = sorted(p for p in ROOT.glob("plugins/*/hub_*/**/*.py")
 
 #: Sorted, so a diff shows exactly which name came or went.
 EXPORTS = [
+    "AuthenticationError",
     "CUSTOM_PREFIX",
     "Capability",
     "Connector",

@@ -7,6 +7,7 @@ distribution adds `hub demo` and `hub sandbox`).
 from __future__ import annotations
 
 import sys
+import traceback
 
 # isort: off
 # Commands list in `hub --help` in the order their modules register them: set up, sync,
@@ -14,8 +15,8 @@ import sys
 from hub.cli import setup, sync, ops, report, contacts, consent, secrets  # noqa: F401
 # isort: on
 from hub.cli.app import app, state
-from hub.cli.screen import err_console
-from hub.errors import HubError
+from hub.cli.screen import err_console, say
+from hub.errors import EXIT_CRASH, EXIT_INTERRUPTED, HubError
 
 __all__ = ["app", "main"]
 
@@ -39,13 +40,28 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         err_console.print("interrupted")
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except HubError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        say(err_console, "error:", str(exc))
         sys.exit(exc.exit_code)
     except Exception as exc:
         if state["debug"]:
             raise
-        err_console.print(f"[red]unexpected error:[/red] {type(exc).__name__}: {exc} — run "
-                          "with --debug for the traceback", highlight=False)
-        sys.exit(1)
+        say(err_console, "unexpected error:", crash_line(exc))
+        sys.exit(EXIT_CRASH)
+
+
+def crash_line(exc: BaseException) -> str:
+    """What a crash tells on stderr: the exception's type and where hub raised it.
+
+    Not its message: a database error quotes the row it choked on (PostgreSQL's "Key
+    (email)=(…) already exists"), a plugin's KeyError the record, so a person's data would
+    reach a terminal log or a ticket. The traceback is one `--debug` away.
+    """
+    where = ""
+    for frame, line in traceback.walk_tb(exc.__traceback__):  # the innermost of hub's wins
+        module = str(frame.f_globals.get("__name__", ""))
+        if module == "hub" or module.startswith(("hub.", "hub_")):
+            where = f" in {module}:{line}"
+    return (f"{type(exc).__name__}{where} — hub stopped (exit {EXIT_CRASH}); run it again "
+            "with --debug for the traceback, which may show personal data")

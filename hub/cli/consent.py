@@ -8,10 +8,11 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from hub.cli.app import ConfigOption, JsonOption, consent_app, fail, load_runtime, print_json
 from hub.cli.contacts import contact_id_of
-from hub.cli.screen import err_console, out
+from hub.cli.screen import err_console, out, say
 from hub.config import DEFAULT_PATH
 from hub.errors import HubError
 
@@ -31,13 +32,14 @@ def consent_show(email: str, config: ConfigOption = DEFAULT_PATH,
     if as_json:
         print_json({"contact_id": contact_id, "newsletter": decision, "trail": entries})
         return
-    out.print(f"[bold]newsletter: {decision['state']}[/bold] — {decision['reason']}",
-              highlight=False)
+    out.print(Text.assemble((f"newsletter: {decision['state']}", "bold"),
+                            f" — {decision['reason']}"), highlight=False)
     table = Table("#", "event", "happened", "system", "record", "evidence")
     for e in entries:
         evidence = ", ".join(f"{k}={v}" for k, v in sorted(e["evidence"].items()))
-        table.add_row(str(e["id"]), e["kind"], e["occurred_at"] or "unknown",
-                      e["connector"] or "", e["record_id"] or "", evidence)
+        table.add_row(*(Text(str(cell)) for cell in (
+            e["id"], e["kind"], e["occurred_at"] or "unknown", e["connector"] or "",
+            e["record_id"] or "", evidence)))
     out.print(table)
 
 
@@ -55,8 +57,8 @@ def consent_verify(config: ConfigOption = DEFAULT_PATH, as_json: JsonOption = Fa
     elif result.ok:
         out.print(f"the consent ledger is intact: {result.checked} entries checked")
     else:
-        err_console.print(f"[red]the consent ledger is broken at entry {result.broken_at}: "
-                          f"{result.reason}[/red] ({result.checked} entries before it are intact)")
+        say(err_console, f"the consent ledger is broken at entry {result.broken_at}:",
+            f"{result.reason} ({result.checked} entries before it are intact)")
     raise typer.Exit(0 if result.ok else 1)
 
 
@@ -72,7 +74,7 @@ def consent_export(config: ConfigOption = DEFAULT_PATH,
     from hub.consent import export
 
     if fmt not in ("csv", "json"):
-        err_console.print(f"[red]error:[/red] --format {fmt!r}: use csv or json")
+        say(err_console, "error:", f"--format {fmt!r}: use csv or json")
         raise typer.Exit(2)
     runtime = load_runtime(config)
     with runtime.store.begin() as conn:
@@ -81,7 +83,8 @@ def consent_export(config: ConfigOption = DEFAULT_PATH,
             return
         with output.open("w", encoding="utf-8", newline="") as f:
             count = export.write(conn, f, fmt=fmt, now=runtime.clock())
-    err_console.print(f"wrote the consent of {count} contacts to {output}")
+    err_console.print(f"wrote the consent of {count} contacts to {output}", markup=False,
+                      highlight=False)
 
 
 @consent_app.command("forget")
@@ -127,8 +130,8 @@ def consent_forget(email: str, config: ConfigOption = DEFAULT_PATH,
                   "the address is on the suppression list"
                   + (" (it already was)" if done.already_suppressed else ""))
         for name, state in sorted(sent.items()):
-            out.print(f"  {name}: deletion {state}", highlight=False)
+            out.print(f"  {name}: deletion {state}", highlight=False, markup=False)
         for name, why in sorted(done.manual.items()):
-            out.print(f"  [yellow]{name}: {why}[/yellow]", highlight=False)
+            say(out, f"  {name}:", why, style="yellow")
     waiting = any(not state.startswith("done") for state in sent.values())
     raise typer.Exit(1 if waiting or done.manual else 0)

@@ -12,10 +12,20 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.text import Text
 
 #: Results go to standard output (so `--json` can be piped); messages and bars to stderr.
 out = Console()
 err_console = Console(stderr=True)
+
+
+def say(console: Console, label: str, text: str, *, style: str = "red") -> None:
+    """`label` in colour, then `text` exactly as given.
+
+    Messages quote what users wrote (``[connectors.accounting.columns]``, a file name, a
+    reason a system gave): as markup, rich would take a bracketed part for a style and drop it.
+    """
+    console.print(Text.assemble((label, style), " ", text), highlight=False, soft_wrap=True)
 
 
 class RichProgress:

@@ -10,9 +10,9 @@ from rich.table import Table
 from rich.text import Text
 
 from hub.cli.app import ConfigOption, JsonOption, app, fail, load_runtime, print_json
-from hub.cli.screen import err_console, out
+from hub.cli.screen import err_console, out, say
 from hub.config import DEFAULT_PATH
-from hub.errors import ConfigError, HubError
+from hub.errors import EXIT_CONFIG, ConfigError, HubError, UnreachableError
 
 
 @app.command()
@@ -21,12 +21,11 @@ def init(config: ConfigOption = DEFAULT_PATH,
          = False) -> None:
     """Write a commented starter config.toml."""
     if config.exists() and not force:
-        err_console.print(f"[red]error:[/red] {config} exists — edit it, or pass --force to "
-                          "replace it")
+        say(err_console, "error:", f"{config} exists — edit it, or pass --force to replace it")
         raise typer.Exit(2)
     template = resources.files("hub").joinpath("templates/config.toml").read_text("utf-8")
     config.write_text(template, encoding="utf-8")
-    out.print(f"wrote {config}; next: edit it, then `hub check`")
+    out.print(f"wrote {config}; next: edit it, then `hub check`", markup=False, highlight=False)
 
 
 @app.command()
@@ -49,7 +48,7 @@ def check(config: ConfigOption = DEFAULT_PATH, as_json: JsonOption = False) -> N
         except HubError as exc:
             results[name] = {"status": "problem", "message": str(exc), "plugin": plugin,
                              "findings": []}
-            code = max(code, exc.exit_code)
+            code = max(code, _check_code(exc))
             continue
         worst = "problem" if any(f.severity == "problem" for f in findings) else \
             "warning" if findings else "ok"
@@ -66,6 +65,17 @@ def check(config: ConfigOption = DEFAULT_PATH, as_json: JsonOption = False) -> N
             table.add_row(name, result["plugin"], _status_cell(result))
         out.print(table)
     raise typer.Exit(code)
+
+
+def _check_code(exc: HubError) -> int:
+    """A problem `hub check` finds is one for the config (2), unless a system is unreachable.
+
+    A connector failing as a whole exits 1 in a run (something needs a look there); before any
+    run, a missing file, a refused token or an unknown header is what the config must fix.
+    """
+    if isinstance(exc, UnreachableError):
+        return exc.exit_code  # 3, or 2 for a refused credential
+    return EXIT_CONFIG
 
 
 def _status_cell(result: dict[str, Any]) -> Text:

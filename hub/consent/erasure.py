@@ -11,7 +11,12 @@ In one transaction hub:
 4. erases the personal part of their consent ledger entries (the chain stays verifiable) and
    appends an ``erasure`` entry,
 5. puts a salted hash of the address on the suppression list (first, in the same
-   transaction), so any later import of it is refused and counted.
+   transaction), so any later import of it is refused and counted,
+6. scrubs the traces hub's own bookkeeping kept: run summaries (a rejection reason quoting
+   the address, a record id), read-stage dead letters of rows that held the address, and the
+   last errors of outbox rows. A finished ``erase`` write keeps only its key, whose hash is
+   keyed like the suppression list's (the system's own id — Mailchimp's is the unsalted MD5
+   of the address — is dropped once the system confirmed).
 
 Systems that hold the person but cannot delete (a read-only CSV import) are reported by
 name: ops must remove the person there; meanwhile every re-import is refused.
@@ -19,12 +24,13 @@ name: ops must remove the person there; meanwhile every re-import is refused.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, delete, insert, or_, select
+from sqlalchemy import Connection, String, cast, delete, insert, or_, select, update
 
 from hub.connector import Rejection
 from hub.consent import ledger, suppression
@@ -38,9 +44,13 @@ from hub.store.schema import (
     identity_keys,
     merges,
     outbox,
+    runs,
     source_records,
     sync_state,
 )
+
+#: What replaces an erased person's address, phone or record id in hub's own history.
+ERASED = "(erased)"
 
 if TYPE_CHECKING:
     from hub.runtime import Runtime
@@ -108,12 +118,15 @@ def forget(conn: Connection, email: str, *, deletable: Mapping[str, bool | None]
     result.already_suppressed = not fresh
     ids = _contacts_holding(conn, address)
     held: dict[tuple[str, str], tuple[int, str | None]] = {}
+    traces: set[str] = {address, email.strip()}
     for part in chunks(sorted(ids)):
-        for connector, external_id, contact_id, record_email in conn.execute(
+        for connector, external_id, contact_id, record_email, fields in conn.execute(
                 select(source_records.c.connector, source_records.c.external_id,
-                       source_records.c.contact_id, source_records.c.email)
+                       source_records.c.contact_id, source_records.c.email,
+                       source_records.c.fields)
                 .where(source_records.c.contact_id.in_(part))):
             held[(connector, external_id)] = (contact_id, record_email)
+            traces.update(_identifying(external_id, record_email, fields))
         for connector, external_id, contact_id in conn.execute(
                 select(sync_state.c.connector, sync_state.c.external_id, sync_state.c.contact_id)
                 .where(sync_state.c.contact_id.in_(part), sync_state.c.external_id.is_not(None))):
@@ -157,6 +170,7 @@ def forget(conn: Connection, email: str, *, deletable: Mapping[str, bool | None]
     if rows:
         conn.execute(insert(outbox), rows)
     result.ledger_entries = ledger.scrub(conn, contact_ids=ids, email=address, now=now)
+    scrub_history(conn, traces)
     ledger.append(conn, [{"contact_id": None, "email": None, "channel": "email",
                           "purpose": "newsletter", "kind": "erasure",
                           "occurred_at": now.isoformat(), "connector": None, "record_id": None,
@@ -164,6 +178,64 @@ def forget(conn: Connection, email: str, *, deletable: Mapping[str, bool | None]
                                        "deletions_queued": sum(result.queued.values())},
                           "run_id": None, "recorded_at": now}])
     return result
+
+
+def _identifying(external_id: str | None, record_email: str | None,
+                 fields: Mapping[str, Any] | None) -> set[str]:
+    """The strings of one record that would identify the person in a message."""
+    found = {value for value in (external_id, record_email) if value}
+    for name in ("email", "phone"):
+        value = (fields or {}).get(name)
+        if isinstance(value, str) and value.strip():
+            found.add(value.strip())
+    for value in (fields or {}).get("emails") or ():
+        if isinstance(value, str):
+            found.add(value)
+    return found
+
+
+def scrub_history(conn: Connection, traces: Iterable[str]) -> None:
+    """Replace `traces` (an address, a phone, a record id) in hub's own records of past runs.
+
+    A trace matches only as a whole token, so the record id "101" leaves "1010 records" alone.
+    Read-stage dead letters that quote a trace are deleted: they are the person's row.
+    """
+    needles = sorted({t for t in traces if t and len(t) >= 3}, key=len, reverse=True)
+    if not needles:
+        return
+    pattern = re.compile(r"(?<![\w.@+-])(?:" + "|".join(map(re.escape, needles))
+                         + r")(?![\w@-]|\.\w)", re.IGNORECASE)
+
+    def quoted(column: Any) -> Any:
+        return or_(*(cast(column, String).ilike(f"%{n}%") for n in needles))
+
+    for row in conn.execute(select(runs.c.id, runs.c.summary).where(quoted(runs.c.summary))):
+        cleaned = _replaced(row.summary, pattern)
+        if cleaned != row.summary:
+            conn.execute(update(runs).where(runs.c.id == row.id).values(summary=cleaned))
+    for row in conn.execute(select(outbox.c.id, outbox.c.last_error)
+                            .where(quoted(outbox.c.last_error))):
+        conn.execute(update(outbox).where(outbox.c.id == row.id).values(
+            last_error=pattern.sub(ERASED, row.last_error)))
+    doomed = [row.id for row in conn.execute(
+        select(dead_letters.c.id, dead_letters.c.record_id, dead_letters.c.origin,
+               dead_letters.c.reason, dead_letters.c.payload)
+        .where(or_(quoted(dead_letters.c.record_id), quoted(dead_letters.c.reason),
+                   quoted(dead_letters.c.payload))))
+        if any(pattern.search(str(v)) for v in (row.record_id, row.reason, row.payload) if v)]
+    for part in chunks(doomed):
+        conn.execute(delete(dead_letters).where(dead_letters.c.id.in_(part)))
+
+
+def _replaced(value: Any, pattern: re.Pattern[str]) -> Any:
+    """`value` (JSON) with every matching string part replaced."""
+    if isinstance(value, str):
+        return pattern.sub(ERASED, value)
+    if isinstance(value, list):
+        return [_replaced(v, pattern) for v in value]
+    if isinstance(value, dict):
+        return {k: _replaced(v, pattern) for k, v in value.items()}
+    return value
 
 
 def deletable(runtime: Runtime) -> dict[str, bool | None]:

@@ -4,6 +4,10 @@ One row per contact with any e-mail marketing evidence: the current newsletter d
 why, and the proof behind a confirmed double opt-in as the BGH requires it (when and where
 the person signed up, when and from where they confirmed, for which list), with the hashes
 of the ledger entries that hold it, so each row can be checked against `hub consent verify`.
+
+The CSV is opened in a spreadsheet: a cell a spreadsheet would run as a formula (an address
+like ``=1+2@…`` is valid) is written with a leading ``'`` (OWASP's CSV-injection advice); the
+JSON form keeps every value as it is.
 """
 
 from __future__ import annotations
@@ -25,6 +29,15 @@ COLUMNS = ("contact_id", "email", "state", "since", "source", "reason", "signed_
            "signup_evidence", "confirmed_at", "confirmed_in", "confirmation_evidence",
            "ledger_entries", "proof_hashes")
 BATCH = 2000
+#: First characters that make a spreadsheet read a cell as a formula (OWASP).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_safe(value: Any) -> Any:
+    """A text cell that cannot run as a spreadsheet formula; other values unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _proof(entries: list[Any], email: str | None) -> dict[str, Any]:
@@ -100,8 +113,8 @@ def write(conn: Connection, out: IO[str], *, fmt: str, now: datetime) -> int:
     writer.writeheader()
     count = 0
     for row in rows(conn):
-        flat = {k: (json.dumps(v, ensure_ascii=False, sort_keys=True)
-                    if isinstance(v, dict | list) else v) for k, v in row.items()}
+        flat = {k: formula_safe(json.dumps(v, ensure_ascii=False, sort_keys=True)
+                                if isinstance(v, dict | list) else v) for k, v in row.items()}
         writer.writerow(flat)
         count += 1
     return count

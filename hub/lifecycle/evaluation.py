@@ -14,11 +14,19 @@ The furthest of these wins, and a contact never moves back: the only way back is
 `hub contacts set-stage` (`set_stage`), audited like every move in `stage_changes`. A contact
 that became an MQL through its score in this run is handed over: a routing rule or the
 round-robin picks its CRM owner, and the run report lists it.
+
+One exception to "never back": a decision made while a system that feeds it could not be
+read (its read failed in that run) is *provisional*. Without Mailchimp's consent a subscriber
+looks like a plain lead, and "never back" would keep them there for good. A provisional stage
+holds nobody: the rules decide again at every run until those systems have been read, and a
+move back from it is audited and pushed with ``lead.reset`` like an ops correction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,8 +42,10 @@ from hub.lifecycle.leads import SourceView, contact_batches, due, held_since, vi
 from hub.lifecycle.scoring import Fact, Score, Scorer, SignalFn
 from hub.lifecycle.stage import Stage
 from hub.store import upsert
-from hub.store.schema import contacts, leads, stage_changes
+from hub.store.schema import contacts, leads, settings, stage_changes
 
+#: The `settings` row holding the fingerprint of the rules the last run applied.
+RULES = "lifecycle_rules"
 #: Consent states that mean the newsletter may reach the contact (it is a subscriber).
 _SUBSCRIBED = frozenset({"confirmed", "unconfirmed", "pending"})
 MAX_LISTED = 50
@@ -78,12 +88,18 @@ class Report:
     moves: dict[str, int] = field(default_factory=dict)
     new_mqls: int = 0
     handed_over: list[dict[str, Any]] = field(default_factory=list)
+    #: `[scoring]` or `[lifecycle]` changed since the last run: every contact was evaluated.
+    rules_changed: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        """Stable JSON for `hub sync --json`."""
-        return {"evaluated": self.evaluated, "changed": self.changed,
-                "stage_moves": dict(sorted(self.moves.items())), "new_mqls": self.new_mqls,
-                "handed_over": self.handed_over[:MAX_LISTED]}
+        """Stable JSON for `hub sync --json` (``rules_changed`` only when they did)."""
+        reported: dict[str, Any] = {
+            "evaluated": self.evaluated, "changed": self.changed,
+            "stage_moves": dict(sorted(self.moves.items())), "new_mqls": self.new_mqls,
+            "handed_over": self.handed_over[:MAX_LISTED]}
+        if self.rules_changed:
+            reported["rules_changed"] = True
+        return reported
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Report:
@@ -91,7 +107,8 @@ class Report:
         return cls(evaluated=int(data.get("evaluated", 0)), changed=int(data.get("changed", 0)),
                    moves=dict(data.get("stage_moves") or {}),
                    new_mqls=int(data.get("new_mqls", 0)),
-                   handed_over=[dict(h) for h in data.get("handed_over") or []])
+                   handed_over=[dict(h) for h in data.get("handed_over") or []],
+                   rules_changed=bool(data.get("rules_changed")))
 
 
 class Lifecycle:
@@ -229,20 +246,40 @@ class Lifecycle:
 
     # -- a run -----------------------------------------------------------------------------
     @property
+    def fingerprint(self) -> str:
+        """A digest of the rules (and the plugin signals they may use), kept in the store.
+
+        A run whose rules differ from the last run's evaluates every contact, so a changed
+        points value or threshold reaches existing contacts, not only the ones that changed.
+        """
+        rules = {"scoring": self.scorer.section.model_dump(mode="json"),
+                 "lifecycle": self.section.model_dump(mode="json"),
+                 "signals": sorted(self.scorer.signals)}
+        return hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()
+
+    @property
     def moves_with_the_clock(self) -> bool:
         """True when scores change by time alone (decay), so every contact needs a look."""
         scoring = self.scorer.section
         return scoring.half_life_days is not None or scoring.decay_period_days is not None
 
     def apply(self, conn: Connection, *, run_id: int, now: datetime,
-              touched: set[int] | None = None) -> Report:
+              touched: set[int] | None = None, unread: Iterable[str] = ()) -> Report:
         """Evaluate contacts; store and audit what changed; mark it for the outbox.
 
         Which contacts: the ones this run `touched` (None: all), the ones hub has not decided
-        yet or ops changed, and the ones whose result moves with the clock: everyone with
-        customer value (recency, dormancy), and everyone when behaviour points decay.
+        yet, ops changed or decided provisionally, and the ones whose result moves with the
+        clock: everyone with customer value (recency, dormancy), and everyone when behaviour
+        points decay. `unread`: systems whose read failed in this run; every decision made
+        now is provisional until they have been read.
         """
+        missing = sorted(set(unread))
         report = Report()
+        fingerprint = self.fingerprint
+        last = conn.execute(select(settings.c.value).where(settings.c.name == RULES)).scalar()
+        report.rules_changed = last is not None and last != fingerprint
+        if report.rules_changed:
+            touched = None
         owners = self.section.handover.owners
         given = 0
         if owners:
@@ -264,11 +301,14 @@ class Lifecycle:
                 report.evaluated += 1
                 before = known.get(contact.id)
                 previous = Stage(before.stage) if before is not None else None
-                result = self.evaluate(contact.fields, inputs.get(contact.id, []), now, previous,
+                tentative = before is not None and is_provisional(before.provisional)
+                result = self.evaluate(contact.fields, inputs.get(contact.id, []), now,
+                                       None if tentative else previous,
                                        before.signals_seen if before is not None else None,
                                        held.get(contact.id))
                 owner = before.owner if before is not None else None
-                if result.source == "score" and result.stage is Stage.MQL:
+                if result.source == "score" and result.stage is Stage.MQL \
+                        and previous is not Stage.MQL:
                     report.new_mqls += 1
                     if owner is None:
                         owner, round_robin = self.route(contact.fields, given)
@@ -281,7 +321,8 @@ class Lifecycle:
                        "band": result.score.band, "owner": owner,
                        "disqualified": result.disqualified, "tags": result.tags(),
                        "value": result.value.as_dict() if result.value else None,
-                       "signals_seen": result.seen}
+                       "signals_seen": result.seen,
+                       "provisional": _provisional(missing, before, previous, result.stage)}
                 shown = before is None or before.dirty or any(
                     getattr(before, k) != v for k, v in row.items() if k != "signals_seen")
                 if not shown and before is not None and before.signals_seen == result.seen:
@@ -304,7 +345,32 @@ class Lifecycle:
                              .values(updated_run=run_id))
             if moves:
                 conn.execute(insert(stage_changes), moves)
+        if last != fingerprint:
+            upsert(conn, settings, [{"name": RULES, "value": fingerprint}], ("name",))
         return report
+
+
+def is_provisional(marker: Mapping[str, Any] | None) -> bool:
+    """Whether a stored decision still lacks a system's data (see the module docstring)."""
+    return bool(marker and marker.get("unread"))
+
+
+def _provisional(missing: list[str], before: Any, previous: Stage | None,
+                 stage: Stage) -> dict[str, Any] | None:
+    """The `leads.provisional` marker of a decision made now.
+
+    ``{"unread": [...]}`` while systems are missing; ``{"moved_back_from": stage}`` once a
+    provisional stage was corrected backwards (kept while the stage stays, so a CRM that only
+    moves forward is reset first, `lead_fields`); None for an ordinary decision.
+    """
+    if missing:
+        return {"unread": missing}
+    marker = before.provisional if before is not None else None
+    if previous is not None and stage.rank < previous.rank and is_provisional(marker):
+        return {"moved_back_from": previous.value}
+    if marker and marker.get("moved_back_from") and previous is stage:
+        return dict(marker)
+    return None
 
 
 def set_stage(conn: Connection, contact_id: int, stage: Stage, *, reason: str,
@@ -321,12 +387,12 @@ def set_stage(conn: Connection, contact_id: int, stage: Stage, *, reason: str,
         conn.execute(insert(leads).values(
             contact_id=contact_id, stage=stage.value, stage_source="ops", score=0, band="",
             owner=None, disqualified=False, tags=[f"hub:{stage.value}"], value=None,
-            signals_seen={}, updated_at=now, updated_run=None, dirty=True))
+            signals_seen={}, updated_at=now, updated_run=None, dirty=True, provisional=None))
     else:
         tags = [t for t in before.tags or [] if t != f"hub:{previous}"] + [f"hub:{stage.value}"]
         conn.execute(update(leads).where(leads.c.contact_id == contact_id).values(
             stage=stage.value, stage_source="ops", tags=sorted(set(tags)), updated_at=now,
-            dirty=True))
+            dirty=True, provisional=None))
     conn.execute(insert(stage_changes).values(
         contact_id=contact_id, at=now, run_id=None, from_stage=previous, to_stage=stage.value,
         source="ops", reason=f"{reason} (by {actor})", owner=None))
@@ -358,7 +424,8 @@ def explain(conn: Connection, contact_id: int, rules: Lifecycle, now: datetime) 
     row = conn.execute(select(contacts.c.fields).where(contacts.c.id == contact_id)).first()
     stored = conn.execute(select(leads).where(leads.c.contact_id == contact_id)).first()
     found = views(conn, [contact_id]).get(contact_id, [])
-    previous = Stage(stored.stage) if stored is not None else None
+    tentative = stored is not None and is_provisional(stored.provisional)
+    previous = Stage(stored.stage) if stored is not None and not tentative else None
     held = held_since(conn, [contact_id]) if stored is not None and stored.stage_source == "ops" \
         else {}
     result = rules.evaluate(row.fields if row else {}, found, now, previous,
@@ -372,7 +439,11 @@ def explain(conn: Connection, contact_id: int, rules: Lifecycle, now: datetime) 
     return {"stage": result.stage.value,
             "stage_source": stored.stage_source if stored is not None and
             result.source == "kept" else result.source,
-            "reason": result.reason, "notes": list(result.notes),
+            "reason": result.reason,
+            "notes": list(result.notes) + ([
+                "provisional: decided while " + ", ".join(stored.provisional["unread"])
+                + " could not be read; the next run that reads it decides again"]
+                if tentative and stored is not None else []),
             "crm_stage": result.crm_stage.value if result.crm_stage else None,
             "consent": result.consent, "disqualified": result.disqualified,
             "owner": stored.owner if stored is not None else None,

@@ -36,8 +36,9 @@ def lead_payload(row: Any, push: PushSection) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if push.stage:
         fields["lead.stage"] = row.stage
-        if row.stage_source == "ops":
-            # an ops decision may be a step back, which a CRM ignores unless it is reset first
+        if row.stage_source == "ops" or (row.provisional or {}).get("moved_back_from"):
+            # an ops decision, or the correction of a provisional one, may be a step back,
+            # which a CRM ignores unless it is reset first
             fields["lead.reset"] = True
     if push.score:
         fields["lead.score"] = int(row.score)

@@ -44,13 +44,14 @@ def held_since(conn: Connection, ids: Sequence[int]) -> dict[int, datetime]:
 
 
 def due(conn: Connection, touched: set[int]) -> list[int]:
-    """`touched` plus the contacts without a decision, changed by ops, or with order value."""
+    """`touched` plus the contacts without a decision, changed by ops, decided provisionally
+    (a system they depend on could not be read) or with order value."""
     found = set(touched)
     found.update(conn.execute(
         select(contacts.c.id).outerjoin(leads, leads.c.contact_id == contacts.c.id)
         .where(contacts.c.status == "active",
                or_(leads.c.contact_id.is_(None), leads.c.dirty.is_(True),
-                   leads.c.value.is_not(None)))).scalars())
+                   leads.c.value.is_not(None), leads.c.provisional.is_not(None)))).scalars())
     return sorted(found)
 
 

@@ -12,17 +12,20 @@ with a JSON body, e-mail over SMTP) that `hub run` registers from ``[alerts]``.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import smtplib
+import socket
 from collections.abc import Mapping
 from email.message import EmailMessage
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import Connection, select
 
 from hub import __version__
-from hub.config import AlertsSection
+from hub.config import AlertsSection, address_refusal
 from hub.hookspecs import hookimpl
 from hub.ops.history import consecutive_failures, is_failure
 from hub.secrets import Secrets
@@ -94,6 +97,20 @@ def _alert(kind: str, summary: Mapping[str, Any], failures: int, message: str) -
     }
 
 
+def resolved_refusal(host: str) -> str | None:
+    """Why the addresses `host` resolves to must not get an alert (None: they may)."""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        return None  # unresolvable: the POST fails on its own and is logged
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        why = address_refusal(address)
+        if why:
+            return f"{address}, {why}"
+    return None
+
+
 class Delivery:
     """The built-in `send_alert`: a webhook POST and/or a mail, as ``[alerts]`` says."""
 
@@ -120,11 +137,21 @@ class Delivery:
                           extra={"alert": alert["kind"]})
 
     def post(self, alert: Mapping[str, Any]) -> None:
-        """POST the alert as JSON; a non-2xx answer is a failure."""
-        assert self._settings.webhook
-        with httpx.Client(transport=self._transport,
+        """POST the alert as JSON; a non-2xx answer (or a redirect) is a failure.
+
+        The config check refused metadata and link-local targets by name and address; a name
+        can still resolve to one (or be re-pointed later), so the addresses it resolves to
+        now are checked again before anything is sent.
+        """
+        url = self._settings.webhook
+        assert url
+        if not self._settings.allow_any_webhook:
+            refused = resolved_refusal(urlsplit(url).hostname or "")
+            if refused:
+                raise OSError(f"[alerts] webhook resolves to {refused}; not posting there")
+        with httpx.Client(transport=self._transport, follow_redirects=False,
                           timeout=self._settings.timeout_seconds) as client:
-            client.post(self._settings.webhook, json=dict(alert)).raise_for_status()
+            client.post(url, json=dict(alert)).raise_for_status()
 
     def mail(self, alert: Mapping[str, Any]) -> None:
         """Send the alert as a plain-text mail through ``[alerts] smtp_host``."""

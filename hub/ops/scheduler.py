@@ -235,7 +235,7 @@ class Scheduler:
             log.exception("the run failed unexpectedly")
             with self.store.begin() as conn:
                 crashed = lease.end_crashed_run(
-                    conn, spec.name, error=f"unexpected {type(exc).__name__}: {exc}",
+                    conn, spec.name, error=f"unexpected {type(exc).__name__} (the log has where)",
                     now=self.clock())
             if crashed is None:
                 raise

@@ -19,9 +19,16 @@ from hub.clock import iso
 from hub.connector import Capability, Connector, Rejection
 from hub.consent import ledger
 from hub.consent.policy import Policy
-from hub.errors import ConfigError, ConnectorError, HubError, Interrupted
+from hub.errors import (
+    EXIT_CRASH,
+    EXIT_INTERRUPTED,
+    ConfigError,
+    ConnectorError,
+    HubError,
+    Interrupted,
+)
 from hub.lifecycle import evaluation, lead_fields
-from hub.logs import log_context
+from hub.logs import log_context, mask_emails
 from hub.pipeline import golden, identity, outbox, pull, push
 from hub.pipeline.merge import Survivorship
 from hub.pipeline.normalize import IdentitySettings, Normalizer
@@ -73,12 +80,15 @@ class _Tally:
         self.rejected_total += 1
         self.connector(name).rejected += 1
         if len(self.rejected) < MAX_REJECTIONS_SHOWN:
-            self.rejected.append(Rejected(connector=name, stage=stage,
-                                          record_id=rejection.record_id,
-                                          origin=rejection.origin, reason=rejection.reason))
+            # the summary is stored and shipped (hooks, `hub runs`): addresses masked, the
+            # dead letter keeps the record itself
+            self.rejected.append(Rejected(
+                connector=name, stage=stage, record_id=rejection.record_id and mask_emails(
+                    rejection.record_id), origin=rejection.origin,
+                reason=mask_emails(rejection.reason)))
 
     def fail(self, name: str, error: HubError) -> None:
-        self.errors.append(RunError(connector=name, message=str(error)))
+        self.errors.append(RunError(connector=name, message=mask_emails(str(error))))
         self.exit_code = max(self.exit_code, error.exit_code)
 
 
@@ -143,7 +153,7 @@ def _escaped(run_id: int, options: SyncOptions, exc: BaseException, started: dat
                else f"unexpected {type(exc).__name__}; the run stopped (the log has more)")
     return RunSummary(
         run_id=run_id, status="interrupted" if stopped else "error",
-        exit_code=130 if stopped else 2, plan=options.plan, full=options.full,
+        exit_code=EXIT_INTERRUPTED if stopped else EXIT_CRASH, plan=options.plan, full=options.full,
         pipeline=options.pipeline, trigger=options.trigger, node=options.node,
         started_at=iso(started), finished_at=iso(finished), connectors={},
         rejected_total=0, rejected=[], errors=[RunError("-", message)], drift=[])
@@ -235,7 +245,7 @@ def _run(runtime: Runtime, options: SyncOptions, progress: ProgressSink | None,
         with store.begin() as conn:
             lead_report = lifecycle_of(runtime).apply(
                 conn, run_id=run_id, now=started,
-                touched=None if options.full else resolution.touched)
+                touched=None if options.full else resolution.touched, unread=failed)
         timed("lifecycle", began)
         contact_counts = ContactCounts(created=resolution.created,
                                        updated=rebuilt.updated - rebuilt.created,
@@ -296,8 +306,9 @@ def _run(runtime: Runtime, options: SyncOptions, progress: ProgressSink | None,
     finished = runtime.clock()
     summary = RunSummary(
         run_id=run_id,
-        status="interrupted" if interrupted
-        else {0: "ok", 1: "failed"}.get(tally.exit_code, "error"),
+        # records refused one by one are dead letters, not a failed run (exit 1 says "look")
+        status="interrupted" if interrupted else "ok" if not tally.errors
+        else {1: "failed"}.get(tally.exit_code, "error"),
         exit_code=tally.exit_code,
         plan=options.plan,
         full=options.full,
@@ -344,7 +355,7 @@ def _reconcile_read(store: Any, name: str, pulled: pull.PullStats, now: datetime
     vanished = pull.sweep(store, name, pulled.seen, now)
     if vanished:
         tally.connector(name).deleted += len(vanished)
-        shown = ", ".join(vanished[:5]) + (" …" if len(vanished) > 5 else "")
+        shown = mask_emails(", ".join(vanished[:5])) + (" …" if len(vanished) > 5 else "")
         tally.drift.append(Drift(
             connector=name, kind="vanished", count=len(vanished),
             message=f"{len(vanished)} records hub linked are no longer in {name} "

@@ -158,9 +158,10 @@ def _settle(conn: Any, name: str, rows: Sequence[Any], records: Sequence[Outboun
         conn.execute(update(outbox).where(outbox.c.id == bindparam("oid"))
                      .values(status="done"), done)
     if erased:
-        # the address was only kept until the system confirmed the erasure
+        # the address (and the system's id, Mailchimp's an unsalted MD5 of it) was only kept
+        # until the system confirmed the erasure; the key's keyed hash is all that stays
         conn.execute(update(outbox).where(outbox.c.id == bindparam("oid"))
-                     .values(payload={}), erased)
+                     .values(payload={}, external_id=None, last_error=None), erased)
     if failed:
         conn.execute(update(outbox).where(outbox.c.id == bindparam("oid")).values(
             status=bindparam("status"), attempts=bindparam("attempts"),

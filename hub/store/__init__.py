@@ -56,7 +56,8 @@ class Store:
         else:
             raise StoreError(f"[hub] store: unsupported database {parsed.get_backend_name()!r}; "
                              "use sqlite:///… or postgresql+psycopg://…")
-        engine = create_engine(parsed, **kwargs)
+        # hide_parameters: a failed statement's message (logged, shown) never quotes a row
+        engine = create_engine(parsed, hide_parameters=True, **kwargs)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         store = cls(engine)

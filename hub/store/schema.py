@@ -268,6 +268,8 @@ leads = Table(
     Column("updated_run", _Id, nullable=True),
     #: An ops action changed the row: the next run tells the systems even if nothing else did.
     Column("dirty", Boolean, nullable=False, default=False),
+    #: Systems whose data the stage decision lacked (unreadable in that run); null: final.
+    Column("provisional", JSON(none_as_null=True), nullable=True),
     Index("ix_leads_stage", "stage"),
 )
 

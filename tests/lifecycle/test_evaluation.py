@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from hub.lifecycle.config import LifecycleSection, PushSection, ScoringSection
 from hub.lifecycle.evaluation import Lifecycle, set_stage
@@ -93,7 +93,7 @@ def test_routes_first_then_round_robin() -> None:
 
 def test_payload_carries_only_what_the_push_section_asks_for() -> None:
     row = type("Row", (), {"stage": "mql", "stage_source": "score", "score": 61, "band": "hot", "tags": ["hub:mql"],
-                           "owner": "7", "value": {"revenue": 120.0}})()
+                           "owner": "7", "value": {"revenue": 120.0}, "provisional": None})()
     assert lead_payload(row, PushSection(owner=True, lead_status={"mql": "NEW"},
                                          properties={"score": "hub_score",
                                                      "revenue": "hub_revenue"})) == {
@@ -203,3 +203,55 @@ def test_behaviour_ages_from_when_its_value_changed_not_when_the_record_did() ->
     # a new rating is new behaviour: full points again
     rated = SourceView("newsletter", {"member_rating": 4}, (), NOW)
     assert lc.evaluate({}, [rated], NOW, seen=first.seen).score.total == 40
+
+
+def test_a_stage_decided_while_a_system_was_unread_is_provisional_until_it_is_read(
+        store: Store) -> None:
+    """Mailchimp down in the first run: consent unknown, so a lead; read later: a subscriber."""
+    lc = rules()
+    with store.begin() as conn:
+        _contact(conn, 1, {}, view("crm"))
+        _contact(conn, 2, {}, view("crm", {"lifecyclestage": "opportunity"}))
+        first = lc.apply(conn, run_id=1, now=NOW, unread=["newsletter"])
+        marks = dict(conn.execute(select(leads.c.contact_id, leads.c.provisional)).all())
+        assert first.moves == {"lead": 1, "opportunity": 1}
+        assert marks == {1: {"unread": ["newsletter"]}, 2: {"unread": ["newsletter"]}}
+        # still down: still provisional, and nothing is decided for good
+        assert lc.apply(conn, run_id=2, now=NOW, touched=set(), unread=["newsletter"]) \
+            .moves == {}
+        # the newsletter comes back with contact 1's double opt-in (not a touch of contact 2)
+        conn.execute(insert(source_records).values(
+            connector="newsletter", external_id="nl-1", contact_id=1, fields={}, signals={},
+            consent=[DOI], content_hash="x", seen_at=NOW, source_updated_at=NOW,
+            deleted=False, dirty=False))
+        read = lc.apply(conn, run_id=3, now=NOW, touched={1})
+        rows = {r.contact_id: r for r in conn.execute(select(leads))}
+        trail = conn.execute(select(stage_changes.c.from_stage, stage_changes.c.to_stage)
+                             .where(stage_changes.c.contact_id == 1)
+                             .order_by(stage_changes.c.id)).all()
+    assert read.moves == {"subscriber": 1} and read.evaluated == 2
+    assert rows[1].stage == "subscriber" and rows[1].provisional == {"moved_back_from": "lead"}
+    assert lead_payload(rows[1], PushSection())["lead.reset"] is True  # a CRM is reset first
+    assert rows[2].stage == "opportunity" and rows[2].provisional is None
+    assert [tuple(t) for t in trail] == [(None, "lead"), ("lead", "subscriber")]
+    with store.begin() as conn:  # decided with every system read: final, never back again
+        conn.execute(update(source_records).where(source_records.c.contact_id == 2)
+                     .values(signals={"lifecyclestage": "lead"}))
+        assert lc.apply(conn, run_id=4, now=NOW, touched={2}).moves == {}
+
+
+def test_changed_rules_reach_every_existing_contact_at_the_next_run(store: Store) -> None:
+    with store.begin() as conn:
+        _contact(conn, 1, HEAD, view("crm"))
+        _contact(conn, 2, {}, view("crm"))
+        first = rules().apply(conn, run_id=1, now=NOW)
+        assert not first.rules_changed and first.evaluated == 2
+        assert rules().apply(conn, run_id=2, now=NOW, touched=set()).evaluated == 0
+        # marketing and sales agree on a lower threshold: the head of sales is an MQL now
+        lower = rules(mql_threshold=25)
+        changed = lower.apply(conn, run_id=3, now=NOW, touched=set())
+        assert changed.rules_changed and changed.evaluated == 2
+        assert changed.moves == {"mql": 1} and changed.as_dict()["rules_changed"] is True
+        again = lower.apply(conn, run_id=4, now=NOW, touched=set())
+    assert not again.rules_changed and again.evaluated == 0
+    assert "rules_changed" not in again.as_dict()

@@ -32,7 +32,7 @@ from hub.plugin import (
     WriteResult,
 )
 from hub_csv.export import Export
-from hub_csv.files import detect_delimiter, detect_encoding, fingerprint, same_stat
+from hub_csv.files import Lines, detect_delimiter, detect_encoding, fingerprint, same_stat
 from hub_csv.formats import KNOWN, ExportFormat, detect, generic, parse_time
 from hub_csv.settings import CsvSettings
 
@@ -137,25 +137,40 @@ class CsvConnector(Connector):
             print_ = fingerprint(path)
             if known and known.get("sha256") == print_.sha256:
                 if known.get("done"):
-                    state[key] = {**print_.as_json(), "line": known["line"], "done": True}
+                    state[key] = {**print_.as_json(), "line": known["line"], "done": True,
+                                  "rows": known.get("rows")}
                     yield Page(records=(), cursor=_cursor(state))
                     continue
                 start = int(known.get("line", 0))
             else:
                 start = 0
-            yield from self._read_file(path, print_.as_json(), start, state)
+            before = known.get("rows") if known else None
+            yield from self._read_file(path, print_.as_json(), start, state,
+                                       before if isinstance(before, int) else None)
 
     def _read_file(self, path: Path, printed: dict[str, object], start: int,
-                   state: dict[str, dict[str, Any]]) -> Iterator[Page]:
+                   state: dict[str, dict[str, Any]], before: int | None) -> Iterator[Page]:
+        """Pages of one file's rows after line `start`; `before`: its rows at the last read.
+
+        A row whose quote is never closed is refused at the line it starts on, and the lines
+        it swallowed are read again as rows of their own. A file with no rows, or with far
+        fewer than last time, is reported as a refusal of its own (exit 1): an export cut short
+        by a full disk or a failed job must not pass quietly as "everyone left".
+        """
         encoding = self.settings.encoding or detect_encoding(path)
         mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC)
         key = str(path)
         with path.open(encoding=encoding, newline="") as f:
-            reader = csv.reader(f, delimiter=self._delimiter(f))
+            delimiter = self._delimiter(f)
+            lines = Lines(f)
+            # strict: a quote closed in the middle of a field (what an unclosed quote meets
+            # on a later line) is an error, not text glued onto the field
+            reader = csv.reader(lines, delimiter=delimiter, strict=True)
             header = next(reader, None)
             if header is None:
-                state[key] = {**printed, "line": 0, "done": True}
-                yield Page(records=(), cursor=_cursor(state))
+                state[key] = {**printed, "line": 0, "done": True, "rows": 0}
+                empty = self._shrunk(path, 0, before)
+                yield Page(records=(), cursor=_cursor(state), rejected=[empty] if empty else [])
                 return
             header = [h.strip().lstrip("\ufeff") for h in header]
             fmt = self._format(header, path)
@@ -163,30 +178,65 @@ class CsvConnector(Connector):
             records: list[SourceRecord] = []
             rejected: list[Rejection] = []
             line = 0
+            count = 0
             while True:
+                lines.start_record()
                 try:
                     row = next(reader)
                 except StopIteration:
                     break
                 except csv.Error as exc:
-                    line = reader.line_num
-                    rejected.append(Rejection(None, f"unreadable CSV ({exc}); fix the quoting "
-                                                    "on that line", origin=f"{path.name}:{line}"))
+                    first, line = lines.span()
+                    lines.give_back()
+                    count += 1
+                    if first > start:
+                        rejected.append(Rejection(None, _unreadable(exc, first, line),
+                                                  origin=f"{path.name}:{first}"))
+                    line = first
                     continue
-                line = reader.line_num
-                if line <= start or not any(row):
+                first, line = lines.span()
+                if not any(row):
                     continue
-                made = rows.make(row, line)
-                if isinstance(made, Rejection):
-                    rejected.append(made)
-                else:
-                    records.append(made)
+                count += 1
+                if line > first and len(row) != rows.width:
+                    # an unclosed quote ran on over the following lines: refuse the line it
+                    # opened on, read the others again
+                    lines.give_back()
+                    line = first
+                    if first > start:
+                        rejected.append(Rejection(
+                            None, f"a quote opened on line {first} is not closed on that "
+                                  "line, so the row would swallow the lines after it — fix "
+                                  "the quoting on that line", origin=f"{path.name}:{first}"))
+                elif line > start:
+                    made = rows.make(row, first)
+                    if isinstance(made, Rejection):
+                        rejected.append(made)
+                    else:
+                        records.append(made)
                 if len(records) + len(rejected) >= self.page_size:
-                    state[key] = {**printed, "line": line, "done": False}
+                    state[key] = {**printed, "line": line, "done": False, "rows": before}
                     yield Page(records=records, cursor=_cursor(state), rejected=rejected)
                     records, rejected = [], []
-            state[key] = {**printed, "line": line, "done": True}
-            yield Page(records=records, cursor=_cursor(state), rejected=rejected)
+            state[key] = {**printed, "line": line, "done": True, "rows": count}
+            warning = self._shrunk(path, count, before)
+            yield Page(records=records, cursor=_cursor(state),
+                       rejected=[*rejected, *([warning] if warning else [])])
+
+    def _shrunk(self, path: Path, count: int, before: int | None) -> Rejection | None:
+        """A refusal for a file that came up empty or far shorter than its last read."""
+        if count == 0:
+            was = f" (it had {before} rows at the last read)" if before else ""
+            return Rejection(None, f"the file has no rows{was} — if the export failed or was "
+                                   "emptied by mistake, restore it and sync again",
+                             origin=path.name)
+        ratio = self.settings.shrink_warning
+        if before and ratio and count < before * ratio:
+            return Rejection(None, f"the file has {count} rows, {before} at the last read "
+                                   f"(less than {ratio:.0%}) — if the export was cut short, "
+                                   "restore it and sync again",
+                             origin=path.name)
+        return None
 
     # -- writing -------------------------------------------------------------------------
     def write(self, records: Sequence[OutboundRecord]) -> list[WriteResult]:
@@ -205,6 +255,14 @@ class CsvConnector(Connector):
         if self._export is not None:
             self._export.save()
             self._export = None
+
+
+def _unreadable(error: csv.Error, first: int, last: int) -> str:
+    """Why a row could not be parsed, said about the line it starts on."""
+    if last > first:
+        return (f"a quote opened on line {first} is not closed on that line, so the row would "
+                f"swallow the lines after it ({error}) — fix the quoting on that line")
+    return f"unreadable CSV ({error}); fix the quoting on that line"
 
 
 def _cursor(state: dict[str, dict[str, Any]]) -> str:

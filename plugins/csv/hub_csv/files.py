@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,3 +85,48 @@ def _count_outside_quotes(line: str, char: str) -> int:
         elif ch == char and not quoted:
             count += 1
     return count
+
+
+class Lines:
+    """The physical lines of an open file, numbered, for `csv.reader` to pull from.
+
+    The csv module only says where a record *ends*; a quote that is never closed swallows
+    every following line into one field, so the error would name the line where the damage
+    ends and the people in between would be lost. Reading through `Lines`, a caller knows
+    the lines each record spanned (`span`) and can hand all but the first back (`give_back`)
+    to be read again as records of their own.
+    """
+
+    def __init__(self, f: Iterator[str]) -> None:
+        self._file = f
+        self._number = 0
+        self._back: list[tuple[int, str]] = []
+        self._taken: list[tuple[int, str]] = []
+
+    def __iter__(self) -> Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self._back:
+            item = self._back.pop()
+        else:
+            text = next(self._file)
+            self._number += 1
+            item = (self._number, text)
+        self._taken.append(item)
+        return item[1]
+
+    def start_record(self) -> None:
+        """Forget what the previous record took."""
+        self._taken = []
+
+    def span(self) -> tuple[int, int]:
+        """First and last line number of the record just read ((0, 0): none)."""
+        if not self._taken:
+            return 0, 0
+        return self._taken[0][0], self._taken[-1][0]
+
+    def give_back(self) -> None:
+        """Read the record's lines after its first again, as records of their own."""
+        self._back.extend(reversed(self._taken[1:]))
+        self._taken = self._taken[:1]

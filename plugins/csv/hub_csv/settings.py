@@ -29,6 +29,9 @@ class CsvSettings(ConnectorSettings):
     #: The column with the source's own update time; default per format (else file time).
     updated_column: str | None = None
     mode: Literal["read", "write"] = "read"
+    #: A changed file with fewer rows than this share of its last read is reported as refused
+    #: (exit 1): an export cut short must not pass quietly. 0 turns it off.
+    shrink_warning: float = Field(default=0.5, ge=0, le=1)
 
     @field_validator("delimiter")
     @classmethod

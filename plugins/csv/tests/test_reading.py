@@ -12,7 +12,10 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from hub.errors import ConnectorError
+from hub.plugin import ConnectorContext
+from hub.secrets import Secrets
 from hub_csv import CsvSettings
+from hub_csv.connector import CsvConnector
 
 MAILCHIMP = (
     "Email Address,First Name,Last Name,Phone Number,MEMBER_RATING,OPTIN_TIME,OPTIN_IP,"
@@ -102,6 +105,69 @@ def test_malformed_rows_are_rejections_with_file_and_line(tmp_path: Path, make: 
     assert [r.origin for r in rejected] == ["g.csv:3", "g.csv:5"]
     assert "7 fields but the header has 6" in rejected[0].reason
     assert [r.id for p in pages for r in p.records] == ["K1", "K3"]
+
+
+def test_an_unclosed_quote_is_refused_where_it_opens_and_loses_nobody_after_it(
+        tmp_path: Path, make: Any) -> None:
+    (tmp_path / "g.csv").write_text(
+        GERMAN + 'K2;"Eva;Roth;eva@example.de;Weg 2;Bonn\n'
+        "K3;Ida;Ost;ida@example.de;Weg 3;Ulm\nK4;Max;Nord;max@example.de;Weg 4;Kiel\n",
+        encoding="utf-8")
+    pages = list(make(path="g.csv", columns=COLUMNS, id_column="Kundennr").read("contacts", None))
+    rejected = [r for p in pages for r in p.rejected]
+    assert [r.origin for r in rejected] == ["g.csv:3"]
+    assert "a quote opened on line 3" in rejected[0].reason
+    found = [r for p in pages for r in p.records]
+    assert [(r.id, r.origin) for r in found] == [("K1", "g.csv:2"), ("K3", "g.csv:4"),
+                                                 ("K4", "g.csv:5")]
+
+
+def test_a_quoted_field_over_two_lines_is_one_row(tmp_path: Path, make: Any) -> None:
+    (tmp_path / "g.csv").write_text(
+        GERMAN + 'K2;Eva;Roth;eva@example.de;"Weg 2\nHinterhaus";Bonn\n', encoding="utf-8")
+    pages = list(make(path="g.csv", columns=COLUMNS, id_column="Kundennr").read("contacts", None))
+    assert [r for p in pages for r in p.rejected] == []
+    assert [r.fields["street"] for p in pages for r in p.records][-1] == "Weg 2\nHinterhaus"
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(["ok", "quote", "blank"]), min_size=1, max_size=12))
+def test_every_line_is_a_record_or_a_refusal(tmp_path_factory: Any, kinds: list[str]) -> None:
+    folder = tmp_path_factory.mktemp("quotes")
+    lines = [GERMAN.splitlines()[0]]
+    for i, kind in enumerate(kinds):
+        name = '"Eva' if kind == "quote" else f"F{i}"
+        lines.append("" if kind == "blank" else f"K{i};{name};L;p{i}@example.de;Weg;Ort")
+    (folder / "g.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    connector = CsvConnector(CsvSettings(plugin="csv", path="g.csv", columns=COLUMNS,
+                                         id_column="Kundennr"),
+                             ConnectorContext(name="g", secrets=Secrets(), base_dir=folder))
+    pages = list(connector.read("contacts", None))
+    found = [str(r.origin) for p in pages for r in [*p.records, *p.rejected]]
+    seen = sorted(int(origin.rsplit(":", 1)[1]) for origin in found if ":" in origin)
+    assert seen == [n + 2 for n, kind in enumerate(kinds) if kind != "blank"]
+    assert ("g.csv" in found) == all(kind == "blank" for kind in kinds)  # no rows: said so
+
+
+def test_an_emptied_or_shrunken_file_is_refused_as_a_whole(tmp_path: Path, make: Any) -> None:
+    path = tmp_path / "g.csv"
+    rows = "".join(f"K{i};F{i};L{i};p{i}@example.de;Weg;Ort\n" for i in range(10))
+    path.write_text(GERMAN.splitlines()[0] + "\n" + rows, encoding="utf-8")
+    connector = make(path="g.csv", columns=COLUMNS, id_column="Kundennr")
+    cursor = list(connector.read("contacts", None))[-1].cursor
+    path.write_text(GERMAN.splitlines()[0] + "\n" + rows[: rows.index("K4")], encoding="utf-8")
+    pages = list(connector.read("contacts", cursor))
+    (shrunk,) = [r for p in pages for r in p.rejected]
+    assert shrunk.origin == "g.csv" and "4 rows, 10 at the last read" in shrunk.reason
+    path.write_text(GERMAN.splitlines()[0] + "\n", encoding="utf-8")
+    (empty,) = [r for p in connector.read("contacts", pages[-1].cursor) for r in p.rejected]
+    assert "no rows (it had 4 rows at the last read)" in empty.reason
+    path.write_bytes(b"")
+    (nothing,) = [r for p in connector.read("contacts", None) for r in p.rejected]
+    assert nothing.reason.startswith("the file has no rows")
+    quiet = make(path="g.csv", columns=COLUMNS, id_column="Kundennr", shrink_warning=0)
+    path.write_text(GERMAN.splitlines()[0] + "\n" + rows[: rows.index("K4")], encoding="utf-8")
+    assert [r for p in quiet.read("contacts", cursor) for r in p.rejected] == []
 
 
 def test_unchanged_file_is_skipped_and_changed_file_reread(tmp_path: Path, make: Any) -> None:

@@ -12,7 +12,13 @@ from typing import Any
 
 import httpx
 
-from hub.plugin import ConnectorError, SecretRef, UnreachableError, env_var_name
+from hub.plugin import (
+    AuthenticationError,
+    ConnectorError,
+    SecretRef,
+    UnreachableError,
+    env_var_name,
+)
 from hub_hubspot.throttle import error_body, policy_name
 
 
@@ -72,7 +78,7 @@ class Account:
         status = response.status_code
         where = f"connector {self.connector!r}"
         if status == 401:
-            raise UnreachableError(
+            raise AuthenticationError(
                 f"{where}: HubSpot refused the credentials (401) for {what} — check the "
                 f"private-app token in secret {self.token.secret!r}: run `hub secrets set "
                 f"{self.token.secret}` or set {env_var_name(self.token.secret)}")
@@ -80,7 +86,7 @@ class Account:
             scopes = missing_scopes(response)
             needed = f"the scope {' or '.join(scopes)}" if scopes else \
                 "the scopes `hub check` lists for this connector"
-            raise UnreachableError(
+            raise AuthenticationError(
                 f"{where}: HubSpot denied {what} (403): {message(response)} — give the private "
                 f"app {needed} (Settings → Integrations → Private apps → Scopes); "
                 "`hub check` lists every scope hub needs")

@@ -24,6 +24,7 @@ import httpx
 from pydantic import Field, field_validator
 
 from hub.plugin import (
+    AuthenticationError,
     Capability,
     Connector,
     ConnectorContext,
@@ -35,7 +36,6 @@ from hub.plugin import (
     Page,
     SecretRef,
     SourceRecord,
-    UnreachableError,
     WriteResult,
     WriteStatus,
 )
@@ -114,7 +114,7 @@ class MailchimpConnector(Connector):
         """The key works and the audience exists."""
         response = self.http.get("/ping")
         if response.status_code == 401:
-            raise UnreachableError(f"connector {self.name!r}: Mailchimp refused the API key — "
+            raise AuthenticationError(f"connector {self.name!r}: Mailchimp refused the API key — "
                                    f"set a valid one: hub secrets set "
                                    f"{self.settings.api_key.secret}")
         response.raise_for_status()
@@ -194,7 +194,7 @@ class MailchimpConnector(Connector):
 
     def _raise_for(self, response: httpx.Response) -> None:
         if response.status_code == 401:
-            raise UnreachableError(f"connector {self.name!r}: Mailchimp refused the API key "
+            raise AuthenticationError(f"connector {self.name!r}: Mailchimp refused the API key "
                                    f"(secret {self.settings.api_key.secret!r})")
         if response.status_code >= 400:
             raise ConnectorError(f"connector {self.name!r}: Mailchimp answered "

@@ -16,7 +16,14 @@ from typing import Any
 
 import httpx
 
-from hub.plugin import ConnectorError, RetryableError, SecretRef, UnreachableError, retry_after
+from hub.plugin import (
+    AuthenticationError,
+    ConnectorError,
+    RetryableError,
+    SecretRef,
+    UnreachableError,
+    retry_after,
+)
 from hub_shopify.budget import CostBudget
 
 #: Shopify's REST answer to too many requests says 2 s; GraphQL's THROTTLED says nothing.
@@ -147,16 +154,16 @@ class ShopifyAPI:
         """Raise the error an HTTP-level refusal means, naming the fix."""
         status = response.status_code
         if status == 401:
-            raise UnreachableError(
+            raise AuthenticationError(
                 f"connector {self.connector!r}: Shopify refused the access token {doing} — "
                 f"set a valid Admin API token: hub secrets set {self.token.secret}")
         if status == 402:
             raise UnreachableError(f"connector {self.connector!r}: the shop is frozen "
                                    "(Shopify answered 402 Payment Required); pay the bill")
         if status == 403:
-            raise ConnectorError(f"connector {self.connector!r}: the app lacks an access scope "
-                                 f"{doing} (HTTP 403) — grant read_customers, write_customers "
-                                 "and read_orders to the custom app")
+            raise AuthenticationError(f"connector {self.connector!r}: the app lacks an access "
+                                      f"scope {doing} (HTTP 403) — grant read_customers, "
+                                      "write_customers and read_orders to the custom app")
         if status == 404:
             raise ConnectorError(f"connector {self.connector!r}: no Admin API at "
                                  f"{response.request.url} — check shop and api_version")
