@@ -40,6 +40,7 @@ EXPORTS = [
     "SecretRef",
     "SourceRecord",
     "Stage",
+    "SystemKind",
     "UnreachableError",
     "WriteResult",
     "WriteStatus",

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select
 
-from hub.connector import Capability, Connector
+from hub.connector import Capability, Connector, SystemKind
 from hub.consent import ledger
 from hub.consent.newsletter import (
     consent_by_address,
@@ -147,16 +147,20 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
          lead: LeadFields | None = None) -> Planned:
     """Queue the writes `connector` needs after this run's changes.
 
-    For the newsletter (`newsletter=True`) consent decides: a confirmed double opt-in is
-    written subscribed, a single opt-in pending (the tool sends its confirmation mail, never
-    twice within the request window), a withdrawal unsubscribed where the contact is already
-    on the list, and a contact with no permission is not written at all. Every other system
+    For a newsletter consent decides: the connector ``[consent] newsletter`` names
+    (`newsletter=True`) and every connector whose system is a newsletter, named or not
+    (docs/consent.md, rule 11: a second audience nobody named must not mail anyone who did
+    not ask). There a confirmed double opt-in is written subscribed, a single opt-in pending
+    (the tool sends its confirmation mail, never twice within the request window), a
+    withdrawal unsubscribed where the contact is already on the list, and a contact with no
+    permission is not written at all. Every other system
     that can write consent learns withdrawals: an opt-out, bounce, complaint or erasure
     anywhere becomes ``unsubscribed`` there too (docs/consent.md, rule 3). `lead` adds the
     lifecycle fields this connector is configured to get (``[lifecycle.push.NAME]``).
     """
     planned = Planned()
     policy = policy or Policy()
+    newsletter = newsletter or connector.system is SystemKind.NEWSLETTER
     fields = connector.write_fields
     if not fields:
         return planned
