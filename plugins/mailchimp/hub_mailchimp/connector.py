@@ -227,8 +227,7 @@ class MailchimpConnector(Connector):
             if record.consent is None:
                 # no decision: an existing member keeps its status; nobody is added without
                 # one (docs/consent.md, rule 11: not even as pending, which mails them)
-                results[record.key] = self._patch(record) if record.external_id \
-                    else WriteResult(record.key, "rejected", reason=_UNDECIDED)
+                results[record.key] = self._patch(record, email)
                 continue
             member: dict[str, Any] = {"email_address": email, "status": record.consent,
                                       "merge_fields": self._merge(record)}
@@ -276,9 +275,14 @@ class MailchimpConnector(Connector):
             merge.update({tag: str(v) for tag, v in lead.items() if v is not None})
         return merge
 
-    def _patch(self, record: OutboundRecord) -> WriteResult:
-        response = self.http.patch(self._list(f"/members/{record.external_id}"),
+    def _patch(self, record: OutboundRecord, email: str) -> WriteResult:
+        """Merge fields of an existing member; PATCH never creates one, so nobody is added."""
+        member = record.external_id or hashlib.md5(
+            email.lower().encode(), usedforsecurity=False).hexdigest()
+        response = self.http.patch(self._list(f"/members/{member}"),
                                    json={"merge_fields": self._merge(record)})
+        if response.status_code == 404:
+            return WriteResult(record.key, "rejected", reason=_UNDECIDED)
         if response.status_code >= 400:
             return WriteResult(record.key, "rejected", reason=_detail(response))
         return WriteResult(record.key, "updated", external_id=response.json().get("id"))
