@@ -61,6 +61,9 @@ class World:
     systems: dict[str, dict[str, Record]] = field(default_factory=dict)
     #: (system, address, status, when) for every consent write hub made
     writes: list[tuple[str, str, str, datetime]] = field(default_factory=list)
+    #: (system, address, status or None, when, the record existed before) for every write
+    every_write: list[tuple[str, str, str | None, datetime, bool]] = field(
+        default_factory=list)
 
 
 WORLDS: dict[str, World] = {}
@@ -100,6 +103,8 @@ class FakeSystem(Connector):
             email = str(out.fields.get("email") or "")
             # like HubSpot and Mailchimp, the system keeps one record per address
             rid = out.external_id or f"{self.name}-{email}"
+            self.world.every_write.append((self.name, email, out.consent, self.world.now,
+                                           rid in self.records))
             record = self.records.setdefault(rid, Record([email]))
             if email and record.emails[0] != email:
                 # hub wrote the golden address into this record: it now holds that one
@@ -107,9 +112,11 @@ class FakeSystem(Connector):
             if out.consent is not None:
                 self.world.writes.append((self.name, email, out.consent, self.world.now))
                 record.status = out.consent
-                # the system now shows it: a request or an opt-out, dated now; a subscribed
-                # written by hub adds no evidence of its own
-                echo = {"pending": "doi_requested", "unsubscribed": "opt_out"}.get(out.consent)
+                # the system now shows it, dated now: a request, an opt-out, or (like a
+                # Mailchimp member subscribed by API, without an opt-in time of its own) a
+                # subscription that reads as a single opt-in
+                echo = {"pending": "doi_requested", "unsubscribed": "opt_out",
+                        "subscribed": "single_opt_in"}.get(out.consent)
                 if echo:
                     record.echoes.append((echo, self.world.now))
             results.append(WriteResult(out.key, "updated", external_id=rid))

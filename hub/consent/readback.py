@@ -1,0 +1,99 @@
+"""hub's own consent writes, recognised when a system reports them back (docs/consent.md, rule 10).
+
+After hub subscribes someone in Mailchimp on a Shopify double opt-in, Mailchimp shows a
+member ``subscribed`` without an opt-in time of its own: read naively, a single opt-in newer
+than the DOI, and the contact would fall back to "unconfirmed, a confirmation mail must be
+requested". The same holds for every system hub writes consent to (a Shopify or HubSpot
+unsubscribe hub carried shows up dated when hub wrote it). So an observation that shows the
+status hub last wrote to that system for that contact, dated at or after hub's decision, is
+hub's own write read back:
+
+- a permission hub wrote (``subscribed``) is not evidence at all: the evidence hub wrote on
+  still decides, and it is never replaced by a weaker or newer copy of itself;
+- a confirmation request or a withdrawal hub wrote still says what the system does now (a
+  confirmation mail is out; the person is unsubscribed there), but dated when hub decided it,
+  not when the system got round to it, so it never outranks what happened in between.
+
+Anything else the system reports (a different status, or one older than hub's write) is the
+system's own news and counts as always.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from hub.store.bulk import chunks
+from hub.store.schema import consent_ledger
+
+#: The observation kinds a system shows after hub wrote each status.
+_SHOWN_AS: dict[str, frozenset[str]] = {
+    "subscribed": frozenset({"doi_confirmed", "single_opt_in", "signup"}),
+    "pending": frozenset({"doi_requested"}),
+    "unsubscribed": frozenset({"opt_out"}),
+}
+
+
+@dataclass(frozen=True)
+class Written:
+    """The consent status hub last wrote to one system for one contact, and when it decided."""
+
+    status: str
+    at: datetime
+
+    @property
+    def stamp(self) -> str:
+        """The decision time spelled as observations are (UTC, ``+00:00``)."""
+        return self.at.astimezone(UTC).isoformat()
+
+
+def last_written(conn: Connection, ids: Sequence[int]) -> dict[tuple[int, str], Written]:
+    """The newest consent decision hub wrote, per (contact, connector), from the ledger."""
+    found: dict[tuple[int, str], Written] = {}
+    newest = (select(consent_ledger.c.contact_id, consent_ledger.c.connector,
+                     func.max(consent_ledger.c.id).label("last"))
+              .where(consent_ledger.c.kind.like("decision:%"))
+              .group_by(consent_ledger.c.contact_id, consent_ledger.c.connector))
+    for part in chunks(sorted(set(ids))):
+        chosen = newest.where(consent_ledger.c.contact_id.in_(part)).subquery()
+        rows = conn.execute(select(consent_ledger.c.contact_id, consent_ledger.c.connector,
+                                   consent_ledger.c.kind, consent_ledger.c.recorded_at)
+                            .join(chosen, chosen.c.last == consent_ledger.c.id))
+        for contact_id, connector, kind, recorded in rows:
+            at = recorded if recorded.tzinfo else recorded.replace(tzinfo=UTC)
+            found[(contact_id, connector)] = Written(kind.removeprefix("decision:"), at)
+    return found
+
+
+def is_echo(event: Mapping[str, Any], written: Written | None) -> bool:
+    """True when `event` shows what hub wrote (`written`), dated at or after hub's decision."""
+    if written is None or event.get("kind") not in _SHOWN_AS.get(written.status, ()):
+        return False
+    at = _parse(event.get("at"))
+    return at is None or at >= written.at
+
+
+def as_evidence(events: Iterable[Mapping[str, Any]],
+                written: Written | None) -> list[Mapping[str, Any]]:
+    """A record's observations as evidence, with hub's own writes recognised (see above)."""
+    kept: list[Mapping[str, Any]] = []
+    for event in events:
+        if not is_echo(event, written):
+            kept.append(event)
+        elif written is not None and written.status != "subscribed":
+            kept.append({**event, "at": written.stamp, "written_by_hub": True})
+    return kept
+
+
+def _parse(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
