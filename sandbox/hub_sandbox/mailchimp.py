@@ -248,9 +248,23 @@ class MailchimpSimulator:
         member["merge_fields"].update(fields)
         member["last_changed"] = _iso(self.now())
 
+    def _check_required(self, body: dict[str, Any], *, skip: bool) -> None:
+        """A new member needs every required merge field (unless skip_merge_validation).
+
+        The verbatim answer: 400 "Invalid Resource", "Your merge fields were invalid.",
+        errors [{"field": "LNAME", "message": "Please enter a value"}].
+        """
+        if skip:
+            return
+        given = body.get("merge_fields") or {}
+        for tag, field in self.merge_fields.items():
+            if field.get("required") and not str(given.get(tag) or "").strip():
+                raise MailchimpError(400, "Invalid Resource", "Your merge fields were invalid.",
+                                     [{"field": tag, "message": "Please enter a value"}])
+
     def upsert(self, body: dict[str, Any], *, member_id: str | None = None,
-               create_only: bool = False,
-               update_existing: bool = True) -> tuple[dict[str, Any], bool]:
+               create_only: bool = False, update_existing: bool = True,
+               skip_merge_validation: bool = False) -> tuple[dict[str, Any], bool]:
         """Create or update one member by the rules above; returns (member, created)."""
         email = str(body.get("email_address", "")).strip()
         if not email:
@@ -273,6 +287,7 @@ class MailchimpSimulator:
             raise MailchimpError(400, "Invalid Resource", "The resource submitted could not be "
                                  "validated.", [{"field": "status", "message":
                                                  "This value should not be blank."}])
+        self._check_required(body, skip=skip_merge_validation)
         member = existing or self._new_member(email, "pending", self.now())
         member["email_address"] = email
         self._apply(member, {**body, "status": body.get("status_if_new") or body.get("status")},
@@ -339,9 +354,10 @@ class MailchimpSimulator:
                     "stats": {"member_count": counts["subscribed"],
                               "unsubscribe_count": counts["unsubscribed"],
                               "cleaned_count": counts["cleaned"]}}
-        return self._batch(await request.json())
+        return self._batch(await request.json(),
+                           skip=_flag(request.query_params.get("skip_merge_validation")))
 
-    def _batch(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _batch(self, body: dict[str, Any], *, skip: bool = False) -> dict[str, Any]:
         members = body.get("members") or []
         if len(members) > self.limits.max_batch:
             raise MailchimpError(400, "Invalid Resource", "The resource submitted could not be "
@@ -353,7 +369,7 @@ class MailchimpSimulator:
         for entry in members:
             try:
                 member, is_new = self.upsert(entry, update_existing=bool(
-                    body.get("update_existing", False)))
+                    body.get("update_existing", False)), skip_merge_validation=skip)
             except MailchimpError as exc:
                 field = (exc.errors or [{}])[0]
                 errors.append({"email_address": entry.get("email_address", ""),
@@ -370,7 +386,9 @@ class MailchimpSimulator:
 
     async def _members(self, request: Request) -> Any:
         if request.method == "POST":
-            member, _ = self.upsert(await request.json(), create_only=True)
+            member, _ = self.upsert(await request.json(), create_only=True,
+                                    skip_merge_validation=_flag(
+                                        request.query_params.get("skip_merge_validation")))
             return member
         q = request.query_params
         count = min(int(q.get("count", 10)), self.limits.max_count)
@@ -416,7 +434,8 @@ class MailchimpSimulator:
             member = self._find(member_id)
             self._apply(member, body, new=False)
             return member
-        member, _ = self.upsert(body, member_id=member_id)
+        member, _ = self.upsert(body, member_id=member_id, skip_merge_validation=_flag(
+            request.query_params.get("skip_merge_validation")))
         return member
 
     async def _forget(self, request: Request) -> Response:
@@ -465,6 +484,10 @@ class MailchimpSimulator:
             return JSONResponse(self.confirm(str(body.get("email_address", ""))))
         except MailchimpError as exc:
             return exc.response()
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").lower() in ("true", "1")
 
 
 def _select(body: dict[str, Any], fields: str | None, exclude: str | None) -> dict[str, Any]:

@@ -117,7 +117,12 @@ class MailchimpConnector(Connector):
         return f"/lists/{self.settings.list_id}{suffix}"
 
     def check(self) -> Sequence[Finding]:
-        """The key works and the audience exists."""
+        """The key works, the audience exists and has the merge fields hub writes.
+
+        A merge field hub writes that the audience lacks makes Mailchimp refuse every member
+        written with it ("Your merge fields were invalid"); a required one hub never fills
+        refuses every new member. Both are found here, before any sync.
+        """
         response = self.http.get("/ping")
         if response.status_code == 401:
             raise UnreachableError(f"connector {self.name!r}: Mailchimp refused the API key — "
@@ -128,7 +133,16 @@ class MailchimpConnector(Connector):
             raise ConnectorError(f"connector {self.name!r}: no audience with list_id = "
                                  f"{self.settings.list_id!r} — copy the id from the "
                                  "audience's settings")
-        return ()
+        listed = self.http.get(self._list("/merge-fields"), params={"count": 1000})
+        self._raise_for(listed)
+        return merge_field_findings(listed.json().get("merge_fields", []), self._written_tags(),
+                                    (self.settings.lead_status_field,
+                                     self.settings.lead_score_field))
+
+    def _written_tags(self) -> dict[str, str]:
+        """Merge tag → the golden field hub writes into it, for this instance's fields."""
+        return {tag: golden for golden, tag in self.tags.items()
+                if golden in self.write_fields}
 
     # -- reading -------------------------------------------------------------------------
     def read(self, stream: str, cursor: str | None) -> Iterator[Page]:
@@ -359,6 +373,29 @@ def consent_of(member: dict[str, Any]) -> tuple[ConsentObservation, ...]:
     if status == "cleaned":
         return (ConsentObservation("bounce", changed, evidence=evidence),)
     return ()
+
+
+def merge_field_findings(fields: Sequence[dict[str, Any]], written: dict[str, str],
+                         created: Sequence[str]) -> list[Finding]:
+    """What the audience's merge fields lack for hub's writes (`check()`).
+
+    `written`: merge tag → golden field hub writes there. `created`: tags hub adds itself
+    when missing (the lead status and score), so their absence is no finding.
+    """
+    present = {str(f.get("tag")): f for f in fields}
+    findings = [Finding("problem", "merge field",
+                        f"the audience has no merge field {tag}, which hub writes {golden} "
+                        f"into: add it in Mailchimp (Audience > Settings > Audience fields), "
+                        f"or map {golden} to another tag with merge_fields, or leave it out "
+                        f"of write_fields")
+                for tag, golden in sorted(written.items()) if tag not in present]
+    findings += [Finding("problem", "merge field",
+                         f"the audience requires merge field {tag}, which hub does not write: "
+                         f"Mailchimp would refuse every new member; make it optional in "
+                         f"Mailchimp or map a golden field to it with merge_fields")
+                 for tag, field in sorted(present.items())
+                 if field.get("required") and tag not in written and tag not in created]
+    return findings
 
 
 #: Batch subscribe's per-member `error_code` is ERROR_CONTACT_EXISTS or ERROR_GENERIC; the

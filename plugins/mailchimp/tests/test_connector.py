@@ -134,6 +134,24 @@ def test_lead_status_field_and_hub_tags(sandbox: RunningSandbox, make: Any) -> N
     assert sim.merge_fields["LEADSCORE"]["type"] == "number"
 
 
+def test_check_finds_merge_fields_the_audience_lacks_or_requires(
+        sandbox: RunningSandbox, make: Any) -> None:
+    assert list(make().check()) == []
+    (missing,) = make(merge_fields={"phone": "MOBILE"}).check()
+    assert missing.severity == "problem" and "MOBILE" in missing.message \
+        and "phone" in missing.message
+    # hub's lead fields are created when missing: no finding for them
+    assert list(make(lead_status_field="STAGE").check()) == []
+    sim = sandbox.sandbox.mailchimp
+    sim.merge_fields["ADDRESS"]["required"] = True
+    (required,) = make().check()
+    assert "requires merge field ADDRESS" in required.message
+    # and it is what the audience then refuses, member by member
+    (result,) = make().write([OutboundRecord("r", 1, {"email": "neu@sonnenpost.de"},
+                                             consent="pending")])
+    assert result.status == "rejected" and "hub check" in (result.reason or "")
+
+
 def test_check_names_what_is_wrong(sandbox: RunningSandbox, make: Any) -> None:
     make().check()
     with pytest.raises(UnreachableError, match="hub secrets set mc-key"):
