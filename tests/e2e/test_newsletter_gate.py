@@ -112,3 +112,14 @@ def test_hubs_own_subscription_read_back_keeps_the_shop_double_opt_in(
     trail = run_hub("consent", "show", person.email, "--json", cwd=tmp_path, env=env).json()
     assert [e["kind"] for e in trail["trail"]].count("decision:subscribed") == 1
     assert trail["newsletter"]["state"] == "confirmed"
+
+
+def test_hub_check_names_a_merge_field_the_audience_lacks_and_exits_2(
+        tmp_path: Path, sandbox: RunningSandbox) -> None:
+    env = sandbox_config(tmp_path, sandbox, crm="rate_per_10s = 250",
+                         newsletter='merge_fields = { phone = "MOBILE" }')
+    result = run_hub("check", cwd=tmp_path, env=env)
+    assert result.code == 2, result.stdout + result.stderr
+    assert "MOBILE" in result.stdout and "newsletter" in result.stdout
+    fixed = sandbox_config(tmp_path, sandbox, crm="rate_per_10s = 250")
+    assert run_hub("check", cwd=tmp_path, env=fixed).code == 0
