@@ -111,19 +111,22 @@ def is_secondary(key: str) -> bool:
     return len(parts) > 2 and parts[-2] == ALSO
 
 
-def _own_records(conn: Connection, name: str, ids: Sequence[int]
+def _own_records(conn: Connection, name: str, wrote_to: Mapping[int, str | None]
                  ) -> tuple[dict[int, tuple[str, Any, str | None]],
                             dict[int, list[tuple[str, str | None, str | None]]]]:
-    """The connector's own records of each contact it holds.
+    """The connector's own records of each contact it holds (`wrote_to`: contact → the id
+    hub wrote to before, if any).
 
-    The first map has the record hub writes to unless it wrote to another before, (external
-    id, fields, implied status): with several, the smallest id, stably. The second lists all
+    The first map has the record hub writes to, (external id, fields, implied status): the
+    one it wrote to before, else with several the smallest id, stably. What that record
+    shows decides whether a write is needed; another record of the person showing it does
+    not (a withdrawal must reach the record hub writes to). The second lists all
     of them as (external id, e-mail, implied status): one person with two addresses on one
     list, say.
     """
     own: dict[int, tuple[str, Any, str | None]] = {}
     more: dict[int, list[tuple[str, str | None, str | None]]] = {}
-    for part in chunks(ids):
+    for part in chunks(list(wrote_to)):
         rows = conn.execute(
             select(source_records.c.contact_id, source_records.c.external_id,
                    source_records.c.fields, source_records.c.consent, source_records.c.email)
@@ -132,7 +135,7 @@ def _own_records(conn: Connection, name: str, ids: Sequence[int]
             .order_by(source_records.c.external_id))
         for contact_id, external_id, fields, observed, email in rows:
             shown = status_shown(observed)
-            if contact_id not in own:
+            if contact_id not in own or external_id == wrote_to.get(contact_id):
                 own[contact_id] = (external_id, fields, shown)
             more.setdefault(contact_id, []).append((external_id, email, shown))
     return own, more
@@ -173,7 +176,7 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
         planned.blocked[state] = planned.blocked.get(state, 0) + 1
 
     def flush() -> None:
-        own, more = _own_records(conn, name, [row.id for row in batch])
+        own, more = _own_records(conn, name, {row.id: row.external_id for row in batch})
         by_address = consent_by_address(conn, [row.id for row in batch]) \
             if newsletter or withdrawals else {}
         decisions = {cid: per[None] for cid, per in by_address.items()}

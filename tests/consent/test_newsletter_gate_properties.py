@@ -18,7 +18,6 @@ between. After every sync:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, ClassVar
 
 from hypothesis import HealthCheck, given, settings
@@ -29,7 +28,6 @@ from hub.connector import SystemKind
 from hub.consent.newsletter import consent_by_address
 from hub.hookspecs import hookimpl
 from hub.pipeline.engine import SyncOptions, sync
-from hub.registry import load_plugins
 from hub.runtime import Runtime
 from hub.store.schema import contacts
 from tests.consent.test_consent_properties import (
@@ -39,6 +37,7 @@ from tests.consent.test_consent_properties import (
     FakeSystem,
     Record,
     World,
+    _runtime,
 )
 
 OPT_INS = frozenset({"signup", "single_opt_in", "doi_confirmed"})
@@ -78,30 +77,6 @@ def configs(draw: Any) -> tuple[list[str], str | None]:
     return sorted(chosen), named
 
 
-def _runtime(folder: Path, world_name: str, chosen: list[str],
-             named: str | None) -> tuple[Runtime, World]:
-    world = World()
-    WORLDS[world_name] = world
-    folder.mkdir(parents=True, exist_ok=True)
-    tables = "\n".join(f"""
-[connectors.{name}]
-plugin = "{SYSTEMS[name][0]}"
-world = "{world_name}"
-creates = {"true" if SYSTEMS[name][1] else "false"}
-""" for name in chosen)
-    consent = f'newsletter = "{named}"\n' if named else ""
-    (folder / "config.toml").write_text(f"""
-[hub]
-store = "sqlite:///hub.db"
-{tables}
-[consent]
-{consent}doi_request_window_days = 1
-""", encoding="utf-8")
-    runtime = Runtime.load(folder / "config.toml", plugins=load_plugins([], extra=(GatePlugin,)),
-                           clock=lambda: world.now)
-    return runtime, world
-
-
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(config=configs(), steps=st.lists(st.tuples(
@@ -114,7 +89,8 @@ def test_no_newsletter_hears_of_anyone_who_did_not_ask(tmp_path_factory: Any,
                                                        steps: list[Any]) -> None:
     chosen, named = config
     folder = tmp_path_factory.mktemp("gate")
-    runtime, world = _runtime(folder, str(folder), chosen, named)
+    runtime, world = _runtime(folder, str(folder), systems={n: SYSTEMS[n] for n in chosen},
+                              named=named, plugin=GatePlugin)
     try:
         for n, (which, email, kind, sync_now) in enumerate(steps):
             world.now = BASE + timedelta(hours=n + 1)
