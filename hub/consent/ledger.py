@@ -163,7 +163,7 @@ def _record_chunk(conn: Connection, rows: list[Any], run_id: int | None, now: da
             seen.add(key)
             evidence = dict(event.get("evidence") or {})
             mine = written.get((r.contact_id, r.connector))
-            if mine is not None and is_echo(event, mine):
+            if mine is not None and is_echo(event, mine, r.external_id):
                 # rule 10: recorded as what it is, hub's own write come back
                 evidence["read_back"] = f"hub wrote {mine.status} here ({mine.stamp})"
             entries.append({"contact_id": r.contact_id, "email": r.email,

@@ -57,15 +57,17 @@ def consent_by_address(conn: Connection,
     golden: dict[int, str | None] = {}
     written = last_written(conn, ids)
     for part in chunks(ids):
-        for contact_id, connector, observed, own, address in conn.execute(
+        for contact_id, connector, observed, own, address, record in conn.execute(
                 select(source_records.c.contact_id, source_records.c.connector,
-                       source_records.c.consent, source_records.c.email, contacts.c.email)
+                       source_records.c.consent, source_records.c.email, contacts.c.email,
+                       source_records.c.external_id)
                 .join(contacts, contacts.c.id == source_records.c.contact_id)
                 .where(source_records.c.contact_id.in_(part),
                        source_records.c.consent.is_not(None))):
             golden[contact_id] = address
             # rule 10: what hub wrote there, read back, is not the system's own evidence
-            evidence = as_evidence(observed or (), written.get((contact_id, connector)))
+            evidence = as_evidence(observed or (), written.get((contact_id, connector)),
+                                   record)
             found.setdefault(contact_id, []).append((connector, own, evidence))
     decisions: dict[int, dict[str | None, Decision]] = {}
     for cid, records in found.items():

@@ -5,30 +5,32 @@ member ``subscribed`` without an opt-in time of its own: read naively, a single 
 than the DOI, and the contact would fall back to "unconfirmed, a confirmation mail must be
 requested". The same holds for every system hub writes consent to (a Shopify or HubSpot
 unsubscribe hub carried shows up dated when hub wrote it). So an observation that shows the
-status hub last wrote to that system for that contact, dated at or after hub's decision, is
-hub's own write read back:
+status hub last wrote to that system for that contact, on the record hub wrote to, dated at
+or after hub's decision, is hub's own write read back:
 
 - a permission hub wrote (``subscribed``) is not evidence at all: the evidence hub wrote on
   still decides, and it is never replaced by a weaker or newer copy of itself;
-- a confirmation request or a withdrawal hub wrote still says what the system does now (a
-  confirmation mail is out; the person is unsubscribed there), but dated when hub decided it,
-  not when the system got round to it, so it never outranks what happened in between.
+- a confirmation request hub wrote still says what the system does now (a mail is out), but
+  dated when hub decided it, so it never outranks what happened in between;
+- a withdrawal hub wrote stays a withdrawal, dated as the system reports it: should the
+  person have withdrawn there themselves after hub's write, moving it earlier could let an
+  older permission win, and a withdrawal must never be weakened.
 
-Anything else the system reports (a different status, or one older than hub's write) is the
-system's own news and counts as always.
+Anything else the system reports (a different status, another record, or an event older than
+hub's write) is the system's own news and counts as always.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
 from hub.store.bulk import chunks
-from hub.store.schema import consent_ledger
+from hub.store.schema import consent_ledger, sync_state
 
 #: The observation kinds a system shows after hub wrote each status.
 _SHOWN_AS: dict[str, frozenset[str]] = {
@@ -44,6 +46,8 @@ class Written:
 
     status: str
     at: datetime
+    #: The system's id of the record hub writes to (None: not known yet).
+    record: str | None = None
 
     @property
     def stamp(self) -> str:
@@ -66,25 +70,34 @@ def last_written(conn: Connection, ids: Sequence[int]) -> dict[tuple[int, str], 
         for contact_id, connector, kind, recorded in rows:
             at = recorded if recorded.tzinfo else recorded.replace(tzinfo=UTC)
             found[(contact_id, connector)] = Written(kind.removeprefix("decision:"), at)
+        for contact_id, connector, external_id in conn.execute(
+                select(sync_state.c.contact_id, sync_state.c.connector, sync_state.c.external_id)
+                .where(sync_state.c.contact_id.in_(part))):
+            if (contact_id, connector) in found:
+                found[(contact_id, connector)] = replace(found[(contact_id, connector)],
+                                                         record=external_id)
     return found
 
 
-def is_echo(event: Mapping[str, Any], written: Written | None) -> bool:
-    """True when `event` shows what hub wrote (`written`), dated at or after hub's decision."""
+def is_echo(event: Mapping[str, Any], written: Written | None, record: str | None) -> bool:
+    """True when `event`, on `record`, shows what hub wrote there, dated at or after it."""
     if written is None or event.get("kind") not in _SHOWN_AS.get(written.status, ()):
         return False
+    if written.record is not None and record != written.record:
+        return False  # another record of the person: that system's own news
     at = _parse(event.get("at"))
     return at is None or at >= written.at
 
 
-def as_evidence(events: Iterable[Mapping[str, Any]],
-                written: Written | None) -> list[Mapping[str, Any]]:
+def as_evidence(events: Iterable[Mapping[str, Any]], written: Written | None,
+                record: str | None) -> list[Mapping[str, Any]]:
     """A record's observations as evidence, with hub's own writes recognised (see above)."""
     kept: list[Mapping[str, Any]] = []
     for event in events:
-        if not is_echo(event, written):
+        if written is None or not is_echo(event, written, record) \
+                or written.status == "unsubscribed":
             kept.append(event)
-        elif written is not None and written.status != "subscribed":
+        elif written.status == "pending":
             kept.append({**event, "at": written.stamp, "written_by_hub": True})
     return kept
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 
 from hub.connector import Capability, Connector, SystemKind
 from hub.consent import ledger
@@ -274,11 +274,19 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
                 outbox.c.connector == name, outbox.c.status == "pending",
                 outbox.c.contact_id == bindparam("cid")),
                 [{"cid": cid} for cid in sorted({q["contact_id"] for q in queued})])
-            existing = set(conn.execute(select(outbox.c.key).where(
-                outbox.c.key.in_([q["key"] for q in queued]))).scalars())
+            existing = dict(conn.execute(select(outbox.c.key, outbox.c.status).where(
+                outbox.c.key.in_([q["key"] for q in queued]))).all())
             fresh = [q for q in queued if q["key"] not in existing]
             if fresh:
                 conn.execute(insert(outbox), fresh)
+            # the same state written before and needed again (unsubscribed, subscribed,
+            # unsubscribed): the done row goes out once more instead of being taken as sent
+            again = [{"k": q["key"], "at": now, "rid": run_id} for q in queued
+                     if existing.get(q["key"]) == "done"]
+            if again:
+                conn.execute(update(outbox).where(outbox.c.key == bindparam("k")).values(
+                    status="pending", attempts=0, last_error=None, created_at=bindparam("at"),
+                    run_id=bindparam("rid")), again)
         batch.clear()
 
     for row in _candidates(conn, connector, run_id, full):

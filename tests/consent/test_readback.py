@@ -32,28 +32,36 @@ SHOP_DOI = event("doi_confirmed", "2026-02-01T09:00:00+00:00")
 ])
 def test_an_echo_shows_what_hub_wrote_dated_after_it(written: str, seen: dict[str, Any],
                                                       echo: bool) -> None:
-    assert is_echo(seen, Written(written, WROTE_AT)) is echo
-    assert is_echo(seen, None) is False
+    assert is_echo(seen, Written(written, WROTE_AT, "rec-1"), "rec-1") is echo
+    assert is_echo(seen, Written(written, WROTE_AT), "rec-1") is echo  # record not known yet
+    assert is_echo(seen, Written(written, WROTE_AT, "rec-1"), "rec-2") is False  # another
+    assert is_echo(seen, None, "rec-1") is False
 
 
 def test_a_subscription_hub_wrote_is_no_evidence_and_the_doi_still_decides() -> None:
     echo = event("single_opt_in", "2026-03-01T12:00:05+00:00")
     naive = decide([("shop", SHOP_DOI), ("newsletter", echo)])
     assert naive.state == "unconfirmed"  # the bug: hub's own write read as a newer opt-in
-    seen = as_evidence([echo], Written("subscribed", WROTE_AT))
+    seen = as_evidence([echo], Written("subscribed", WROTE_AT, "m1"), "m1")
     assert seen == []
     decided = decide([("shop", SHOP_DOI), *(("newsletter", e) for e in seen)])
     assert (decided.state, decided.source) == ("confirmed", "shop")
 
 
-def test_a_request_or_withdrawal_hub_wrote_counts_from_hubs_decision() -> None:
+def test_a_request_hub_wrote_counts_from_hubs_decision() -> None:
     (request,) = as_evidence([event("doi_requested", "2026-03-05T00:00:00+00:00")],
-                             Written("pending", WROTE_AT))
+                             Written("pending", WROTE_AT, "m1"), "m1")
     assert request["at"] == WROTE_AT.isoformat() and request["written_by_hub"]
     # an opt-out between hub's decision and the system's echo is not outranked by the echo
     opt_out = event("opt_out", "2026-03-02T00:00:00+00:00")
     assert decide([("crm", opt_out), ("newsletter", request)]).state == "unsubscribed"
-    (withdrawal,) = as_evidence([event("opt_out", "2026-03-05T00:00:00+00:00")],
-                                Written("unsubscribed", WROTE_AT))
-    newer_doi = event("doi_confirmed", "2026-03-03T00:00:00+00:00")
-    assert decide([("shop", newer_doi), ("newsletter", withdrawal)]).state == "confirmed"
+
+
+def test_a_withdrawal_is_never_moved_earlier_so_no_older_permission_can_win() -> None:
+    # hub wrote unsubscribed at noon; the person confirmed a DOI elsewhere, then opted out in
+    # the newsletter themselves: that opt-out must not be mistaken for hub's and dated noon
+    later = event("opt_out", "2026-03-05T00:00:00+00:00")
+    (kept,) = as_evidence([later], Written("unsubscribed", WROTE_AT, "m1"), "m1")
+    assert kept == later
+    doi = event("doi_confirmed", "2026-03-03T00:00:00+00:00")
+    assert decide([("shop", doi), ("newsletter", kept)]).state == "unsubscribed"
