@@ -9,7 +9,7 @@ foreground. Control endpoints: ``GET /_sandbox/stats``, ``POST /_sandbox/reset``
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -37,7 +37,9 @@ class Sandbox:
     def __init__(self, *, seed: int = 1, contacts: int = 3000, latency_ms: float = 0.0,
                  faults: str = "", rate_limit: bool = True, rate_scale: float = 1.0,
                  clock: Callable[[], float] = time.monotonic,
-                 now: Callable[[], datetime] = _utcnow) -> None:
+                 now: Callable[[], datetime] = _utcnow,
+                 hubspot_scopes: Iterable[str] | None = None,
+                 hubspot_stages: Mapping[str, str] | None = None) -> None:
         self.seed = seed
         self.contacts = contacts
         self.people: list[Person] = generate(seed, contacts)
@@ -47,9 +49,13 @@ class Sandbox:
         self.mailchimp = MailchimpSimulator(
             self.people, limits=MailchimpLimits(rate_limit=rate_limit, rate_scale=rate_scale),
             clock=clock, now=now)
-        self.hubspot = HubSpotSimulator(
-            self.people, limits=HubSpotLimits(rate_limit=rate_limit, rate_scale=rate_scale),
-            clock=clock, now=now)
+        # the HubSpot token's scopes (None: all) and the portal's lifecycle stages
+        hubspot_limits = HubSpotLimits(
+            rate_limit=rate_limit, rate_scale=rate_scale,
+            scopes=None if hubspot_scopes is None else frozenset(hubspot_scopes))
+        if hubspot_stages is not None:
+            hubspot_limits.lifecycle_stages = dict(hubspot_stages)
+        self.hubspot = HubSpotSimulator(self.people, limits=hubspot_limits, clock=clock, now=now)
         self.simulators: list[Any] = [self.hubspot, self.shopify, self.mailchimp]
         self.controls = Controls(seed=seed, latency_ms=latency_ms, faults=faults, throttled={
             "hubspot": self.hubspot.rate_limited_response,

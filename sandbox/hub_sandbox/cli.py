@@ -34,13 +34,17 @@ def serve(
                                                  help="Switch rate limiting off.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line with base URLs "
                                                          "and credentials, then serve.")] = False,
+    hubspot_scopes: Annotated[str | None, typer.Option(
+        help="Comma-separated scopes of the HubSpot token (default: all).")] = None,
 ) -> None:
     """Serve the simulators; Ctrl-C or SIGTERM stops them."""
     from hub_sandbox.app import Sandbox
 
     try:
         sandbox = Sandbox(seed=seed, contacts=contacts, latency_ms=latency_ms, faults=faults,
-                          rate_limit=not no_rate_limits, rate_scale=rate_scale)
+                          rate_limit=not no_rate_limits, rate_scale=rate_scale,
+                          hubspot_scopes=None if hubspot_scopes is None else
+                          [s.strip() for s in hubspot_scopes.split(",") if s.strip()])
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -115,27 +115,6 @@ def test_search_caps_at_ten_thousand() -> None:
         assert beyond.status_code == 400 and "10000" in beyond.json()["message"]
 
 
-def test_communication_preferences(api: HubSpot, running: RunningSandbox) -> None:
-    creds = running.credentials()["hubspot"]
-    headers = {"Authorization": f"Bearer {creds['token']}"}
-    base = f"{creds['base_url']}/communication-preferences/v3"
-    ok = httpx.post(f"{base}/subscribe", headers=headers, json={
-        "emailAddress": "doi@example.de", "subscriptionId": "1",
-        "legalBasis": "CONSENT_WITH_NOTICE", "legalBasisExplanation": "Double opt-in confirmed"})
-    assert ok.json()["status"] == "SUBSCRIBED"
-    httpx.post(f"{base}/unsubscribe", headers=headers,
-               json={"emailAddress": "doi@example.de", "subscriptionId": "1"})
-    status = httpx.get(f"{base}/status/email/doi@example.de", headers=headers).json()
-    assert status["subscriptionStatuses"][0]["status"] == "NOT_SUBSCRIBED"
-    again = httpx.post(f"{base}/subscribe", headers=headers, json={
-        "emailAddress": "doi@example.de", "subscriptionId": "1",
-        "legalBasis": "CONSENT_WITH_NOTICE"})
-    assert again.status_code == 400 and "cannot be resubscribed" in again.json()["message"]
-    seeded = running.sandbox.hubspot.subscriptions
-    assert any(s["legalBasisExplanation"].startswith("Double opt-in confirmed")
-               for s in seeded.values())
-
-
 def test_auth_and_ten_secondly_limit_on_a_fake_clock() -> None:
     now = [0.0]
     sim = HubSpotSimulator(generate(1, 30), limits=HubSpotLimits(rate_per_10s=3),
@@ -152,15 +131,3 @@ def test_auth_and_ten_secondly_limit_on_a_fake_clock() -> None:
         assert answers[3].json()["policyName"] == "TEN_SECONDLY_ROLLING"
         now[0] = 10.5
         assert httpx.get(url, headers=headers).status_code == 200
-
-
-def test_doi_evidence_is_on_the_status_entry(running: RunningSandbox) -> None:
-    sim = running.sandbox.hubspot
-    email = next(e for e, s in sim.subscriptions.items() if s.get("confirmedAt"))
-    creds = running.credentials()["hubspot"]
-    status = httpx.get(f"{creds['base_url']}/communication-preferences/v3/status/email/{email}",
-                       headers={"Authorization": f"Bearer {creds['token']}"}).json()
-    entry = status["subscriptionStatuses"][0]
-    assert entry["legalBasis"] == "CONSENT_WITH_NOTICE"
-    assert entry["doubleOptIn"]["confirmedAt"] and "Double opt-in confirmed" in \
-        entry["legalBasisExplanation"]

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from hub_sandbox.app import RunningSandbox, Sandbox
+from hub_sandbox.hubspot.preferences import Choice
 from hub_sandbox.people import Person
 from tests.e2e.conftest import run_hub, sandbox_config
 
@@ -135,9 +136,8 @@ def test_an_unsubscribe_in_mailchimp_reaches_shopify_and_hubspot_in_one_run(
                   and p.shopify.email and p.shopify.marketing_state == "SUBSCRIBED"
                   and not p.notes)
     hubspot = sandbox.sandbox.hubspot
-    hubspot.subscriptions[person.email] = {"status": "SUBSCRIBED",
-                                           "legalBasis": "CONSENT_WITH_NOTICE",
-                                           "legalBasisExplanation": "", "confirmedAt": None}
+    hubspot.preferences.set(person.email, 1, Choice("SUBSCRIBED", "2026-01-01T00:00:00.000Z",
+                                                    "FORM", "CONSENT_WITH_NOTICE"))
     sync(tmp_path, env)
     customer = sandbox.sandbox.shopify.shop.customer_by_email(person.email)
     assert customer is not None and customer.consent.state == "SUBSCRIBED"
@@ -149,7 +149,7 @@ def test_an_unsubscribe_in_mailchimp_reaches_shopify_and_hubspot_in_one_run(
                 ).raise_for_status()
     sync(tmp_path, env)
     assert customer.consent.state == "UNSUBSCRIBED"
-    assert hubspot.subscriptions[person.email]["status"] == "NOT_SUBSCRIBED"
+    assert hubspot.preferences.state(person.email) == "UNSUBSCRIBED"
     quiet = sync(tmp_path, env)
     assert all(c["updated"] == 0 for c in quiet["connectors"].values())
 

@@ -1,7 +1,9 @@
 """The HubSpot connector: contacts, lifecycle signals and e-mail subscriptions (CRM v3).
 
 It declares what it can do and wires the parts: `stream.ContactStream` reads,
-`batch.ContactBatch` writes, `subscriptions.Subscriptions` speaks communication preferences.
+`batch.ContactBatch` writes, `subscriptions.Subscriptions` speaks communication preferences
+(v4, or v3 as the fallback), `account_check.AccountCheck` tells `hub check` what the account
+lacks.
 Two HTTP clients come from hub's HTTP layer, each with its own client-side limit: one for the
 app's rolling 10 s window, a slower one for the search API's per-second policy.
 """
@@ -26,13 +28,18 @@ from hub.plugin import (
     SystemKind,
     WriteResult,
 )
+from hub_hubspot.account_check import AccountCheck
 from hub_hubspot.batch import MAX_INPUTS, ContactBatch
 from hub_hubspot.mapping import PropertyMap
 from hub_hubspot.responses import Account
 from hub_hubspot.settings import HubSpotSettings
-from hub_hubspot.stream import CONTACTS, SEARCH_LIMIT, ContactStream
-from hub_hubspot.subscriptions import Subscriptions
+from hub_hubspot.stream import SEARCH_LIMIT, ContactStream
+from hub_hubspot.subscriptions import DOI_BASIS, OWN_MARK, Change, Subscriptions
 from hub_hubspot.throttle import app_rate, classify, search_rate
+
+#: How hub explains its own subscribe writes (recognised as its own when read back).
+OWN_CONFIRMATION = (f"{OWN_MARK} double opt-in confirmed; the proof is in hub's consent "
+                    "ledger (hub consent show)")
 
 
 class HubSpotConnector(Connector):
@@ -63,7 +70,7 @@ class HubSpotConnector(Connector):
         if not isinstance(settings, HubSpotSettings):
             settings = HubSpotSettings.model_validate(settings.model_dump())
         super().__init__(settings, context)
-        self.mapping = PropertyMap(self.settings.properties)
+        self.mapping = PropertyMap(self.settings.properties, self.settings.lifecycle_stages)
         self.account = Account(self.name, self.settings.token)
 
     # -- clients (built on first use, so a connector that is never run needs no secret) -----
@@ -88,7 +95,11 @@ class HubSpotConnector(Connector):
     @cached_property
     def subscriptions(self) -> Subscriptions:
         """Communication preferences of this account."""
-        return Subscriptions(self.client, self.account, self.settings.subscription_id)
+        return Subscriptions(self.client, self.account, self.settings.subscription_id,
+                             api=self.settings.subscriptions_api,
+                             doi_sources=self.settings.doi_sources,
+                             batch_size=self.settings.status_batch_size,
+                             logger=self.context.logger)
 
     @cached_property
     def _batch(self) -> ContactBatch:
@@ -96,12 +107,10 @@ class HubSpotConnector(Connector):
 
     # -- the contract ------------------------------------------------------------------------
     def check(self) -> Sequence[Finding]:
-        """One cheap authenticated request; a refused token names the secret to fix."""
-        response = self.client.get(CONTACTS, params={"limit": 1})
-        self.account.check(response, "listing one contact")
-        if response.status_code != 200:
-            raise self.account.unexpected(response, "listing one contact")
-        return ()
+        """A refused token raises, naming the secret; missing scopes and lifecycle stages the
+        account lacks come back as findings (`account_check`)."""
+        token = self.context.secret(self.settings.token).get_secret_value()
+        return AccountCheck(self.client, self.account, self.settings, self.mapping).run(token)
 
     def read(self, stream: str, cursor: str | None) -> Iterator[Page]:
         """Contacts changed since `cursor` (None: all), then the ones archived since."""
@@ -117,28 +126,42 @@ class HubSpotConnector(Connector):
         yield from reader.read(cursor)
 
     def write(self, records: Sequence[OutboundRecord]) -> list[WriteResult]:
-        """Upsert by e-mail, update by id, archive deletes, then carry withdrawals.
+        """Upsert by e-mail, update by id, archive deletes, then the consent decisions.
 
-        hub's consent decision `unsubscribed` (an opt-out, bounce or complaint anywhere) is
-        applied to the contact's marketing subscription; subscribing is left to HubSpot's own
-        forms, since its v3 API cannot resubscribe after an opt-out anyway.
+        `unsubscribed` (an opt-out, bounce or complaint anywhere) unsubscribes the contact from
+        the subscription type (or from all e-mail with ``withdrawal = "all"``). `subscribed`,
+        which hub sends only on a proven double opt-in (docs/consent.md, rule 2), subscribes
+        on CONSENT_WITH_NOTICE, resubscribing after an opt-out where v4 allows it. `pending`
+        changes nothing: HubSpot's API cannot ask for a confirmation mail.
         """
         results = self._batch.write(records)
         answers = {r.key: r for r in results}
+        changes: list[Change] = []
+        everywhere: list[OutboundRecord] = []
         for record in records:
             email = str(record.fields.get("email") or "").strip()
             done = answers.get(record.key)
-            if record.consent != "unsubscribed" or not email or done is None \
-                    or done.status not in ("created", "updated", "unchanged"):
+            if record.consent not in ("unsubscribed", "subscribed") or not email \
+                    or done is None or done.status not in ("created", "updated", "unchanged"):
                 continue
-            changed = self.set_subscription(email, False, key=record.key)
-            if changed.status == "rejected":
-                answers[record.key] = WriteResult(record.key, "rejected",
-                                                  external_id=done.external_id,
-                                                  reason=changed.reason)
+            if record.consent == "subscribed":
+                changes.append(Change(record.key, email, True, DOI_BASIS, OWN_CONFIRMATION))
+            elif self.settings.withdrawal == "all" and self.subscriptions.api == "v4":
+                everywhere.append(record)
+            else:
+                changes.append(Change(record.key, email, False))
+        said = self.subscriptions.change_many(changes)
+        if everywhere:
+            self.subscriptions.unsubscribe_all(
+                [str(r.fields.get("email")).strip() for r in everywhere])
+            said.update({r.key: WriteResult(r.key, "updated") for r in everywhere})
+        for key, changed in said.items():
+            done = answers[key]
+            if changed.status in ("rejected", "retry"):
+                answers[key] = WriteResult(key, changed.status, external_id=done.external_id,
+                                           reason=changed.reason)
             elif changed.status == "updated" and done.status == "unchanged":
-                answers[record.key] = WriteResult(record.key, "updated",
-                                                  external_id=done.external_id)
+                answers[key] = WriteResult(key, "updated", external_id=done.external_id)
         return [answers[r.key] for r in records]
 
     def close(self) -> None:
@@ -155,12 +178,16 @@ class HubSpotConnector(Connector):
         """Subscribe or unsubscribe `email` to the configured subscription type.
 
         `legal_basis` is one of HubSpot's GDPR bases (``CONSENT_WITH_NOTICE`` for a proven
-        opt-in) and is required to subscribe. HubSpot's v3 API cannot resubscribe a contact who
-        opted out: that comes back ``rejected`` with the reason, as does any other refusal.
+        opt-in) and is required to subscribe. v4 can resubscribe a contact who opted out; v3
+        cannot, and that comes back ``rejected`` with the reason, as does any other refusal.
         `key` (default: the e-mail) is the answer's key, for the outbox.
         """
-        return self.subscriptions.change(key or email, email, subscribed, legal_basis,
-                                         explanation)
+        change = Change(key or email, email, subscribed, legal_basis, explanation)
+        return self.subscriptions.change_many([change])[change.key]
+
+    def unsubscribe_all(self, emails: Sequence[str]) -> int:
+        """Opt `emails` out of every e-mail subscription type, portal-wide (v4 only)."""
+        return self.subscriptions.unsubscribe_all(emails)
 
     def gdpr_delete(self, email: str) -> bool:
         """Erase the contact with `email` for good (GDPR Art. 17); False when none exists."""

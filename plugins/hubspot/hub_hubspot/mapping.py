@@ -45,6 +45,7 @@ LEAD_KEYS: Final = ("lead.stage", "lead.status", "lead.owner", "lead.properties"
 MODIFIED: Final = "lastmodifieddate"
 
 _PROPERTY_NAME = re.compile(r"^[a-z0-9_]+$")
+_STAGE_VALUE = re.compile(r"^[a-z0-9_]+$")
 
 
 def check_overrides(overrides: Mapping[str, str]) -> dict[str, str]:
@@ -81,6 +82,28 @@ def check_overrides(overrides: Mapping[str, str]) -> dict[str, str]:
     return dict(overrides)
 
 
+def check_stages(overrides: Mapping[str, str]) -> dict[str, str]:
+    """Validated ``lifecycle_stages``: keys are hub's stages, values internal stage values."""
+    clean: dict[str, str] = {}
+    for name, value in overrides.items():
+        stage = Stage.parse(name)  # raises ValueError listing the stages
+        if stage is Stage.SAL:
+            raise ValueError("lifecycle_stages: sal has no HubSpot stage (sales accept a lead "
+                             "through hs_lead_status); leave it out")
+        if value and not _STAGE_VALUE.match(value):
+            raise ValueError(f"lifecycle_stages.{name}: {value!r} is not a lifecycle stage's "
+                             "internal value (as in Settings → Objects → Contacts → Lifecycle "
+                             "stage: lower-case letters, digits, underscores)")
+        clean[stage.value] = value
+    return clean
+
+
+def stage_values(overrides: Mapping[str, str] | None = None) -> dict[Stage, str]:
+    """hub stage → this account's internal value, for every stage hub may write."""
+    merged = {**HUBSPOT_STAGES, **{Stage(k): v for k, v in (overrides or {}).items()}}
+    return {stage: value for stage, value in merged.items() if value}
+
+
 def _suggest(name: str) -> str:
     choices = list(GOLDEN_FIELDS)
     # people often type HubSpot's name where the golden one belongs ("firstname")
@@ -100,10 +123,15 @@ class UnmappedField(ValueError):
 class PropertyMap:
     """The effective mapping of one connector instance (defaults plus overrides)."""
 
-    def __init__(self, overrides: Mapping[str, str] | None = None) -> None:
+    def __init__(self, overrides: Mapping[str, str] | None = None,
+                 stages: Mapping[str, str] | None = None) -> None:
         merged = {**DEFAULT_PROPERTIES, **(overrides or {})}
         self.to_property: dict[str, str] = {f: p for f, p in merged.items() if p}
         self.to_field: dict[str, str] = {p: f for f, p in self.to_property.items()}
+        #: hub stage → the account's value; the account's value → HubSpot's standard name,
+        #: so hub reads a renamed stage as the stage it stands for
+        self.stages = stage_values(stages)
+        self._standard = {self.stages[s]: HUBSPOT_STAGES[s] for s in self.stages}
 
     @property
     def email_property(self) -> str:
@@ -127,18 +155,22 @@ class PropertyMap:
                 found[field] = str(value)
         return found
 
-    @staticmethod
-    def signals(properties: Mapping[str, Any]) -> dict[str, str]:
-        """The sales-owned properties (lifecycle stage, lead status) that are set."""
-        return {p: str(properties[p]) for p in SIGNAL_PROPERTIES
-                if properties.get(p) not in (None, "")}
+    def signals(self, properties: Mapping[str, Any]) -> dict[str, str]:
+        """The sales-owned properties (lifecycle stage, lead status) that are set; a mapped
+        stage arrives under HubSpot's standard name."""
+        found = {p: str(properties[p]) for p in SIGNAL_PROPERTIES
+                 if properties.get(p) not in (None, "")}
+        if "lifecyclestage" in found:
+            found["lifecyclestage"] = self._standard.get(found["lifecyclestage"],
+                                                         found["lifecyclestage"])
+        return found
 
     def properties(self, fields: Mapping[str, Any]) -> dict[str, str]:
         """HubSpot properties for golden `fields`; raises `UnmappedField` for the first gap."""
         out: dict[str, str] = {}
         for name, value in fields.items():
             if name in LEAD_KEYS:
-                out.update(lead_properties(name, value))
+                out.update(lead_properties(name, value, self.stages))
                 continue
             if name in SIGNAL_PROPERTIES:
                 prop = name
@@ -171,17 +203,20 @@ def property_value(value: Any) -> str:
     return str(value)
 
 
-def lead_properties(name: str, value: Any) -> dict[str, str]:
+def lead_properties(name: str, value: Any,
+                    stages: Mapping[Stage, str] | None = None) -> dict[str, str]:
     """HubSpot properties for one of hub's ``lead.*`` keys.
 
-    The stage becomes `lifecyclestage` in HubSpot's words (SAL has none: sales mark it with
-    the lead status, so nothing is written); HubSpot itself ignores a backward move. The
+    The stage becomes `lifecyclestage` in the account's words (`stages`, default HubSpot's
+    standard values; SAL has none: sales mark it with the lead status, and a stage mapped to
+    "" is not written either); HubSpot itself ignores a backward move. The
     owner goes to `hubspot_owner_id`, the lead status to `hs_lead_status`, and
     `lead.properties` (score, value, ... as configured) to the properties it names.
     """
     if name == "lead.stage":
         stage = Stage(str(value))
-        return {} if stage is Stage.SAL else {"lifecyclestage": HUBSPOT_STAGES[stage]}
+        written = (stage_values() if stages is None else stages).get(stage)
+        return {"lifecyclestage": written} if written and stage is not Stage.SAL else {}
     if name == "lead.status":
         return {"hs_lead_status": str(value)}
     if name == "lead.owner":

@@ -24,6 +24,30 @@ def message(response: httpx.Response) -> str:
     return response.text[:300] or f"HTTP {response.status_code}"
 
 
+def missing_scopes(response: httpx.Response) -> list[str] | None:
+    """The scopes a 403 ``MISSING_SCOPES`` asks for (None: not that refusal).
+
+    HubSpot names them under ``errors[].context.requiredScopes`` (HubSpot/hubspot-api-nodejs
+    #268) or, in the v4 reference's error model, as a string ``{missingScopes=[a, b]}``;
+    both are read, and an answer naming none gives an empty list.
+    """
+    if response.status_code != 403:
+        return None
+    body = error_body(response)
+    if body.get("category") != "MISSING_SCOPES":
+        return None
+    found: list[str] = []
+    for error in body.get("errors") or ():
+        context = error.get("context") if isinstance(error, Mapping) else None
+        if isinstance(context, Mapping):
+            for key in ("requiredScopes", "requiredGranularScopes", "missingScopes"):
+                found.extend(str(s) for s in context.get(key) or ())
+        elif isinstance(context, str) and "=[" in context:
+            inner = context.split("=[", 1)[1].split("]", 1)[0]
+            found.extend(s.strip() for s in inner.split(",") if s.strip())
+    return list(dict.fromkeys(found))
+
+
 def json_object(response: httpx.Response, what: str) -> Mapping[str, Any]:
     """The response's JSON object, or a `ConnectorError` naming what was asked."""
     try:
@@ -53,10 +77,13 @@ class Account:
                 f"private-app token in secret {self.token.secret!r}: run `hub secrets set "
                 f"{self.token.secret}` or set {env_var_name(self.token.secret)}")
         if status == 403:
+            scopes = missing_scopes(response)
+            needed = f"the scope {' or '.join(scopes)}" if scopes else \
+                "the scopes `hub check` lists for this connector"
             raise UnreachableError(
                 f"{where}: HubSpot denied {what} (403): {message(response)} — give the private "
-                "app the scopes crm.objects.contacts.read/write and communication_preferences "
-                "read/write")
+                f"app {needed} (Settings → Integrations → Private apps → Scopes); "
+                "`hub check` lists every scope hub needs")
         if status == 429 and policy_name(response) == "DAILY":
             raise UnreachableError(
                 f"{where}: HubSpot's daily API limit is used up ({message(response)}); it "

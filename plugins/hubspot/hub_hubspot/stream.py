@@ -160,15 +160,17 @@ class ContactStream:
 
     # -- records -----------------------------------------------------------------------------
     def _records(self, raws: Sequence[Mapping[str, Any]]) -> list[SourceRecord]:
-        return [self._record(r, self._consent(r)) for r in raws]
+        """The page's records, with the subscription statuses of all of them read together
+        (v4: two batch requests per 100 addresses)."""
+        emails = [str(self._email(r) or "") for r in raws]
+        consent: Mapping[str, Sequence[ConsentObservation]] = {}
+        if self._subscriptions is not None:
+            consent = self._subscriptions.observe_many([e for e in emails if e])
+        return [self._record(r, consent.get(e.strip().lower(), ()) if e else ())
+                for r, e in zip(raws, emails, strict=True)]
 
-    def _consent(self, raw: Mapping[str, Any]) -> Sequence[ConsentObservation]:
-        if self._subscriptions is None:
-            return ()
-        email = (raw.get("properties") or {}).get(self._map.email_property)
-        if not email:
-            return ()
-        return self._subscriptions.observe(str(email))
+    def _email(self, raw: Mapping[str, Any]) -> Any:
+        return (raw.get("properties") or {}).get(self._map.email_property)
 
     def _record(self, raw: Mapping[str, Any], consent: Sequence[ConsentObservation], *,
                 deleted: bool = False) -> SourceRecord:

@@ -58,3 +58,12 @@ def test_lead_keys_go_to_owner_status_and_configured_properties() -> None:
     # SAL has no HubSpot stage (sales mark it by lead status); score/band/tags only as mapped
     assert written == {"email": "a@b.com", "hs_lead_status": "NEW",
                        "hubspot_owner_id": "77", "hub_score": "64", "hub_premium": "true"}
+
+
+def test_a_mapped_stage_is_written_and_read_in_the_accounts_words() -> None:
+    mapping = PropertyMap(stages={"mql": "1234567", "evangelist": ""})
+    assert mapping.properties({"lead.stage": "mql"}) == {"lifecyclestage": "1234567"}
+    assert mapping.properties({"lead.stage": "evangelist"}) == {}
+    assert mapping.properties({"lead.stage": "customer"}) == {"lifecyclestage": "customer"}
+    assert mapping.signals({"lifecyclestage": "1234567"}) == {
+        "lifecyclestage": "marketingqualifiedlead"}

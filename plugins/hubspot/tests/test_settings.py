@@ -65,3 +65,17 @@ def test_bad_values_name_their_key(key: str, value: object, word: str) -> None:
     with pytest.raises(ValidationError) as info:
         HubSpotSettings.model_validate({**BASE, key: value})
     assert word in str(info.value)
+
+
+def test_lifecycle_stages_name_hub_stages_and_internal_values() -> None:
+    settings = HubSpotSettings.model_validate({**BASE, "lifecycle_stages": {
+        "MQL": "1234567", "evangelist": ""}})
+    assert settings.lifecycle_stages == {"mql": "1234567", "evangelist": ""}
+    with pytest.raises(ValidationError) as unknown:
+        HubSpotSettings.model_validate({**BASE, "lifecycle_stages": {"hot": "lead"}})
+    assert "'hot' is not a lifecycle stage" in str(unknown.value)
+    with pytest.raises(ValidationError) as sal:
+        HubSpotSettings.model_validate({**BASE, "lifecycle_stages": {"sal": "x"}})
+    assert "hs_lead_status" in str(sal.value)
+    with pytest.raises(ValidationError):
+        HubSpotSettings.model_validate({**BASE, "lifecycle_stages": {"mql": "Marketing QL"}})

@@ -7,13 +7,20 @@ the 10,000-result cap, the body and filter-count limits); batch read/create/upda
 archive (max 100 inputs, 207 with per-input errors); property validation for
 ``lifecyclestage`` and ``hs_lead_status`` (lifecycle moves forward only: an earlier stage is
 silently ignored unless ``lifecycle_backward_allowed``); custom properties; GDPR delete;
-communication preferences v3; the TEN_SECONDLY_ROLLING and search SECONDLY limits with
-HubSpot's headers and 429 bodies, on an injected clock.
+communication preferences v4 and v3 (`preferences`); the TEN_SECONDLY_ROLLING and search
+SECONDLY limits with HubSpot's headers and 429 bodies, on an injected clock.
 
-DOI evidence: HubSpot documents little about it [U], so a subscription seeded with a
-confirmed double opt-in carries ``legalBasis = CONSENT_WITH_NOTICE``, ``legalBasisExplanation
-= "Double opt-in confirmed <ISO time>"`` and, standing for HubSpot's own double opt-in
-setting, ``doubleOptIn = {"confirmedAt": "<ISO time>"}`` on the status entry.
+Scopes: a token carries the scopes `HubSpotLimits.scopes` names (None: every scope), and an
+endpoint whose scopes the token lacks answers 403 ``MISSING_SCOPES`` in the body HubSpot sends
+(quoted in HubSpot/hubspot-api-nodejs#268: message, ``errors[0].context.requiredScopes``,
+``links.scopes``). Which scope each endpoint needs is in `SCOPES`, from the reference pages'
+"Required Scopes" and the scopes reference (developers.hubspot.com/docs/apps/.../scopes). The
+private-app token-info endpoint (``POST /oauth/v2/private-apps/get/access-token-info``,
+body ``{"tokenKey"}``, the private apps guide) tells which scopes a token has.
+
+Lifecycle stages: an account may add, rename and remove stages (changelog 2022-09); the
+simulator's stages are `HubSpotLimits.lifecycle_stages` (internal value → label), served as
+the options of ``GET /crm/v3/properties/contacts/lifecyclestage`` and enforced on writes.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -32,16 +39,27 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from hub_sandbox.hubspot.preferences import PreferenceError, Preferences, seed_choice
 from hub_sandbox.hubspot.search import DATE_PROPERTIES, OPERATORS, search
 from hub_sandbox.people import Person
 
-LIFECYCLE = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead",
-             "opportunity", "customer", "evangelist", "other")
 LEAD_STATUS = ("NEW", "OPEN", "IN_PROGRESS", "OPEN_DEAL", "UNQUALIFIED",
                "ATTEMPTED_TO_CONTACT", "CONNECTED", "BAD_TIMING")
-LEGAL_BASES = ("LEGITIMATE_INTEREST_PQL", "LEGITIMATE_INTEREST_CLIENT",
-               "PERFORMANCE_OF_CONTRACT", "CONSENT_WITH_NOTICE", "NON_GDPR",
-               "PROCESS_AND_STORE", "LEGITIMATE_INTEREST_OTHER")
+#: HubSpot's default stage labels (internal value → label).
+DEFAULT_STAGES = {"subscriber": "Subscriber", "lead": "Lead",
+                  "marketingqualifiedlead": "Marketing Qualified Lead",
+                  "salesqualifiedlead": "Sales Qualified Lead", "opportunity": "Opportunity",
+                  "customer": "Customer", "evangelist": "Evangelist", "other": "Other"}
+CONTACTS_READ = "crm.objects.contacts.read"
+CONTACTS_WRITE = "crm.objects.contacts.write"
+PREFS_READ = ("communication_preferences.read", "communication_preferences.read_write")
+PREFS_WRITE = ("communication_preferences.write", "communication_preferences.read_write")
+BATCH_READ = "communication_preferences.statuses.batch.read"
+BATCH_WRITE = "communication_preferences.statuses.batch.write"
+#: Every scope the simulator knows; a token gets these unless `HubSpotLimits.scopes` says.
+ALL_SCOPES = frozenset({CONTACTS_READ, CONTACTS_WRITE, "crm.schemas.contacts.read",
+                        "crm.schemas.contacts.write", *PREFS_READ, *PREFS_WRITE, BATCH_READ,
+                        BATCH_WRITE})
 STANDARD = ("email", "firstname", "lastname", "phone", "company", "jobtitle", "address", "city",
             "zip", "state", "country", "lifecyclestage", "hs_lead_status", "createdate",
             "lastmodifieddate", "hs_object_id", "hubspot_owner_id", "hs_language",
@@ -72,6 +90,21 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def required_scopes(method: str, path: str) -> tuple[str, ...]:
+    """The scopes of which a token needs one for `method path` (empty: none)."""
+    if path.startswith("/communication-preferences/v4/statuses/batch/"):
+        return (BATCH_READ,) if path.endswith("/read") else (BATCH_WRITE,)
+    if path.startswith("/communication-preferences/"):
+        return PREFS_READ if method == "GET" else PREFS_WRITE
+    if path.startswith("/crm/v3/properties/"):
+        return ("crm.schemas.contacts.read",) if method == "GET" \
+            else ("crm.schemas.contacts.write",)
+    if path.startswith("/crm/v3/objects/contacts"):
+        reading = method == "GET" or path.endswith(("/search", "/batch/read"))
+        return (CONTACTS_READ,) if reading else (CONTACTS_WRITE,)
+    return ()
+
+
 @dataclass
 class HubSpotLimits:
     """Documented limits; [U] ones are settings."""
@@ -92,6 +125,23 @@ class HubSpotLimits:
     search_has_rate_headers: bool = False
     rate_limit: bool = True
     rate_scale: float = 1.0
+    #: The token's scopes (None: all of `ALL_SCOPES`); a missing one is a 403 MISSING_SCOPES.
+    scopes: frozenset[str] | None = None
+    #: The account's lifecycle stages in order, internal value → label (customisable).
+    lifecycle_stages: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_STAGES))
+    #: [U] v4 batch input limit (not stated; HubSpot's other batch endpoints take 100).
+    status_batch_max: int = 100
+    #: GDPR features on: subscribing needs a legal basis.
+    gdpr: bool = True
+    #: [U] `source` strings on v4 statuses (HubSpot does not document the values).
+    doi_source: str = "DOUBLE_OPT_IN"
+    form_source: str = "FORM"
+    unsubscribe_source: str = "UNSUBSCRIBE_LINK"
+    api_source: str = "API"
+
+    def granted(self) -> frozenset[str]:
+        """The scopes the sandbox token carries."""
+        return ALL_SCOPES if self.scopes is None else frozenset(self.scopes)
 
 
 class HubSpotError(Exception):
@@ -130,11 +180,16 @@ class HubSpotSimulator:
         """Back to the seeded account with fresh rate windows."""
         self.contacts: dict[str, dict[str, Any]] = {}
         self.by_email: dict[str, str] = {}
-        self.properties: dict[str, dict[str, str]] = {
+        self.properties: dict[str, dict[str, Any]] = {
             name: {"name": name, "label": name, "type": "string", "fieldType": "text",
                    "groupName": "contactinformation"} for name in STANDARD}
-        self.subscriptions: dict[str, dict[str, Any]] = {}
-        self.portal_opt_out: set[str] = set()
+        for name, choices in (("lifecyclestage", self.limits.lifecycle_stages),
+                              ("hs_lead_status", {s: s.replace("_", " ").title()
+                                                  for s in LEAD_STATUS})):
+            self.properties[name].update(type="enumeration", fieldType="select", options=[
+                {"label": label, "value": value, "displayOrder": n, "hidden": False}
+                for n, (value, label) in enumerate(choices.items())])
+        self.preferences = Preferences(self.limits, lambda: _iso(self.now()))
         self.next_id = 100_001
         self.calls: deque[float] = deque()
         self.searches: deque[float] = deque()
@@ -149,12 +204,10 @@ class HubSpotSimulator:
                      "country": view.country, "lifecyclestage": view.lifecyclestage,
                      "hs_lead_status": view.hs_lead_status}
             record = self._new(props, view.created_at, view.updated_at)
-            if view.subscription_status:
-                confirmed = _iso(view.doi_confirmed_at) if view.doi_confirmed_at else None
-                self.subscriptions[record["properties"]["email"].lower()] = {
-                    "status": view.subscription_status, "legalBasis": view.legal_basis,
-                    "legalBasisExplanation": f"Double opt-in confirmed {confirmed}"
-                    if confirmed else "", "confirmedAt": confirmed}
+            choice = seed_choice(view.subscription_status, view.legal_basis,
+                                 view.doi_confirmed_at, view.updated_at, _iso, self.limits)
+            if choice is not None:
+                self.preferences.set(record["properties"]["email"], 1, choice)
 
     def _new(self, props: dict[str, Any], created: datetime, updated: datetime) -> dict[str, Any]:
         cid = str(self.next_id)
@@ -176,7 +229,7 @@ class HubSpotSimulator:
         """Contact counts for /_sandbox/stats."""
         archived = sum(1 for c in self.contacts.values() if c["archived"])
         return {"contacts": len(self.contacts) - archived, "archived": archived,
-                "subscriptions": len(self.subscriptions)}
+                "subscriptions": self.preferences.count()}
 
     def credentials(self, base_url: str) -> dict[str, str]:
         """What `hub sandbox serve --json` prints for HubSpot."""
@@ -193,6 +246,7 @@ class HubSpotSimulator:
     def _validate(self, props: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
         problems: list[dict[str, Any]] = []
         clean: dict[str, Any] = {}
+        stages = list(self.limits.lifecycle_stages)
         for name, value in props.items():
             text = None if value is None else str(value)
             if name not in self.properties:
@@ -200,7 +254,7 @@ class HubSpotSimulator:
                                  "exist", "error": "PROPERTY_DOESNT_EXIST", "name": name})
             elif name in READ_ONLY:
                 continue
-            elif text and ((name == "lifecyclestage" and text not in LIFECYCLE)
+            elif text and ((name == "lifecyclestage" and text not in stages)
                               or (name == "hs_lead_status" and text not in LEAD_STATUS)):
                 problems.append({"isValid": False, "message": f"{text} was not one of the "
                                  "allowed options", "error": "INVALID_OPTION", "name": name})
@@ -210,7 +264,7 @@ class HubSpotSimulator:
             elif name == "lifecyclestage" and text and current and not \
                     self.limits.lifecycle_backward_allowed:
                 before = current.get("lifecyclestage")
-                if before in LIFECYCLE and LIFECYCLE.index(text) < LIFECYCLE.index(before):
+                if before in stages and stages.index(text) < stages.index(before):
                     continue  # HubSpot silently ignores a backward move
                 clean[name] = text
             else:
@@ -302,6 +356,8 @@ class HubSpotSimulator:
         """Every endpoint, most specific first."""
         c = "/crm/v3/objects/contacts"
         p = "/communication-preferences/v3"
+        v4 = "/communication-preferences/v4/statuses"
+        prefs = self.preferences
         return [
             Route(c + "/search", self._endpoint(self._search, searching=True), methods=["POST"]),
             Route(c + "/batch/{action}", self._endpoint(self._batch), methods=["POST"]),
@@ -312,10 +368,21 @@ class HubSpotSimulator:
                   methods=["GET", "PATCH", "DELETE"]),
             Route("/crm/v3/properties/contacts", self._endpoint(self._properties),
                   methods=["GET", "POST"]),
-            Route(p + "/definitions", self._endpoint(self._definitions), methods=["GET"]),
-            Route(p + "/status/email/{email}", self._endpoint(self._status), methods=["GET"]),
-            Route(p + "/subscribe", self._endpoint(self._subscribe), methods=["POST"]),
-            Route(p + "/unsubscribe", self._endpoint(self._unsubscribe), methods=["POST"]),
+            Route("/crm/v3/properties/contacts/{name}", self._endpoint(self._property),
+                  methods=["GET"]),
+            Route(p + "/definitions", self._endpoint(prefs.definitions), methods=["GET"]),
+            Route(p + "/status/email/{email}", self._endpoint(prefs.status_v3),
+                  methods=["GET"]),
+            Route(p + "/subscribe", self._endpoint(prefs.subscribe_v3), methods=["POST"]),
+            Route(p + "/unsubscribe", self._endpoint(prefs.unsubscribe_v3), methods=["POST"]),
+            Route(v4 + "/batch/read", self._endpoint(prefs.batch_read), methods=["POST"]),
+            Route(v4 + "/batch/write", self._endpoint(prefs.batch_write), methods=["POST"]),
+            Route(v4 + "/batch/unsubscribe-all", self._endpoint(prefs.batch_unsubscribe_all),
+                  methods=["POST"]),
+            Route(v4 + "/batch/unsubscribe-all/read", self._endpoint(prefs.batch_wide_read),
+                  methods=["POST"]),
+            Route("/oauth/v2/private-apps/get/access-token-info", self._token_info,
+                  methods=["POST"]),
             Route("/account-info/v3/api-usage/daily/private-apps", self._endpoint(self._usage),
                   methods=["GET"]),
         ]
@@ -325,6 +392,9 @@ class HubSpotSimulator:
         async def endpoint(request: Request) -> Response:
             if request.headers.get("authorization") != f"Bearer {self.limits.token}":
                 return HubSpotError(401, AUTH_MESSAGE, "INVALID_AUTHENTICATION").response()
+            missing = self._missing_scopes(request)
+            if missing is not None:
+                return missing
             limited = self._limited(searching)
             if limited is not None:
                 return limited
@@ -332,12 +402,41 @@ class HubSpotSimulator:
                 result = await handler(request)
             except HubSpotError as exc:
                 response = exc.response()
+            except PreferenceError as exc:
+                response = HubSpotError(exc.status, exc.message, exc.category).response()
             else:
                 response = result if isinstance(result, Response) else JSONResponse(result)
             if not searching or self.limits.search_has_rate_headers:
                 response.headers.update(self._headers())
             return response
         return endpoint
+
+    def _missing_scopes(self, request: Request) -> Response | None:
+        """HubSpot's 403 when the token lacks every scope that would allow the call."""
+        accepted = required_scopes(request.method, request.url.path)
+        if not accepted or set(accepted) & self.limits.granted():
+            return None
+        return HubSpotError(
+            403, "This app hasn't been granted all required scopes to make this call. Read "
+            "more about required scopes here: https://developers.hubspot.com/scopes.",
+            "MISSING_SCOPES",
+            errors=[{"message": "One or more of the following scopes are required.",
+                     "context": {"requiredScopes": list(accepted)}}],
+            links={"scopes": "https://developers.hubspot.com/scopes"}).response()
+
+    async def _token_info(self, request: Request) -> Response:
+        """Which scopes a private-app token carries (the private apps guide)."""
+        body = await request.json()
+        if body.get("tokenKey") != self.limits.token:
+            return HubSpotError(401, AUTH_MESSAGE, "INVALID_AUTHENTICATION").response()
+        return JSONResponse({"userId": 1, "hubId": 1234567, "appId": 7654321,
+                             "scopes": sorted(self.limits.granted())})
+
+    async def _property(self, request: Request) -> Any:
+        name = request.path_params["name"]
+        if name not in self.properties:
+            raise HubSpotError(404, f"Unable to find property {name}", "OBJECT_NOT_FOUND")
+        return self.properties[name]
 
     @staticmethod
     def _wanted(request: Request) -> list[str] | None:
@@ -491,7 +590,7 @@ class HubSpotSimulator:
         email = (record["properties"].get("email") or "").lower()
         del self.contacts[record["id"]]
         self.by_email.pop(email, None)
-        self.subscriptions.pop(email, None)
+        self.preferences.forget(email)
         return Response(status_code=204)
 
     async def _merge(self, request: Request) -> Any:
@@ -519,56 +618,6 @@ class HubSpotSimulator:
                                  "fieldType": body.get("fieldType", "text"),
                                  "groupName": body.get("groupName", "contactinformation")}
         return JSONResponse(self.properties[name], status_code=201)
-
-    async def _definitions(self, request: Request) -> Any:
-        return {"subscriptionDefinitions": [{
-            "id": "1", "name": "Marketing newsletter", "description": "Newsletter and offers",
-            "isActive": True, "isDefault": True, "isInternal": False,
-            "purpose": "Marketing", "communicationMethod": "Email"}]}
-
-    def _status_object(self, email: str) -> dict[str, Any]:
-        entry = self.subscriptions.get(email.lower())
-        statuses = []
-        if entry is not None or email.lower() in self.portal_opt_out:
-            entry = entry or {"status": "NOT_SUBSCRIBED", "legalBasis": None,
-                              "legalBasisExplanation": ""}
-            statuses.append({"id": "1", "name": "Marketing newsletter",
-                             "description": "Newsletter and offers", "status": entry["status"],
-                             "sourceOfStatus": "PORTAL_WIDE_STATUS"
-                             if email.lower() in self.portal_opt_out else "SUBSCRIPTION_STATUS",
-                             "legalBasis": entry["legalBasis"],
-                             "legalBasisExplanation": entry["legalBasisExplanation"]})
-            if entry.get("confirmedAt"):
-                statuses[-1]["doubleOptIn"] = {"confirmedAt": entry["confirmedAt"]}
-        return {"recipient": email, "subscriptionStatuses": statuses}
-
-    async def _status(self, request: Request) -> Any:
-        return self._status_object(request.path_params["email"])
-
-    async def _subscribe(self, request: Request) -> Any:
-        body = await request.json()
-        email = str(body.get("emailAddress", "")).lower()
-        if body.get("legalBasis") and body["legalBasis"] not in LEGAL_BASES:
-            raise HubSpotError(400, f"Invalid legal basis {body['legalBasis']!r}",
-                               "VALIDATION_ERROR")
-        entry = self.subscriptions.get(email)
-        if email in self.portal_opt_out or (entry and entry.get("opted_out")):
-            raise HubSpotError(400, f"{email} has opted out and cannot be resubscribed through "
-                               "this API", "VALIDATION_ERROR")
-        self.subscriptions[email] = {"status": "SUBSCRIBED",
-                                     "legalBasis": body.get("legalBasis"),
-                                     "legalBasisExplanation": body.get("legalBasisExplanation",
-                                                                       "")}
-        return self._status_object(email)["subscriptionStatuses"][0]
-
-    async def _unsubscribe(self, request: Request) -> Any:
-        body = await request.json()
-        email = str(body.get("emailAddress", "")).lower()
-        entry = self.subscriptions.get(email)
-        if entry is None or entry["status"] != "SUBSCRIBED":
-            raise HubSpotError(400, f"{email} is already unsubscribed", "VALIDATION_ERROR")
-        entry.update(status="NOT_SUBSCRIBED", opted_out=True)
-        return self._status_object(email)["subscriptionStatuses"][0]
 
     async def _usage(self, request: Request) -> Any:
         return {"results": [{"name": "private-apps-api-calls-daily",
