@@ -8,8 +8,9 @@ unsubscribe hub carried shows up dated when hub wrote it). So an observation tha
 status hub last wrote to that system for that contact, on the record hub wrote to, dated at
 or after hub's decision, is hub's own write read back:
 
-- a permission hub wrote (``subscribed``) is not evidence at all: the evidence hub wrote on
-  still decides, and it is never replaced by a weaker or newer copy of itself;
+- a subscription hub wrote, shown without proof of its own (no confirmation time), is not
+  evidence at all: the evidence hub wrote on still decides, and it is never replaced by a
+  weaker or newer copy of itself (a confirmed DOI with its own time there is the person's);
 - a confirmation request hub wrote still says what the system does now (a mail is out), but
   dated when hub decided it, so it never outranks what happened in between;
 - a withdrawal hub wrote stays a withdrawal, dated as the system reports it: should the
@@ -32,9 +33,11 @@ from sqlalchemy import Connection, func, select
 from hub.store.bulk import chunks
 from hub.store.schema import consent_ledger, sync_state
 
-#: The observation kinds a system shows after hub wrote each status.
+#: The observation kinds a system shows after hub wrote each status. A subscription hub
+#: wrote shows as one without proof of its own; a confirmed double opt-in on that record,
+#: with its own confirmation time, is the person's and counts.
 _SHOWN_AS: dict[str, frozenset[str]] = {
-    "subscribed": frozenset({"doi_confirmed", "single_opt_in", "signup"}),
+    "subscribed": frozenset({"single_opt_in", "signup"}),
     "pending": frozenset({"doi_requested"}),
     "unsubscribed": frozenset({"opt_out"}),
 }

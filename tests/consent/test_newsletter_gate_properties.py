@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -79,6 +79,12 @@ def configs(draw: Any) -> tuple[list[str], str | None]:
 
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+# found by this property: the person's own DOI on the record hub had subscribed was taken for
+# hub's write and dropped, leaving an older single opt-in to decide
+@example(config=(["crm", "letter"], "crm"),
+         steps=[(1, "bert@example.de", "doi_confirmed", True),
+                (1, "bert@example.de", "single_opt_in", False),
+                (0, "bert@example.de", "doi_confirmed", False)])
 @given(config=configs(), steps=st.lists(st.tuples(
     st.integers(0, 3), st.sampled_from(ADDRESSES),
     st.sampled_from(("single_opt_in", "signup", "doi_confirmed", "opt_out", "bounce",

@@ -22,7 +22,7 @@ SHOP_DOI = event("doi_confirmed", "2026-02-01T09:00:00+00:00")
 
 @pytest.mark.parametrize(("written", "seen", "echo"), [
     ("subscribed", event("single_opt_in", "2026-03-01T12:00:05+00:00"), True),
-    ("subscribed", event("doi_confirmed", "2026-03-01T12:00:05+00:00"), True),
+    ("subscribed", event("doi_confirmed", "2026-03-01T12:00:05+00:00"), False),  # proof
     ("subscribed", event("single_opt_in", "2026-01-01T00:00:00+00:00"), False),  # older
     ("subscribed", event("opt_out", "2026-03-02T00:00:00+00:00"), False),  # their own news
     ("pending", event("doi_requested", "2026-03-01T12:00:00+00:00"), True),
