@@ -47,6 +47,21 @@ class Capability(StrEnum):
     DELETE_CONTACTS = "delete_contacts"
 
 
+class SystemKind(StrEnum):
+    """What kind of system a connector talks to; hub applies rules by kind, not by name.
+
+    A ``newsletter`` is where e-mail marketing is sent from: hub writes to it only what consent
+    allows, whether or not ``[consent] newsletter`` names the connector (docs/consent.md,
+    rule 11). The other kinds change nothing yet; they say what the system is for.
+    """
+
+    CRM = "crm"
+    SHOP = "shop"
+    NEWSLETTER = "newsletter"
+    FILE = "file"
+    OTHER = "other"
+
+
 @dataclass(frozen=True)
 class Finding:
     """Something `check()` found that a sync would trip over later, though the system answers.
@@ -240,6 +255,9 @@ class Connector:
 
     #: The type name used as ``plugin = "..."`` in config.toml.
     plugin: ClassVar[str]
+    #: What the system is. Declare ``SystemKind.NEWSLETTER`` for anything that mails people:
+    #: hub then writes to it only what consent allows, whatever the config says.
+    system: ClassVar[SystemKind] = SystemKind.OTHER
     #: The pydantic model of this connector's ``[connectors.NAME]`` table.
     Settings: ClassVar[type[ConnectorSettings]] = ConnectorSettings
     capabilities: ClassVar[frozenset[Capability]] = frozenset()

@@ -20,6 +20,7 @@ from hub.connector import (
     Page,
     Rejection,
     SourceRecord,
+    SystemKind,
     WriteResult,
     WriteStatus,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "SecretRef",
     "SourceRecord",
     "Stage",
+    "SystemKind",
     "UnreachableError",
     "WriteResult",
     "WriteStatus",

@@ -41,6 +41,7 @@ EXPORTS = [
     "SecretRef",
     "SourceRecord",
     "Stage",
+    "SystemKind",
     "UnreachableError",
     "WriteResult",
     "WriteStatus",

@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, or_, select, text, update
 
+from hub.consent.readback import is_echo, last_written
 from hub.store.bulk import chunks, insert_rows, reserve_ids
 from hub.store.schema import consent_ledger, contacts, source_records
 
@@ -152,6 +153,7 @@ def _record_chunk(conn: Connection, rows: list[Any], run_id: int | None, now: da
                        consent_ledger.c.occurred_at)
                 .where(consent_ledger.c.connector == connector,
                        consent_ledger.c.record_id.in_(part))))
+    written = last_written(conn, [r.contact_id for r in rows if r.contact_id is not None])
     entries = []
     for r in rows:
         for event in r.consent or ():
@@ -159,12 +161,17 @@ def _record_chunk(conn: Connection, rows: list[Any], run_id: int | None, now: da
             if key in seen:
                 continue
             seen.add(key)
+            evidence = dict(event.get("evidence") or {})
+            mine = written.get((r.contact_id, r.connector))
+            if mine is not None and is_echo(event, mine, r.external_id):
+                # rule 10: recorded as what it is, hub's own write come back
+                evidence["read_back"] = f"hub wrote {mine.status} here ({mine.stamp})"
             entries.append({"contact_id": r.contact_id, "email": r.email,
                             "channel": event.get("channel", "email"),
                             "purpose": event.get("purpose", "newsletter"),
                             "kind": event.get("kind"), "occurred_at": event.get("at"),
                             "connector": r.connector, "record_id": r.external_id,
-                            "evidence": event.get("evidence") or None, "run_id": run_id,
+                            "evidence": evidence or None, "run_id": run_id,
                             "recorded_at": now})
     return append(conn, entries)
 

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from hub.consent.policy import Decision, Policy, decide
+from hub.consent.readback import as_evidence, last_written
 from hub.store.bulk import chunks
 from hub.store.schema import consent_ledger, contacts, source_records
 
@@ -49,19 +50,25 @@ def consent_by_address(conn: Connection,
     two records of one person carry different addresses, only the events that came with an
     address can permit mailing it, so a merge never lends one address's DOI to another.
     Withdrawals are the person's and count from every record (rule 4: the most restrictive
-    state wins).
+    state wins). hub's own writes read back are recognised, not taken as new evidence
+    (rule 10, `hub.consent.readback`).
     """
     found: dict[int, list[tuple[str, str | None, Any]]] = {}
     golden: dict[int, str | None] = {}
+    written = last_written(conn, ids)
     for part in chunks(ids):
-        for contact_id, connector, observed, own, address in conn.execute(
+        for contact_id, connector, observed, own, address, record in conn.execute(
                 select(source_records.c.contact_id, source_records.c.connector,
-                       source_records.c.consent, source_records.c.email, contacts.c.email)
+                       source_records.c.consent, source_records.c.email, contacts.c.email,
+                       source_records.c.external_id)
                 .join(contacts, contacts.c.id == source_records.c.contact_id)
                 .where(source_records.c.contact_id.in_(part),
                        source_records.c.consent.is_not(None))):
             golden[contact_id] = address
-            found.setdefault(contact_id, []).append((connector, own, observed))
+            # rule 10: what hub wrote there, read back, is not the system's own evidence
+            evidence = as_evidence(observed or (), written.get((contact_id, connector)),
+                                   record)
+            found.setdefault(contact_id, []).append((connector, own, evidence))
     decisions: dict[int, dict[str | None, Decision]] = {}
     for cid, records in found.items():
         addresses = {golden[cid]} | {own for _c, own, _o in records if own}

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 
-from hub.connector import Capability, Connector
+from hub.connector import Capability, Connector, SystemKind
 from hub.consent import ledger
 from hub.consent.newsletter import (
     consent_by_address,
@@ -111,19 +111,22 @@ def is_secondary(key: str) -> bool:
     return len(parts) > 2 and parts[-2] == ALSO
 
 
-def _own_records(conn: Connection, name: str, ids: Sequence[int]
+def _own_records(conn: Connection, name: str, wrote_to: Mapping[int, str | None]
                  ) -> tuple[dict[int, tuple[str, Any, str | None]],
                             dict[int, list[tuple[str, str | None, str | None]]]]:
-    """The connector's own records of each contact it holds.
+    """The connector's own records of each contact it holds (`wrote_to`: contact → the id
+    hub wrote to before, if any).
 
-    The first map has the record hub writes to unless it wrote to another before, (external
-    id, fields, implied status): with several, the smallest id, stably. The second lists all
+    The first map has the record hub writes to, (external id, fields, implied status): the
+    one it wrote to before, else with several the smallest id, stably. What that record
+    shows decides whether a write is needed; another record of the person showing it does
+    not (a withdrawal must reach the record hub writes to). The second lists all
     of them as (external id, e-mail, implied status): one person with two addresses on one
     list, say.
     """
     own: dict[int, tuple[str, Any, str | None]] = {}
     more: dict[int, list[tuple[str, str | None, str | None]]] = {}
-    for part in chunks(ids):
+    for part in chunks(list(wrote_to)):
         rows = conn.execute(
             select(source_records.c.contact_id, source_records.c.external_id,
                    source_records.c.fields, source_records.c.consent, source_records.c.email)
@@ -132,7 +135,7 @@ def _own_records(conn: Connection, name: str, ids: Sequence[int]
             .order_by(source_records.c.external_id))
         for contact_id, external_id, fields, observed, email in rows:
             shown = status_shown(observed)
-            if contact_id not in own:
+            if contact_id not in own or external_id == wrote_to.get(contact_id):
                 own[contact_id] = (external_id, fields, shown)
             more.setdefault(contact_id, []).append((external_id, email, shown))
     return own, more
@@ -147,16 +150,20 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
          lead: LeadFields | None = None) -> Planned:
     """Queue the writes `connector` needs after this run's changes.
 
-    For the newsletter (`newsletter=True`) consent decides: a confirmed double opt-in is
-    written subscribed, a single opt-in pending (the tool sends its confirmation mail, never
-    twice within the request window), a withdrawal unsubscribed where the contact is already
-    on the list, and a contact with no permission is not written at all. Every other system
+    For a newsletter consent decides: the connector ``[consent] newsletter`` names
+    (`newsletter=True`) and every connector whose system is a newsletter, named or not
+    (docs/consent.md, rule 11: a second audience nobody named must not mail anyone who did
+    not ask). There a confirmed double opt-in is written subscribed, a single opt-in pending
+    (the tool sends its confirmation mail, never twice within the request window), a
+    withdrawal unsubscribed where the contact is already on the list, and a contact with no
+    permission is not written at all. Every other system
     that can write consent learns withdrawals: an opt-out, bounce, complaint or erasure
     anywhere becomes ``unsubscribed`` there too (docs/consent.md, rule 3). `lead` adds the
     lifecycle fields this connector is configured to get (``[lifecycle.push.NAME]``).
     """
     planned = Planned()
     policy = policy or Policy()
+    newsletter = newsletter or connector.system is SystemKind.NEWSLETTER
     fields = connector.write_fields
     if not fields:
         return planned
@@ -169,7 +176,7 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
         planned.blocked[state] = planned.blocked.get(state, 0) + 1
 
     def flush() -> None:
-        own, more = _own_records(conn, name, [row.id for row in batch])
+        own, more = _own_records(conn, name, {row.id: row.external_id for row in batch})
         by_address = consent_by_address(conn, [row.id for row in batch]) \
             if newsletter or withdrawals else {}
         decisions = {cid: per[None] for cid, per in by_address.items()}
@@ -267,11 +274,19 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
                 outbox.c.connector == name, outbox.c.status == "pending",
                 outbox.c.contact_id == bindparam("cid")),
                 [{"cid": cid} for cid in sorted({q["contact_id"] for q in queued})])
-            existing = set(conn.execute(select(outbox.c.key).where(
-                outbox.c.key.in_([q["key"] for q in queued]))).scalars())
+            existing = dict(conn.execute(select(outbox.c.key, outbox.c.status).where(
+                outbox.c.key.in_([q["key"] for q in queued]))).all())
             fresh = [q for q in queued if q["key"] not in existing]
             if fresh:
                 conn.execute(insert(outbox), fresh)
+            # the same state written before and needed again (unsubscribed, subscribed,
+            # unsubscribed): the done row goes out once more instead of being taken as sent
+            again = [{"k": q["key"], "at": now, "rid": run_id} for q in queued
+                     if existing.get(q["key"]) == "done"]
+            if again:
+                conn.execute(update(outbox).where(outbox.c.key == bindparam("k")).values(
+                    status="pending", attempts=0, last_error=None, created_at=bindparam("at"),
+                    run_id=bindparam("rid")), again)
         batch.clear()
 
     for row in _candidates(conn, connector, run_id, full):

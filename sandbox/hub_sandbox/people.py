@@ -136,7 +136,11 @@ _PLACES = (("DE", "Berlin", "10115", "30"), ("DE", "Hamburg", "20095", "40"),
            ("AT", "Graz", "8010", "316"), ("CH", "Zürich", "8001", "44"),
            ("CH", "Basel", "4051", "61"), ("NL", "Amsterdam", "1012", "20"))
 _CODES = {"DE": "49", "AT": "43", "CH": "41", "NL": "31"}
-_DOMAINS = ("example.de", "example.com", "example.at", "example.ch", "mail.example.org")
+# Invented, but not reserved: a real Mailchimp audience refuses addresses on example.com and
+# other reserved names as "fake or invalid" (the simulator does too, see
+# hub_sandbox.mailchimp.RESERVED_DOMAINS), so the seeded people would never reach it.
+# The sandbox sends no mail: the domains only have to look like real people's.
+_DOMAINS = ("sonnenpost.de", "netzbrief.de", "bergmail.at", "seepost.ch", "mail.kontorpost.eu")
 _ROLE = ("info", "office", "kontakt", "noreply")
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -129,10 +129,57 @@ def test_batch_subscribe_reports_per_member_errors(running: RunningSandbox,
          "merge_fields": {"FNAME": "Anna"}}]})
     assert result["total_created"] == 1 and result["total_updated"] == 1
     assert result["error_count"] == 1 and "fake" in result["errors"][0]["error"]
+    assert result["errors"][0]["error_code"] == "ERROR_GENERIC"
     with pytest.raises(ApiClientError) as too_many:
         client.lists.batch_list_members(lid, {"members": [
             {"email_address": f"m{i}@example.de", "status": "pending"} for i in range(501)]})
     assert too_many.value.status_code == 400
+
+
+@pytest.mark.parametrize("address", ["fooboo@example.com", "name@example.com",
+                                     "showpeta@yopmail.com", "x@sharklasers.com",
+                                     "a@mail.example.org", "a@shop.test", "a@nowhere.invalid"])
+def test_fake_looking_addresses_are_refused_as_mailchimp_does(
+        running: RunningSandbox, client: mailchimp_marketing.Client, address: str) -> None:
+    lid = list_id(running)
+    with pytest.raises(ApiClientError) as refused:
+        client.lists.set_list_member(lid, subscriber_hash(address), {
+            "email_address": address, "status_if_new": "pending"})
+    body = problem(refused.value)
+    assert refused.value.status_code == 400 and body["title"] == "Invalid Resource"
+    assert body["detail"] == f"{address} looks fake or invalid, please enter a real email address."
+    assert running.sandbox.mailchimp.confirmation_mails == []
+
+
+def test_every_seeded_address_is_one_a_real_audience_accepts(running: RunningSandbox) -> None:
+    from hub_sandbox.mailchimp import looks_fake
+    limits = running.sandbox.mailchimp.limits
+    fake = [p.key for p in running.sandbox.people
+            if looks_fake(p.email, limits) and "role address" not in p.notes]
+    assert fake == []
+
+
+def test_batch_error_codes_tell_an_existing_member_from_any_other_refusal(
+        running: RunningSandbox, client: mailchimp_marketing.Client) -> None:
+    lid = list_id(running)
+    sim = running.sandbox.mailchimp
+    existing = next(m for m in sim.members.values() if m["status"] == "subscribed")
+    sim.merge_fields["LNAME"]["required"] = True
+    result = client.lists.batch_list_members(lid, {"update_existing": False, "members": [
+        {"email_address": existing["email_address"], "status": "pending"},
+        {"email_address": "ohne.nachname@sonnenpost.de", "status": "pending"},
+        {"email_address": "mit.nachname@sonnenpost.de", "status": "pending",
+         "merge_fields": {"LNAME": "Weber"}}]})
+    codes = {e["email_address"]: e["error_code"] for e in result["errors"]}
+    assert codes == {existing["email_address"]: "ERROR_CONTACT_EXISTS",
+                     "ohne.nachname@sonnenpost.de": "ERROR_GENERIC"}
+    missing = next(e for e in result["errors"] if e["error_code"] == "ERROR_GENERIC")
+    assert missing["error"] == "Your merge fields were invalid." and missing["field"] == "LNAME"
+    assert result["total_created"] == 1
+    skipped = client.lists.batch_list_members(lid, {"members": [
+        {"email_address": "ohne.nachname@sonnenpost.de", "status": "pending"}]},
+        skip_merge_validation=True)
+    assert skipped["total_created"] == 1
 
 
 def test_tags_merge_fields_and_auth(running: RunningSandbox,

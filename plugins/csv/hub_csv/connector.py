@@ -29,6 +29,7 @@ from hub.plugin import (
     Page,
     Rejection,
     SourceRecord,
+    SystemKind,
     WriteResult,
 )
 from hub_csv.export import Export
@@ -43,6 +44,7 @@ class CsvConnector(Connector):
     """``plugin = "csv"``: files in, or golden contacts out."""
 
     plugin = "csv"
+    system = SystemKind.FILE
     Settings = CsvSettings
     page_size = 5000
     batch_size = 5000

@@ -25,6 +25,7 @@ from hub.plugin import (
     Finding,
     OutboundRecord,
     Page,
+    SystemKind,
     WriteResult,
 )
 from hub_hubspot.account_check import AccountCheck
@@ -45,6 +46,7 @@ class HubSpotConnector(Connector):
     """``plugin = "hubspot"``: one HubSpot account through a private app's token."""
 
     plugin: ClassVar[str] = "hubspot"
+    system: ClassVar[SystemKind] = SystemKind.CRM
     Settings: ClassVar[type[ConnectorSettings]] = HubSpotSettings
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.READ_CONTACTS, Capability.WRITE_CONTACTS, Capability.WRITE_LEAD_STATUS,

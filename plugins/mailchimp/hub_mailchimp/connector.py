@@ -4,17 +4,18 @@ Reading lists members changed since the cursor, oldest change first (so a crash 
 where it stopped), then the archived ones (which become deletions). Consent evidence follows
 docs/consent.md: only ``subscribed`` *with* an opt-in timestamp is a confirmed double opt-in.
 
-Writing never makes anyone ``subscribed`` without hub's say-so: `OutboundRecord.consent` is
-hub's decision (``subscribed`` only with DOI proof, ``pending`` for a single opt-in, which
-makes Mailchimp send its confirmation mail, ``unsubscribed``); a new member without a decision
-is written ``pending`` (one by one, with ``status_if_new``, since batch subscribe would set
-the status of an existing member too); an existing member without one keeps its status.
+Writing never adds anyone without hub's say-so: `OutboundRecord.consent` is hub's decision
+(``subscribed`` only with DOI proof, ``pending`` for a single opt-in, which makes Mailchimp
+send its confirmation mail, ``unsubscribed``). An existing member without a decision keeps
+its status (only its merge fields change); a new one without a decision is refused, never
+created ``pending``: that would mail someone who never asked (docs/consent.md, rule 11).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,7 @@ from hub.plugin import (
     Page,
     SecretRef,
     SourceRecord,
+    SystemKind,
     WriteResult,
     WriteStatus,
 )
@@ -43,6 +45,9 @@ from hub.plugin import (
 #: golden field → merge tag (overridable per instance with `merge_fields`)
 MERGE_TAGS = {"first_name": "FNAME", "last_name": "LNAME", "phone": "PHONE",
               "birthday": "BIRTHDAY"}
+_ADDRESS = re.compile(r"[^\s@]+@[^\s@]+")
+_UNDECIDED = ("not on the audience and hub has no consent decision for it: hub adds nobody "
+              "to a newsletter without one (docs/consent.md, rule 11)")
 _FIELDS = ("members.id,members.email_address,members.status,members.merge_fields,"
            "members.language,members.tags,members.member_rating,members.stats,"
            "members.last_changed,members.timestamp_opt,members.ip_opt,members.timestamp_signup,"
@@ -78,6 +83,7 @@ class MailchimpConnector(Connector):
     """``plugin = "mailchimp"``."""
 
     plugin = "mailchimp"
+    system = SystemKind.NEWSLETTER
     Settings = MailchimpSettings
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.READ_CONTACTS, Capability.WRITE_CONTACTS, Capability.READ_CONSENT,
@@ -111,7 +117,12 @@ class MailchimpConnector(Connector):
         return f"/lists/{self.settings.list_id}{suffix}"
 
     def check(self) -> Sequence[Finding]:
-        """The key works and the audience exists."""
+        """The key works, the audience exists and has the merge fields hub writes.
+
+        A merge field hub writes that the audience lacks makes Mailchimp refuse every member
+        written with it ("Your merge fields were invalid"); a required one hub never fills
+        refuses every new member. Both are found here, before any sync.
+        """
         response = self.http.get("/ping")
         if response.status_code == 401:
             raise AuthenticationError(f"connector {self.name!r}: Mailchimp refused the API key — "
@@ -122,7 +133,16 @@ class MailchimpConnector(Connector):
             raise ConnectorError(f"connector {self.name!r}: no audience with list_id = "
                                  f"{self.settings.list_id!r} — copy the id from the "
                                  "audience's settings")
-        return ()
+        listed = self.http.get(self._list("/merge-fields"), params={"count": 1000})
+        self._raise_for(listed)
+        return merge_field_findings(listed.json().get("merge_fields", []), self._written_tags(),
+                                    (self.settings.lead_status_field,
+                                     self.settings.lead_score_field))
+
+    def _written_tags(self) -> dict[str, str]:
+        """Merge tag → the golden field hub writes into it, for this instance's fields."""
+        return {tag: golden for golden, tag in self.tags.items()
+                if golden in self.write_fields}
 
     # -- reading -------------------------------------------------------------------------
     def read(self, stream: str, cursor: str | None) -> Iterator[Page]:
@@ -219,10 +239,9 @@ class MailchimpConnector(Connector):
                                                   reason="no e-mail address to write")
                 continue
             if record.consent is None:
-                # no decision: keep an existing member's status; a new one is only pending.
-                # Batch subscribe cannot say "status if new", so these go one by one.
-                results[record.key] = self._patch(record) if record.external_id \
-                    else self._put_if_new(record, email)
+                # no decision: an existing member keeps its status; nobody is added without
+                # one (docs/consent.md, rule 11: not even as pending, which mails them)
+                results[record.key] = self._patch(record, email)
                 continue
             member: dict[str, Any] = {"email_address": email, "status": record.consent,
                                       "merge_fields": self._merge(record)}
@@ -244,8 +263,8 @@ class MailchimpConnector(Connector):
             for error in body.get("errors", []):
                 sent = by_email.get(str(error.get("email_address", "")).lower())
                 if sent is not None:
-                    results[sent.key] = WriteResult(sent.key, "rejected",
-                                                    reason=error.get("error") or "refused")
+                    status, reason = refusal(error)
+                    results[sent.key] = WriteResult(sent.key, status, reason=reason)
         tagging = []
         for record in records:
             result = results.get(record.key)
@@ -270,24 +289,17 @@ class MailchimpConnector(Connector):
             merge.update({tag: str(v) for tag, v in lead.items() if v is not None})
         return merge
 
-    def _patch(self, record: OutboundRecord) -> WriteResult:
-        response = self.http.patch(self._list(f"/members/{record.external_id}"),
+    def _patch(self, record: OutboundRecord, email: str) -> WriteResult:
+        """Merge fields of an existing member; PATCH never creates one, so nobody is added."""
+        member = record.external_id or hashlib.md5(
+            email.lower().encode(), usedforsecurity=False).hexdigest()
+        response = self.http.patch(self._list(f"/members/{member}"),
                                    json={"merge_fields": self._merge(record)})
+        if response.status_code == 404:
+            return WriteResult(record.key, "rejected", reason=_UNDECIDED)
         if response.status_code >= 400:
             return WriteResult(record.key, "rejected", reason=_detail(response))
         return WriteResult(record.key, "updated", external_id=response.json().get("id"))
-
-    def _put_if_new(self, record: OutboundRecord, email: str) -> WriteResult:
-        member_hash = hashlib.md5(email.lower().encode(), usedforsecurity=False).hexdigest()
-        existed = self.http.get(self._list(f"/members/{member_hash}"),
-                                params={"fields": "id"}).status_code == 200
-        response = self.http.put(self._list(f"/members/{member_hash}"), json={
-            "email_address": email, "status_if_new": "pending",
-            "merge_fields": self._merge(record)})
-        if response.status_code >= 400:
-            return WriteResult(record.key, "rejected", reason=_detail(response))
-        return WriteResult(record.key, "updated" if existed else "created",
-                           external_id=response.json().get("id"))
 
     def _archive(self, record: OutboundRecord) -> WriteResult:
         if record.external_id is None:
@@ -363,6 +375,64 @@ def consent_of(member: dict[str, Any]) -> tuple[ConsentObservation, ...]:
     return ()
 
 
+def merge_field_findings(fields: Sequence[dict[str, Any]], written: dict[str, str],
+                         created: Sequence[str]) -> list[Finding]:
+    """What the audience's merge fields lack for hub's writes (`check()`).
+
+    `written`: merge tag → golden field hub writes there. `created`: tags hub adds itself
+    when missing (the lead status and score), so their absence is no finding.
+    """
+    present = {str(f.get("tag")): f for f in fields}
+    findings = [Finding("problem", "merge field",
+                        f"the audience has no merge field {tag}, which hub writes {golden} "
+                        f"into: add it in Mailchimp (Audience > Settings > Audience fields), "
+                        f"or map {golden} to another tag with merge_fields, or leave it out "
+                        f"of write_fields")
+                for tag, golden in sorted(written.items()) if tag not in present]
+    findings += [Finding("problem", "merge field",
+                         f"the audience requires merge field {tag}, which hub does not write: "
+                         f"Mailchimp would refuse every new member; make it optional in "
+                         f"Mailchimp or map a golden field to it with merge_fields")
+                 for tag, field in sorted(present.items())
+                 if field.get("required") and tag not in written and tag not in created]
+    return findings
+
+
+#: Batch subscribe's per-member `error_code` is ERROR_CONTACT_EXISTS or ERROR_GENERIC; the
+#: text tells the generic ones apart (Mailchimp's own wording, quoted from real answers).
+_REFUSALS: tuple[tuple[str, WriteStatus, str], ...] = (
+    ("looks fake or invalid", "rejected",
+     "Mailchimp refuses the address as fake or invalid (it refuses reserved domains such as "
+     "example.com, disposable and role addresses): correct the address at its source"),
+    ("compliance state", "rejected",
+     "the member is unsubscribed or cleaned in Mailchimp, which cannot be set back to "
+     "subscribed by API; only the person can re-subscribe (a confirmation mail)"),
+    ("permanently deleted", "rejected",
+     "the address was permanently deleted from the audience and Mailchimp refuses to "
+     "re-import it; the person must sign up again themselves"),
+    ("signed up to a lot of lists", "retry",
+     "Mailchimp's sign-up abuse guard refuses the address for now; hub tries again next run"),
+    ("merge fields were invalid", "rejected",
+     "the audience refused the merge fields (a required field is empty or a field is "
+     "missing): `hub check` lists what the audience lacks"),
+)
+
+
+def refusal(error: dict[str, Any]) -> tuple[WriteStatus, str]:
+    """What one batch-subscribe error means for that record, without quoting the address.
+
+    ERROR_CONTACT_EXISTS comes only when a batch does not update existing members; hub
+    always asks it to, so seeing one means this member was not written: try it again.
+    """
+    text = str(error.get("error") or "")
+    if error.get("error_code") == "ERROR_CONTACT_EXISTS":
+        return "retry", "Mailchimp answered that the member exists without updating it"
+    for phrase, status, reason in _REFUSALS:
+        if phrase in text.lower():
+            return status, reason
+    return "rejected", f"Mailchimp refused the member: {_ADDRESS.sub('<address>', text) or '?'}"
+
+
 def _when(value: Any) -> datetime | None:
     if not value:
         return None
@@ -377,4 +447,8 @@ def _detail(response: httpx.Response) -> str:
         body = response.json()
     except ValueError:
         return f"HTTP {response.status_code}"
-    return str(body.get("detail") or body.get("title") or f"HTTP {response.status_code}")
+    text = str(body.get("detail") or body.get("title") or f"HTTP {response.status_code}")
+    for phrase, _status, reason in _REFUSALS:
+        if phrase in text.lower():
+            return reason
+    return _ADDRESS.sub("<address>", text)  # Mailchimp quotes the address in its details

@@ -34,9 +34,11 @@ class TestMailchimpContract(ConnectorContract):
                 settings={"plugin": "mailchimp", "api_key": {"secret": "mc-key"},
                           "list_id": creds["list_id"], "base_url": creds["base_url"]},
                 secrets={"mc-key": creds["api_key"]},
-                sample_records=[OutboundRecord(f"s{i}", i, {"email": f"kit{i}@example.de"})
-                                for i in range(3)],
-                bad_record=OutboundRecord("bad", 99, {"email": "fake@test.com"}),
+                # a newsletter member is only ever added with hub's consent decision
+                sample_records=[OutboundRecord(f"s{i}", i, {"email": f"kit{i}@sonnenpost.de"},
+                                               consent="pending") for i in range(3)],
+                bad_record=OutboundRecord("bad", 99, {"email": "kit@example.com"},
+                                          consent="pending"),
                 faults=running.sandbox.controls.set_faults,
                 mutate=mutate,
                 invalid_settings=[({"plugin": "mailchimp", "api_key": {"secret": "k"},

@@ -28,6 +28,7 @@ from hub.plugin import (
     Finding,
     OutboundRecord,
     Page,
+    SystemKind,
     WriteResult,
 )
 from hub_shopify.budget import CostBudget
@@ -47,6 +48,7 @@ class ShopifyConnector(Connector):
     """``plugin = "shopify"``: one shop through a custom app's Admin API token."""
 
     plugin: ClassVar[str] = "shopify"
+    system: ClassVar[SystemKind] = SystemKind.SHOP
     Settings: ClassVar[type[ConnectorSettings]] = ShopifySettings
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.READ_CONTACTS, Capability.WRITE_CONTACTS, Capability.WRITE_LEAD_STATUS,
