@@ -70,3 +70,9 @@ class Interrupted(HubError):
     """hub was asked to stop (SIGTERM, Ctrl-C): the run ended at a checkpoint, nothing is lost."""
 
     exit_code = 0
+
+
+class StoreBusy(HubError):
+    """Another run writes to the store (`hub sync --wait` waits for it instead)."""
+
+    exit_code = 4

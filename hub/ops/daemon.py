@@ -1,8 +1,10 @@
 """The `hub run` process in the foreground: signals, the health endpoint, a bounded stop.
 
 First SIGTERM/SIGINT: no new runs; the running ones end at their next checkpoint; exit 0
-within ``[scheduler] stop_timeout``. A second signal exits at once, which the checkpoints make
-safe too (the next start resumes, and takes over its own dead run).
+within ``[scheduler] stop_timeout``, also when a run is stuck (in a long wait for a system):
+the process then leaves without it, and the next run records it as crashed. A second signal
+exits at once, which the checkpoints make safe too (the next start resumes, and takes over its
+own dead run).
 """
 
 from __future__ import annotations
@@ -71,9 +73,14 @@ def serve(scheduler: Scheduler, *, http: tuple[str, int] | None,
     stopper = threading.Thread(target=scheduler.stop, name="stopping", daemon=True)
     stopper.start()
     stopper.join(timeout)
-    if stopper.is_alive():
-        log.warning("the current run did not reach a checkpoint within [scheduler] "
-                    "stop_timeout; exiting anyway (the next start resumes it)")
     if served is not None:
         served.stop()
+    if stopper.is_alive():
+        log.warning("the current run did not reach a checkpoint within [scheduler] "
+                    "stop_timeout; exiting anyway (the next run marks it crashed and resumes "
+                    "from its last checkpoint)")
+        # the run's thread cannot be stopped from outside, and the interpreter would wait
+        # for it at exit: leave now, as the setting promises (the checkpoints make it safe)
+        logging.shutdown()
+        os._exit(0)
     return 0

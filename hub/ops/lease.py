@@ -23,7 +23,7 @@ import logging
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, select, text, update
 
@@ -51,16 +51,24 @@ class Lease(Protocol):
 
 def lock_key(pipeline: str) -> int:
     """A stable signed 64-bit key for ``pg_advisory_lock`` (the same on every node)."""
-    digest = hashlib.blake2b(f"hub:pipeline:{pipeline}".encode(), digest_size=8).digest()
+    return _key(f"hub:pipeline:{pipeline}")
+
+
+def _key(name: str) -> int:
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+#: The name of the one lease every sync of a store holds while it writes.
+WRITER = "hub:store-writer"
 
 
 class AdvisoryLease:
     """PostgreSQL session advisory lock on a connection of its own."""
 
-    def __init__(self, store: Store, pipeline: str) -> None:
+    def __init__(self, store: Store, pipeline: str, *, key: int | None = None) -> None:
         self._store = store
-        self._key = lock_key(pipeline)
+        self._key = lock_key(pipeline) if key is None else key
         self._conn: Connection | None = None
 
     def acquire(self) -> bool:
@@ -145,6 +153,44 @@ def open_lease(store: Store, pipeline: str) -> Lease:
     return FileLease(Path(f"{database}.{pipeline}.lease"))
 
 
+class _Solo:
+    """The writer lease of an in-memory store: no other process can open that store."""
+
+    def __init__(self) -> None:
+        self._held = False
+
+    def acquire(self) -> bool:
+        """Held unless this process holds it already."""
+        if self._held:
+            return False
+        self._held = True
+        return True
+
+    def alive(self) -> bool:
+        """Held until released."""
+        return self._held
+
+    def release(self) -> None:
+        """Give it up."""
+        self._held = False
+
+
+def writer_lease(store: Store) -> Lease:
+    """The store-wide lease a sync holds from its first write to its last.
+
+    Every run (a manual `hub sync`, a scheduled pipeline, a takeover) resolves and merges over
+    the whole store, so two of them at once would double writes to the systems they share and
+    race on the same contacts. One writer per store is the simple rule that excludes both;
+    pipelines over different systems take turns.
+    """
+    if store.dialect == "postgresql":
+        return AdvisoryLease(store, WRITER, key=_key(WRITER))
+    database = store.engine.url.database or ""
+    if not database or database == ":memory:":
+        return _Solo()
+    return FileLease(Path(f"{database}.writer.lease"))
+
+
 def claim_slot(conn: Connection, pipeline: str, slot: datetime, *, node: str,
                now: datetime) -> bool:
     """Record that `node` runs `slot` of `pipeline`; False if that slot was run already.
@@ -171,22 +217,42 @@ def let_go(conn: Connection, pipeline: str) -> None:
         holder=None, held_since=None))
 
 
-def abandon_dead_runs(conn: Connection, pipeline: str, *, node: str, now: datetime) -> list[int]:
-    """Mark runs of `pipeline` still 'running' as interrupted; call it holding the lease.
+def mark_crashed(conn: Connection, *, by: str, now: datetime) -> list[dict[str, Any]]:
+    """Mark every run still 'running' as crashed; call it holding the writer lease.
 
-    Holding the lease proves that no live node runs the pipeline, so a 'running' row belongs
-    to a node that died. Its pages and outbox are checkpointed; the next run goes on from there.
+    Holding that lease proves no live process writes to the store, so a 'running' row is a
+    run whose process died (kill -9, a crash, a full disk, a node that vanished). The row
+    says where it stopped and when it was last seen alive (from the checkpoints the engine
+    records on it); its committed pages and undrained outbox are simply resumed by the next
+    run. Returns what `run_finished` plugins hear about each: nobody told them before.
     """
-    dead = conn.execute(select(runs.c.id, runs.c.node, runs.c.summary).where(
-        runs.c.pipeline == pipeline, runs.c.status == "running")).all()
+    dead = conn.execute(select(runs).where(runs.c.status == "running")
+                        .order_by(runs.c.id)).all()
+    reported = []
     for row in dead:
-        note = {"interrupted_by": "node died",
-                "message": f"node {row.node or '?'} stopped mid-run; {node} took the pipeline "
-                           "over and resumed from the last checkpoint"}
+        seen: dict[str, Any] = dict(row.summary or {})
+        stage = seen.get("stage") or "starting"
+        alive_at = seen.get("alive_at") or iso(row.started_at)
+        message = (f"the process ({row.node or 'a manual hub sync'}) stopped during "
+                   f"{stage!r} and never finished; last sign of life {alive_at}"
+                   + (f", {seen['records']} records into that stage" if seen.get("records")
+                      else "")
+                   + f". Found by {by}; the next run resumes from the last checkpoint.")
+        summary = {"run_id": row.id, "status": "crashed", "exit_code": None, "plan": False,
+                   "pipeline": row.pipeline, "trigger": row.trigger, "node": row.node,
+                   "started_at": iso(row.started_at), "finished_at": alive_at,
+                   "stopped_in": stage, "stopped_at": alive_at, "found_by": by,
+                   "found_at": iso(now), "rejected_total": 0,
+                   "errors": [{"connector": "-", "message": message}], "message": message}
         conn.execute(update(runs).where(runs.c.id == row.id).values(
-            status="interrupted", finished_at=now, exit_code=None,
-            summary={**(row.summary or {}), **note}))
-    return [row.id for row in dead]
+            status="crashed", finished_at=_parsed(alive_at) or now, exit_code=None,
+            summary=summary))
+        reported.append(summary)
+    return reported
+
+
+def _parsed(moment: str | None) -> datetime | None:
+    return datetime.fromisoformat(moment.replace("Z", "+00:00")) if moment else None
 
 
 def end_crashed_run(conn: Connection, pipeline: str, *, error: str,
@@ -211,20 +277,3 @@ def marked_running(conn: Connection, pipeline: str) -> bool:
     """Whether a run of `pipeline` is marked running (alive elsewhere, or dead: ask the lease)."""
     return conn.execute(select(runs.c.id).where(
         runs.c.pipeline == pipeline, runs.c.status == "running").limit(1)).first() is not None
-
-
-def abandoned_summaries(conn: Connection, run_ids: list[int]) -> list[dict[str, object]]:
-    """What `run_finished` plugins hear about runs `abandon_dead_runs` ended for a dead node.
-
-    Their node never got to report them; the node that took the pipeline over does, with the
-    usual summary keys as far as the row knows them (status "interrupted", the note saying
-    the node died, no counts: those died with the node).
-    """
-    if not run_ids:
-        return []
-    rows = conn.execute(select(runs).where(runs.c.id.in_(run_ids)).order_by(runs.c.id)).all()
-    return [{**(row.summary or {}), "run_id": row.id, "pipeline": row.pipeline,
-             "status": row.status, "exit_code": row.exit_code, "trigger": row.trigger,
-             "node": row.node, "started_at": iso(row.started_at),
-             "finished_at": iso(row.finished_at),
-             "errors": (row.summary or {}).get("errors", [])} for row in rows]
