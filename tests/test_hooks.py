@@ -346,8 +346,8 @@ def test_hook_run_finished_hears_of_a_run_whose_node_died(tmp_path: Path) -> Non
     assert summary is not None
     crashed, resumed = recorder.summaries
     assert (crashed["run_id"], crashed["status"], crashed["pipeline"], crashed["node"]) == (
-        dead_id, "interrupted", "main", "gone:7")
-    assert crashed["interrupted_by"] == "node died" and crashed["errors"] == []
+        dead_id, "crashed", "main", "gone:7")
+    assert crashed["stopped_in"] == "starting" and "gone:7" in crashed["errors"][0]["message"]
     assert resumed == summary.as_dict()
     runtime.store.close()
 

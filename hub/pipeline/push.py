@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from hub.connector import Capability, Connector, OutboundRecord, Rejection, WriteResult
 from hub.errors import Interrupted
@@ -26,7 +26,14 @@ from hub.pipeline.progress import ProgressSink, RejectionSink, StopSignal
 from hub.registry import HookFailed, Plugins
 from hub.store import Store, upsert
 from hub.store.bulk import Json, chunks, insert_rows, reserve_ids
-from hub.store.schema import dead_letters, outbox, source_records, sync_state
+from hub.store.schema import (
+    contacts,
+    dead_letters,
+    merges,
+    outbox,
+    source_records,
+    sync_state,
+)
 
 MAX_ATTEMPTS = 5
 
@@ -169,10 +176,11 @@ def _settle(conn: Any, name: str, rows: Sequence[Any], records: Sequence[Outboun
         conn.execute(insert(dead_letters), letters)
     upsert(conn, sync_state, states, ("connector", "contact_id"))
     if reads_back:
-        _link_written(conn, name, states, now)
+        _link_written(conn, name, states, now, run_id)
 
 
-def _link_written(conn: Any, name: str, states: list[dict[str, Any]], now: datetime) -> None:
+def _link_written(conn: Any, name: str, states: list[dict[str, Any]], now: datetime,
+                  run_id: int | None) -> None:
     """Tie each record a system acknowledged to the contact hub wrote it for.
 
     When the system's next read returns that record, it updates this placeholder instead of
@@ -182,11 +190,15 @@ def _link_written(conn: Any, name: str, states: list[dict[str, Any]], now: datet
     written = {s["external_id"]: s["contact_id"] for s in states if s["external_id"]}
     if not written:
         return
-    known: set[str] = set()
+    known: dict[str, tuple[int, int | None]] = {}
     for part in chunks(sorted(written)):
-        known.update(conn.execute(select(source_records.c.external_id).where(
-            source_records.c.connector == name,
-            source_records.c.external_id.in_(part))).scalars())
+        known.update((ext, (rid, cid)) for rid, ext, cid in conn.execute(
+            select(source_records.c.id, source_records.c.external_id,
+                   source_records.c.contact_id).where(
+                source_records.c.connector == name, source_records.c.external_id.in_(part))))
+    _adopt_echoes(conn, name, {ext: (rid, owner, written[ext])
+                               for ext, (rid, owner) in known.items()
+                               if owner is not None and owner != written[ext]}, now, run_id)
     fresh = [(ext, cid) for ext, cid in written.items() if ext not in known]
     if not fresh:
         return
@@ -197,3 +209,31 @@ def _link_written(conn: Any, name: str, states: list[dict[str, Any]], now: datet
                  "seen_at", "deleted", "dirty", "origin"),
                 [(rid, name, ext, cid, empty, "", now, False, False, "written by hub")
                  for rid, (ext, cid) in zip(ids, fresh, strict=True)])
+
+
+def _adopt_echoes(conn: Any, name: str, echoes: dict[str, tuple[int, int, int]],
+                  now: datetime, run_id: int | None) -> None:
+    """Records hub wrote whose acknowledgement was lost, read back as strangers meanwhile.
+
+    A run killed after the system took a write but before hub recorded the answer leaves
+    the record unlinked; the next read brings it in as a contact of its own when it cannot
+    be matched (a shared address). The repeated write's answer names that record: when it
+    is its contact's only record, the contact is hub's own echo and folds into the contact
+    hub wrote it for, audited like any merge.
+    """
+    for external_id, (record_id, stranger, owner) in echoes.items():
+        others = conn.execute(select(source_records.c.id).where(
+            source_records.c.contact_id == stranger,
+            source_records.c.id != record_id).limit(1)).first()
+        if others is not None:
+            continue  # a contact of its own standing: identity decides, not this
+        conn.execute(update(source_records).where(source_records.c.id == record_id)
+                     .values(contact_id=owner, dirty=True))
+        conn.execute(delete(sync_state).where(sync_state.c.contact_id == stranger))
+        conn.execute(update(contacts).where(contacts.c.id == stranger).values(
+            status="merged", merged_into=owner, updated_at=now, updated_run=run_id))
+        conn.execute(insert(merges).values(
+            run_id=run_id, at=now, kind="merged", contact_id=owner, other_id=stranger,
+            reason=f"{name} record {external_id} is hub's own write for contact {owner}, read "
+                   "back before its acknowledgement was recorded",
+            source_record_ids=[record_id]))
