@@ -352,6 +352,24 @@ def test_hook_run_finished_hears_of_a_run_whose_node_died(tmp_path: Path) -> Non
     runtime.store.close()
 
 
+def test_hook_run_finished_hears_of_a_crashed_manual_sync_from_the_next_one(
+        tmp_path: Path) -> None:
+    recorder = Recorder()
+    runtime = demo(tmp_path, recorder)
+    with runtime.store.begin() as conn:  # kill -9 mid-read: the row says where it was
+        dead_id = conn.execute(insert(runs).values(
+            pipeline="manual", trigger="manual", status="running", started_at=FIXED_NOW,
+            summary={"stage": "read accounting", "alive_at": "2026-11-01T09:00:05Z",
+                     "records": 40}).returning(runs.c.id)).scalar_one()
+    summary = engine.sync(runtime, SyncOptions())
+    crashed, finished = recorder.summaries
+    assert (crashed["run_id"], crashed["status"], crashed["stopped_in"]) == (
+        dead_id, "crashed", "read accounting")
+    assert crashed["stopped_at"] == "2026-11-01T09:00:05Z"
+    assert finished == summary.as_dict() and summary.run_id != dead_id
+    runtime.store.close()
+
+
 # -- send_alert ----------------------------------------------------------------------------
 def test_hook_send_alert_a_failing_channel_does_not_silence_the_others(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
