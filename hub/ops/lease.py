@@ -12,7 +12,9 @@ wait for and no clock to trust:
 
 A lease only says "nobody else runs this pipeline now". Which schedule slot has been run is
 recorded under the lease in the `pipelines` table (`claim_slot`), so two nodes woken for the
-same slot run it once between them.
+same slot run it once between them. The store's *writer* lease (`writer_lease`), the same
+kind of lock under another name, is held by every sync while it writes: one writer per
+store; and whoever holds it may mark runs still 'running' as crashed (`mark_crashed`).
 """
 
 from __future__ import annotations
