@@ -114,7 +114,10 @@ class Store:
                 finally:
                     outer.rollback()
             return
-        with tempfile.TemporaryDirectory(prefix="hub-plan-") as folder:
+        database = self.engine.url.database or ""
+        beside = Path(database).parent if database and database != ":memory:" else None
+        # next to the database: the same disk, which has room for the database already
+        with tempfile.TemporaryDirectory(prefix=".hub-plan-", dir=beside) as folder:
             copy = Path(folder) / "plan.db"
             raw = self.engine.raw_connection()
             try:
