@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import signal
 import subprocess
@@ -41,6 +40,10 @@ from sqlalchemy import create_engine, func, select
 
 from hub.store.schema import contacts, runs
 from hub_sandbox.app import RunningSandbox, Sandbox
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python benchmarks/faults.py`
+from tests.e2e.conftest import sandbox_config
+from tests.e2e.daemon import environment
 
 HUB = Path(sys.executable).parent / "hub"
 SYSTEMS = ("hubspot", "shopify", "mailchimp")
@@ -117,49 +120,8 @@ def start_sandbox(people: int, seed: int) -> RunningSandbox:
 
 def configure(folder: Path, running: RunningSandbox) -> dict[str, str]:
     """config.toml for the three systems; the environment with their secrets."""
-    creds = running.credentials()
-    folder.mkdir(parents=True, exist_ok=True)
-    hubspot, shopify, mailchimp = creds["hubspot"], creds["shopify"], creds["mailchimp"]
-    (folder / "config.toml").write_text(f"""
-[hub]
-store = "sqlite:///hub.db"
-retry_base_seconds = 0.01
-retry_max_seconds = 0.5
-
-[connectors.crm]
-plugin = "hubspot"
-token = {{ secret = "hubspot-token" }}
-base_url = "{hubspot['base_url']}"
-read_subscriptions = false
-rate_per_10s = 250
-
-[connectors.shop]
-plugin = "shopify"
-shop = "{shopify['shop']}"
-token = {{ secret = "shopify-token" }}
-base_url = "{shopify['base_url']}"
-api_version = "{shopify['api_version']}"
-
-[connectors.newsletter]
-plugin = "mailchimp"
-api_key = {{ secret = "mailchimp-key" }}
-list_id = "{mailchimp['list_id']}"
-base_url = "{mailchimp['base_url']}"
-
-[consent]
-newsletter = "newsletter"
-""", encoding="utf-8")
-    return {"HUB_SECRET_HUBSPOT_TOKEN": hubspot["token"],
-            "HUB_SECRET_SHOPIFY_TOKEN": shopify["token"],
-            "HUB_SECRET_MAILCHIMP_KEY": mailchimp["api_key"]}
-
-
-def environment(extra: dict[str, str]) -> dict[str, str]:
-    """A `hub` child's environment: no inherited HUB_*, an isolated keyring."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
-    env.update(extra)
-    return env
+    return sandbox_config(folder, running, crm="rate_per_10s = 250",
+                          extra='[consent]\nnewsletter = "newsletter"')
 
 
 def start_sync(folder: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:

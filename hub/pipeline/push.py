@@ -73,6 +73,9 @@ def drain(store: Store, connector: Connector, plugins: Plugins, *, run_id: int |
             return stats
         last_id = rows[-1].id
         records, vetoed = _prepare(connector.name, rows, plugins)
+        if records:
+            with store.begin() as conn:
+                _mark_in_flight(conn, connector.name, rows, {r.key for r in records}, now)
         results = connector.write(records) if records else []
         stats.batches += 1
         with store.begin() as conn:
@@ -121,6 +124,9 @@ def _settle(conn: Any, name: str, rows: Sequence[Any], records: Sequence[Outboun
     failed: list[dict[str, Any]] = []
     letters: list[dict[str, Any]] = []
     erased: list[dict[str, Any]] = []
+    #: records the system named for writes an earlier run sent and never heard back about
+    unanswered = _unanswered(conn, name, rows, now)
+    blind: dict[str, int] = {}
     sent = {record.key for record in records}
     for row in rows:
         if row.key in vetoed:
@@ -141,6 +147,8 @@ def _settle(conn: Any, name: str, rows: Sequence[Any], records: Sequence[Outboun
                 states.append({"connector": name, "contact_id": row.contact_id,
                                "external_id": result.external_id or row.external_id,
                                "pushed_hash": row.payload_hash, "pushed_at": now})
+                if row.contact_id in unanswered and result.external_id:
+                    blind[result.external_id] = row.contact_id
                 continue
             attempts = row.attempts + 1
             if result.status == "retry" and attempts < MAX_ATTEMPTS:
@@ -174,13 +182,20 @@ def _settle(conn: Any, name: str, rows: Sequence[Any], records: Sequence[Outboun
             last_error=bindparam("error")), failed)
     if letters:
         conn.execute(insert(dead_letters), letters)
+        # a refused first write created nothing: forget the note, the planner retries it
+        dead = {f["oid"] for f in failed if f["status"] == "dead"}
+        settled = sorted({row.contact_id for row in rows if row.id in dead})
+        for part in chunks(settled):
+            conn.execute(delete(sync_state).where(
+                sync_state.c.connector == name, sync_state.c.contact_id.in_(part),
+                sync_state.c.pushed_hash == IN_FLIGHT))
     upsert(conn, sync_state, states, ("connector", "contact_id"))
     if reads_back:
-        _link_written(conn, name, states, now, run_id)
+        _link_written(conn, name, states, now, run_id, blind)
 
 
 def _link_written(conn: Any, name: str, states: list[dict[str, Any]], now: datetime,
-                  run_id: int | None) -> None:
+                  run_id: int | None, blind: dict[str, int]) -> None:
     """Tie each record a system acknowledged to the contact hub wrote it for.
 
     When the system's next read returns that record, it updates this placeholder instead of
@@ -198,7 +213,8 @@ def _link_written(conn: Any, name: str, states: list[dict[str, Any]], now: datet
                 source_records.c.connector == name, source_records.c.external_id.in_(part))))
     _adopt_echoes(conn, name, {ext: (rid, owner, written[ext])
                                for ext, (rid, owner) in known.items()
-                               if owner is not None and owner != written[ext]}, now, run_id)
+                               if owner is not None and owner != written[ext] and ext in blind},
+                  now, run_id)
     fresh = [(ext, cid) for ext, cid in written.items() if ext not in known]
     if not fresh:
         return
@@ -211,15 +227,53 @@ def _link_written(conn: Any, name: str, states: list[dict[str, Any]], now: datet
                  for rid, (ext, cid) in zip(ids, fresh, strict=True)])
 
 
+#: `sync_state.pushed_hash` of a first write that was sent and not yet answered.
+IN_FLIGHT = "in flight"
+
+
+def _mark_in_flight(conn: Any, name: str, rows: Sequence[Any], sent: set[str],
+                    now: datetime) -> None:
+    """Before a batch goes out: note each first write to a contact (no record known yet).
+
+    If the run dies before the answers are recorded, the system may have created records
+    hub never heard of; the note lets the next run recognise them (`_adopt_echoes`). A
+    contact with a sync state already has its record and needs no note.
+    """
+    first = {row.contact_id for row in rows if row.key in sent and row.external_id is None
+             and row.operation != "erase" and not is_secondary(row.key)}
+    if not first:
+        return
+    have: set[int] = set()
+    for part in chunks(sorted(first)):
+        have.update(conn.execute(select(sync_state.c.contact_id).where(
+            sync_state.c.connector == name, sync_state.c.contact_id.in_(part))).scalars())
+    fresh = [{"connector": name, "contact_id": cid, "external_id": None,
+              "pushed_hash": IN_FLIGHT, "pushed_at": now} for cid in sorted(first - have)]
+    if fresh:
+        conn.execute(insert(sync_state), fresh)
+
+
+def _unanswered(conn: Any, name: str, rows: Sequence[Any], now: datetime) -> set[int]:
+    """Contacts of `rows` whose first write an earlier run sent and never heard back about."""
+    ids = sorted({row.contact_id for row in rows})
+    found: set[int] = set()
+    for part in chunks(ids):
+        found.update(conn.execute(select(sync_state.c.contact_id).where(
+            sync_state.c.connector == name, sync_state.c.contact_id.in_(part),
+            sync_state.c.pushed_hash == IN_FLIGHT, sync_state.c.pushed_at < now)).scalars())
+    return found
+
+
 def _adopt_echoes(conn: Any, name: str, echoes: dict[str, tuple[int, int, int]],
                   now: datetime, run_id: int | None) -> None:
-    """Records hub wrote whose acknowledgement was lost, read back as strangers meanwhile.
+    """Records hub created whose acknowledgement was lost, read back as strangers meanwhile.
 
     A run killed after the system took a write but before hub recorded the answer leaves
     the record unlinked; the next read brings it in as a contact of its own when it cannot
-    be matched (a shared address). The repeated write's answer names that record: when it
-    is its contact's only record, the contact is hub's own echo and folds into the contact
-    hub wrote it for, audited like any merge.
+    be matched (a shared address). The repeated write's answer names that record. It is
+    hub's own echo when an earlier run sent that first write and never heard back
+    (`_mark_in_flight`) and the contact now holding the record holds nothing else: then it
+    folds into the contact hub wrote the record for, audited like any merge.
     """
     for external_id, (record_id, stranger, owner) in echoes.items():
         others = conn.execute(select(source_records.c.id).where(

@@ -251,15 +251,16 @@ def test_an_unreachable_system_fails_fast_naming_its_connector(
     assert "hub sync: read shop: done" in refused.stderr
 
 
+@pytest.mark.parametrize("once", [[], ["--once"]], ids=["daemon", "once"])
 def test_hub_run_leaves_within_stop_timeout_when_a_run_is_stuck(
-        tmp_path: Path, sandbox: RunningSandbox) -> None:
+        tmp_path: Path, sandbox: RunningSandbox, once: list[str]) -> None:
     env = setup(tmp_path, sandbox,
                 extra='[schedule.main]\nevery = "1s"\n[scheduler]\nstop_timeout = "1s"\n')
     controls = sandbox.sandbox.controls
     controls.timeout_s = 60.0
     controls.set_faults("hubspot.timeout:1")
     log = tmp_path / "run.log"
-    daemon = subprocess.Popen([str(HUB), "run"], cwd=tmp_path, env=environment(env),
+    daemon = subprocess.Popen([str(HUB), "run", *once], cwd=tmp_path, env=environment(env),
                               stdout=subprocess.DEVNULL, stderr=log.open("w"))
     try:
         wait_for(lambda: controls.injected or daemon.poll() is not None,
