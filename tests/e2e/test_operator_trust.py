@@ -26,7 +26,7 @@ from hub.ops.lease import FileLease
 from hub.store.schema import consent_ledger, cursors, outbox
 from hub_sandbox.app import RunningSandbox, Sandbox
 from tests.e2e.conftest import HUB, run_hub, sandbox_config
-from tests.e2e.daemon import StoreView, environment, overlapping, wait_for
+from tests.e2e.daemon import StoreView, environment, overlapping, start, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -151,6 +151,30 @@ def test_two_syncs_started_together_take_turns_and_write_once(
         assert overlapping(view.runs()) == [] and not view.running()
     finally:
         view.close()
+
+
+def test_scheduled_pipelines_sharing_a_system_never_run_at_once(
+        tmp_path: Path, sandbox: RunningSandbox) -> None:
+    env = setup(tmp_path, sandbox, extra="""
+[schedule.sales]
+every = "1s"
+connectors = ["crm", "shop"]
+[schedule.marketing]
+every = "1s"
+connectors = ["shop", "newsletter"]
+""")
+    view = StoreView(f"sqlite:///{tmp_path / 'hub.db'}")
+    daemon = start(tmp_path, env)
+    try:
+        wait_for(lambda: {r.pipeline for r in view.finished()} == {"sales", "marketing"}
+                 and len(view.finished()) >= 4, what="both pipelines to run twice")
+    finally:
+        assert daemon.terminate() == 0, daemon.log.read_text()
+    rows = view.runs()
+    view.close()
+    assert overlapping(rows) == [], "two pipelines wrote to the store at once"
+    assert all(r.status in ("ok", "failed", "interrupted") for r in rows), \
+        [(r.pipeline, r.status, r.summary) for r in rows]
 
 
 # -- item 3: faults contained per system ----------------------------------------------------
