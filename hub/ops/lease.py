@@ -19,178 +19,31 @@ store; and whoever holds it may mark runs still 'running' as crashed (`mark_cras
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import logging
-import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
 
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, select, update
 
-from hub.clock import iso
 from hub.errors import ConfigError
+from hub.pipeline.crashes import mark_crashed
 from hub.pipeline.summary import RunSummary
 from hub.store import Store, upsert
+from hub.store.locks import AdvisoryLease, FileLease, Lease, lock_key, writer_lease
 from hub.store.schema import pipelines, runs
 
-log = logging.getLogger("hub.lease")
-
-
-class Lease(Protocol):
-    """A held-or-not lock on one pipeline."""
-
-    def acquire(self) -> bool:
-        """Take the lease if nobody holds it; never waits."""
-
-    def alive(self) -> bool:
-        """True while the lease is certainly still ours (checked by the run's heartbeat)."""
-
-    def release(self) -> None:
-        """Give the lease up (idempotent)."""
-
-
-def lock_key(pipeline: str) -> int:
-    """A stable signed 64-bit key for ``pg_advisory_lock`` (the same on every node)."""
-    return _key(f"hub:pipeline:{pipeline}")
-
-
-def _key(name: str) -> int:
-    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-#: The name of the one lease every sync of a store holds while it writes.
-WRITER = "hub:store-writer"
-
-
-class AdvisoryLease:
-    """PostgreSQL session advisory lock on a connection of its own."""
-
-    def __init__(self, store: Store, pipeline: str, *, key: int | None = None) -> None:
-        self._store = store
-        self._key = lock_key(pipeline) if key is None else key
-        self._conn: Connection | None = None
-
-    def acquire(self) -> bool:
-        """``pg_try_advisory_lock`` on a fresh connection; keep the connection if it worked."""
-        conn = self._store.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        try:
-            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
-                                    {"k": self._key}).scalar())
-        except Exception:
-            conn.invalidate()
-            conn.close()
-            raise
-        if not got:
-            conn.close()
-            return False
-        self._conn = conn
-        return True
-
-    def alive(self) -> bool:
-        """The session (and so its lock) lives while the server answers on it."""
-        if self._conn is None:
-            return False
-        try:
-            self._conn.execute(text("SELECT 1"))
-        except Exception:
-            log.warning("the lease connection failed; stopping the run at its next checkpoint")
-            return False
-        return True
-
-    def release(self) -> None:
-        """Unlock, and drop the connection so no pooled session keeps the lock by mistake."""
-        conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        try:
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
-        except Exception:
-            log.warning("could not unlock a pipeline lease; closing its connection instead")
-        finally:
-            conn.invalidate()  # closing the session is what guarantees the lock is gone
-            conn.close()
-
-
-class FileLease:
-    """An exclusive ``flock`` on ``<database>.<pipeline>.lease`` (SQLite stores)."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._fd: int | None = None
-
-    def acquire(self) -> bool:
-        """Non-blocking exclusive lock; the kernel drops it when the process dies."""
-        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        self._fd = fd
-        return True
-
-    def alive(self) -> bool:
-        """A held flock cannot be lost while the process lives."""
-        return self._fd is not None
-
-    def release(self) -> None:
-        """Unlock and close."""
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
-
+__all__ = ["AdvisoryLease", "FileLease", "Lease", "claim_slot", "end_crashed_run", "hold",
+           "let_go", "lock_key", "mark_crashed", "marked_running", "open_lease",
+           "writer_lease"]
 
 def open_lease(store: Store, pipeline: str) -> Lease:
     """The right lease for the store's database."""
     if store.dialect == "postgresql":
-        return AdvisoryLease(store, pipeline)
+        return AdvisoryLease(store, lock_key(f"hub:pipeline:{pipeline}"))
     database = store.engine.url.database or ""
     if not database or database == ":memory:":
         raise ConfigError("`hub run` needs a store in a file or on PostgreSQL, not in memory",
                           key="hub.store", hint='use store = "sqlite:///hub.db"')
     return FileLease(Path(f"{database}.{pipeline}.lease"))
-
-
-class _Solo:
-    """The writer lease of an in-memory store: no other process can open that store."""
-
-    def __init__(self) -> None:
-        self._held = False
-
-    def acquire(self) -> bool:
-        """Held unless this process holds it already."""
-        if self._held:
-            return False
-        self._held = True
-        return True
-
-    def alive(self) -> bool:
-        """Held until released."""
-        return self._held
-
-    def release(self) -> None:
-        """Give it up."""
-        self._held = False
-
-
-def writer_lease(store: Store) -> Lease:
-    """The store-wide lease a sync holds from its first write to its last.
-
-    Every run (a manual `hub sync`, a scheduled pipeline, a takeover) resolves and merges over
-    the whole store, so two of them at once would double writes to the systems they share and
-    race on the same contacts. One writer per store is the simple rule that excludes both;
-    pipelines over different systems take turns.
-    """
-    if store.dialect == "postgresql":
-        return AdvisoryLease(store, WRITER, key=_key(WRITER))
-    database = store.engine.url.database or ""
-    if not database or database == ":memory:":
-        return _Solo()
-    return FileLease(Path(f"{database}.writer.lease"))
 
 
 def claim_slot(conn: Connection, pipeline: str, slot: datetime, *, node: str,
@@ -217,44 +70,6 @@ def let_go(conn: Connection, pipeline: str) -> None:
     """The pipeline is held by nobody (shown by `hub status`)."""
     conn.execute(update(pipelines).where(pipelines.c.name == pipeline).values(
         holder=None, held_since=None))
-
-
-def mark_crashed(conn: Connection, *, by: str, now: datetime) -> list[dict[str, Any]]:
-    """Mark every run still 'running' as crashed; call it holding the writer lease.
-
-    Holding that lease proves no live process writes to the store, so a 'running' row is a
-    run whose process died (kill -9, a crash, a full disk, a node that vanished). The row
-    says where it stopped and when it was last seen alive (from the checkpoints the engine
-    records on it); its committed pages and undrained outbox are simply resumed by the next
-    run. Returns what `run_finished` plugins hear about each: nobody told them before.
-    """
-    dead = conn.execute(select(runs).where(runs.c.status == "running")
-                        .order_by(runs.c.id)).all()
-    reported = []
-    for row in dead:
-        seen: dict[str, Any] = dict(row.summary or {})
-        stage = seen.get("stage") or "starting"
-        alive_at = seen.get("alive_at") or iso(row.started_at)
-        message = (f"the process ({row.node or 'a manual hub sync'}) stopped during "
-                   f"{stage!r} and never finished; last sign of life {alive_at}"
-                   + (f", {seen['records']} records into that stage" if seen.get("records")
-                      else "")
-                   + f". Found by {by}; the next run resumes from the last checkpoint.")
-        summary = {"run_id": row.id, "status": "crashed", "exit_code": None, "plan": False,
-                   "pipeline": row.pipeline, "trigger": row.trigger, "node": row.node,
-                   "started_at": iso(row.started_at), "finished_at": alive_at,
-                   "stopped_in": stage, "stopped_at": alive_at, "found_by": by,
-                   "found_at": iso(now), "rejected_total": 0,
-                   "errors": [{"connector": "-", "message": message}], "message": message}
-        conn.execute(update(runs).where(runs.c.id == row.id).values(
-            status="crashed", finished_at=_parsed(alive_at) or now, exit_code=None,
-            summary=summary))
-        reported.append(summary)
-    return reported
-
-
-def _parsed(moment: str | None) -> datetime | None:
-    return datetime.fromisoformat(moment.replace("Z", "+00:00")) if moment else None
 
 
 def end_crashed_run(conn: Connection, pipeline: str, *, error: str,

@@ -32,8 +32,7 @@ from hub.errors import (
 )
 from hub.lifecycle import evaluation, lead_fields
 from hub.logs import log_context
-from hub.ops import lease
-from hub.pipeline import golden, identity, outbox, pull, push
+from hub.pipeline import crashes, golden, identity, outbox, pull, push
 from hub.pipeline.merge import Survivorship
 from hub.pipeline.normalize import IdentitySettings, Normalizer
 from hub.pipeline.progress import Checkpoints, ProgressSink, Silent, StopSignal
@@ -47,7 +46,7 @@ from hub.pipeline.summary import (
     RunSummary,
 )
 from hub.runtime import Runtime
-from hub.store import Store
+from hub.store import Store, locks
 from hub.store.schema import contacts, runs, source_records
 
 log = logging.getLogger("hub.engine")
@@ -133,7 +132,7 @@ def sync(runtime: Runtime, options: SyncOptions,
          progress: ProgressSink | None = None) -> RunSummary:
     """Run one sync holding the store's writer lease, and return its summary.
 
-    The lease makes this run the store's only writer (`hub.ops.lease.writer_lease`); when
+    The lease makes this run the store's only writer (`hub.store.locks.writer_lease`); when
     another run holds it, the run waits (`options.wait`) or raises `StoreBusy`. Holding it, a
     run first marks runs whose process died as crashed, so no run stays 'running' forever.
     A plan (`options.plan`) runs every stage against `Store.rehearsal()`, which is thrown
@@ -146,14 +145,14 @@ def sync(runtime: Runtime, options: SyncOptions,
     `lease.end_crashed_run` and alerts; it does not report the run a second time).
     """
     store = runtime.store
-    writer = lease.writer_lease(store)
+    writer = locks.writer_lease(store)
     _acquire(writer, store, options)
     try:
         if options.plan:
             with store.rehearsal() as scratch:
                 return _reported(runtime, scratch, options, progress)
         with store.begin() as conn:
-            crashed = lease.mark_crashed(conn, by=_who(options), now=runtime.clock())
+            crashed = crashes.mark_crashed(conn, by=_who(options), now=runtime.clock())
         for summary in crashed:
             log.warning("run %s had crashed: %s", summary["run_id"], summary["message"])
             runtime.plugins.run_finished(summary)
@@ -166,7 +165,7 @@ def _who(options: SyncOptions) -> str:
     return f"node {options.node}" if options.node else f"a {options.trigger} hub sync"
 
 
-def _acquire(writer: lease.Lease, store: Store, options: SyncOptions) -> None:
+def _acquire(writer: locks.Lease, store: Store, options: SyncOptions) -> None:
     """Take the writer lease now, or wait for it, or say who holds it (`StoreBusy`)."""
     if writer.acquire():
         return

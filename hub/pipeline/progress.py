@@ -96,7 +96,7 @@ class Checkpoints:
 
     The row says which stage the run is in and when it was last seen alive, so when the
     process dies (kill -9, a crash) the next run can say where and when it stopped
-    (`hub.ops.lease.mark_crashed`). Writes at stage changes and at most every `every` seconds.
+    (`hub.pipeline.crashes`). Writes at stage changes and at most every `every` seconds.
     """
 
     def __init__(self, inner: ProgressSink, store: Store, run_id: int, *,
