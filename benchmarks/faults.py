@@ -226,7 +226,10 @@ class Campaign:
                 getattr(self, f"_{trial.kind}")(trial, folder, env, running, outcome)
             finally:
                 running.sandbox.controls.set_faults("")
-            outcome.recovery_runs = self._recover(folder, env)
+            try:
+                outcome.recovery_runs = self._recover(folder, env)
+            except RuntimeError as exc:
+                outcome.problem = str(exc)
             contacts_total, statuses = store_facts(folder)
             outcome.left_running = statuses.get("running", 0)
             outcome.crashed = statuses.get("crashed", 0)
@@ -239,11 +242,12 @@ class Campaign:
         return outcome
 
     def _recover(self, folder: Path, env: dict[str, str], most: int = 5) -> int:
+        """Sync until a run writes nothing and fails nowhere; how many runs that took."""
         for done in range(1, most + 1):
             _, summary = sync(folder, env)
             if quiet(summary):
                 return done
-        return most
+        raise RuntimeError(f"{folder.name}: still not quiet after {most} runs")
 
     # -- the faults ------------------------------------------------------------------------
     def _kill(self, trial: Trial, folder: Path, env: dict[str, str],

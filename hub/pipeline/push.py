@@ -126,7 +126,7 @@ def _settle(conn: Any, name: str, rows: Sequence[Any], records: Sequence[Outboun
     erased: list[dict[str, Any]] = []
     #: records the system named for writes an earlier run sent and never heard back about
     unanswered = _unanswered(conn, name, rows, now)
-    blind: dict[str, int] = {}
+    blind: dict[str, datetime] = {}
     sent = {record.key for record in records}
     for row in rows:
         if row.key in vetoed:
@@ -148,7 +148,7 @@ def _settle(conn: Any, name: str, rows: Sequence[Any], records: Sequence[Outboun
                                "external_id": result.external_id or row.external_id,
                                "pushed_hash": row.payload_hash, "pushed_at": now})
                 if row.contact_id in unanswered and result.external_id:
-                    blind[result.external_id] = row.contact_id
+                    blind[result.external_id] = unanswered[row.contact_id]
                 continue
             attempts = row.attempts + 1
             if result.status == "retry" and attempts < MAX_ATTEMPTS:
@@ -195,7 +195,7 @@ def _settle(conn: Any, name: str, rows: Sequence[Any], records: Sequence[Outboun
 
 
 def _link_written(conn: Any, name: str, states: list[dict[str, Any]], now: datetime,
-                  run_id: int | None, blind: dict[str, int]) -> None:
+                  run_id: int | None, blind: dict[str, datetime]) -> None:
     """Tie each record a system acknowledged to the contact hub wrote it for.
 
     When the system's next read returns that record, it updates this placeholder instead of
@@ -211,7 +211,7 @@ def _link_written(conn: Any, name: str, states: list[dict[str, Any]], now: datet
             select(source_records.c.id, source_records.c.external_id,
                    source_records.c.contact_id).where(
                 source_records.c.connector == name, source_records.c.external_id.in_(part))))
-    _adopt_echoes(conn, name, {ext: (rid, owner, written[ext])
+    _adopt_echoes(conn, name, {ext: (rid, owner, written[ext], blind[ext])
                                for ext, (rid, owner) in known.items()
                                if owner is not None and owner != written[ext] and ext in blind},
                   now, run_id)
@@ -253,18 +253,20 @@ def _mark_in_flight(conn: Any, name: str, rows: Sequence[Any], sent: set[str],
         conn.execute(insert(sync_state), fresh)
 
 
-def _unanswered(conn: Any, name: str, rows: Sequence[Any], now: datetime) -> set[int]:
-    """Contacts of `rows` whose first write an earlier run sent and never heard back about."""
+def _unanswered(conn: Any, name: str, rows: Sequence[Any],
+                now: datetime) -> dict[int, datetime]:
+    """Contacts of `rows` whose first write an earlier run sent and never heard back about,
+    with when it was sent."""
     ids = sorted({row.contact_id for row in rows})
-    found: set[int] = set()
+    found: dict[int, datetime] = {}
     for part in chunks(ids):
-        found.update(conn.execute(select(sync_state.c.contact_id).where(
+        found.update(conn.execute(select(sync_state.c.contact_id, sync_state.c.pushed_at).where(
             sync_state.c.connector == name, sync_state.c.contact_id.in_(part),
-            sync_state.c.pushed_hash == IN_FLIGHT, sync_state.c.pushed_at < now)).scalars())
+            sync_state.c.pushed_hash == IN_FLIGHT, sync_state.c.pushed_at < now)).tuples().all())
     return found
 
 
-def _adopt_echoes(conn: Any, name: str, echoes: dict[str, tuple[int, int, int]],
+def _adopt_echoes(conn: Any, name: str, echoes: dict[str, tuple[int, int, int, datetime]],
                   now: datetime, run_id: int | None) -> None:
     """Records hub created whose acknowledgement was lost, read back as strangers meanwhile.
 
@@ -272,14 +274,18 @@ def _adopt_echoes(conn: Any, name: str, echoes: dict[str, tuple[int, int, int]],
     the record unlinked; the next read brings it in as a contact of its own when it cannot
     be matched (a shared address). The repeated write's answer names that record. It is
     hub's own echo when an earlier run sent that first write and never heard back
-    (`_mark_in_flight`) and the contact now holding the record holds nothing else: then it
-    folds into the contact hub wrote the record for, audited like any merge.
+    (`_mark_in_flight`), and the contact now holding the record appeared only after that
+    write (so the record is not one the system had before: a shared address hub merely
+    wrote to) and holds nothing else. Then it folds into the contact hub wrote the record
+    for, audited like any merge.
     """
-    for external_id, (record_id, stranger, owner) in echoes.items():
+    for external_id, (record_id, stranger, owner, sent_at) in echoes.items():
         others = conn.execute(select(source_records.c.id).where(
             source_records.c.contact_id == stranger,
             source_records.c.id != record_id).limit(1)).first()
-        if others is not None:
+        born = conn.execute(select(contacts.c.created_at).where(
+            contacts.c.id == stranger)).scalar()
+        if others is not None or born is None or born <= sent_at:
             continue  # a contact of its own standing: identity decides, not this
         conn.execute(update(source_records).where(source_records.c.id == record_id)
                      .values(contact_id=owner, dirty=True))
