@@ -58,6 +58,11 @@ class HubSection(_Section):
     retry_attempts: int = Field(default=8, ge=1, le=20)
     retry_base_seconds: float = Field(default=0.5, gt=0)
     retry_max_seconds: float = Field(default=60.0, gt=0)
+    #: A system that refuses connections or never answers is tried this often, then reported.
+    unreachable_attempts: int = Field(default=2, ge=1, le=20)
+    #: Seconds to wait for a connection, and for an answer (None: each connector's default).
+    connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    read_timeout_seconds: float | None = Field(default=None, gt=0)
     #: Show e-mail addresses in DEBUG logs (masked otherwise; never shown at INFO and above).
     log_emails: bool = False
     #: Let settings name files outside config.toml's folder (absolute paths, ``..``).

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from hub.clock import utcnow
 from hub.http import (
@@ -28,6 +28,7 @@ from hub.http import (
     Counter,
     RateLimit,
     RetryPolicy,
+    Timeouts,
     build_client,
     default_classify,
 )
@@ -95,6 +96,9 @@ class ConnectorSettings(BaseModel):
     enabled: bool = True
     #: Golden fields this connector writes; None means the connector's own default.
     write_fields: list[str] | None = None
+    #: Seconds to wait for a connection / for an answer; None: ``[hub]``'s, else the plugin's.
+    connect_timeout_seconds: float | None = Field(default=None, gt=0)
+    read_timeout_seconds: float | None = Field(default=None, gt=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +214,8 @@ class ConnectorContext:
     sleep: Callable[[float], None] = time.sleep
     #: When set, overrides every client's retry policy (`hub check` uses a short one).
     retry: RetryPolicy | None = None
+    #: Connect and read timeouts chosen in the config (None where the plugin's default holds).
+    timeouts: Timeouts = field(default_factory=Timeouts)
     #: Requests made to the system in this run; the HTTP layer counts, the engine reports.
     api_calls: int = 0
     _counters: list[Counter] = field(default_factory=list, repr=False)
@@ -228,8 +234,9 @@ class ConnectorContext:
         return build_client(base_url=base_url, headers=headers, auth=auth,
                             classify=classify or default_classify, rate=rate,
                             policy=self.retry or policy,
-                            counter=counter, timeout=timeout, transport=self.transport,
-                            sleep=self.sleep, max_connections=max_connections)
+                            counter=counter, timeout=self.timeouts.apply(timeout),
+                            transport=self.transport, sleep=self.sleep,
+                            max_connections=max_connections, name=self.name)
 
     def _count_request(self) -> None:
         self.api_calls += 1

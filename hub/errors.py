@@ -14,6 +14,8 @@ EXIT_OK = 0
 EXIT_NEEDS_A_LOOK = 1
 EXIT_CONFIG = 2
 EXIT_UNREACHABLE = 3
+#: `hub sync` found another run holding the store's writer lease and did not wait.
+EXIT_STORE_BUSY = 4
 #: An exception hub did not raise on purpose (a bug, a full disk): sysexits' EX_SOFTWARE, so a
 #: service manager tells it apart from the codes a run reports by design.
 EXIT_CRASH = 70
@@ -93,3 +95,9 @@ class Interrupted(HubError):
     """hub was asked to stop (SIGTERM, Ctrl-C): the run ended at a checkpoint, nothing is lost."""
 
     exit_code = EXIT_OK
+
+
+class StoreBusy(HubError):
+    """Another run writes to the store (`hub sync --wait` waits for it instead)."""
+
+    exit_code = EXIT_STORE_BUSY

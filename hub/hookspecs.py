@@ -96,8 +96,9 @@ def run_finished(summary: Mapping[str, Any]) -> None:
     - ``error`` with no counts for a run an unexpected exception ended (a bug): reported before
       the exception propagates, ``errors`` naming only the exception's type (``interrupted``
       when that exception is Ctrl-C or SystemExit);
-    - ``interrupted`` with ``interrupted_by: "node died"`` for a run whose `hub run` node
-      died mid-run, reported by the node that takes the pipeline over (no counts).
+    - ``crashed`` for a run whose process died mid-run (kill -9, a crash, a node that
+      vanished), reported by the next run or `hub run` node that finds it (no counts;
+      ``stopped_in`` and ``stopped_at`` say where and when it was last seen alive).
 
     Exceptions raised here are logged with the plugin's name and never fail the run nor keep
     other plugins from hearing of it. To alert people, prefer `send_alert`: hub decides once

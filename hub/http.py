@@ -6,9 +6,13 @@ A connector asks its context for a client (`ConnectorContext.http(...)`) and get
 - counts every request into `ConnectorContext.api_calls` (the run summary reports it),
 - waits before each request so the connector stays at, not over, its declared rate (a token
   bucket: a large sync runs near the limit instead of bouncing off 429s),
-- retries 429, 5xx, timeouts, connection errors and truncated bodies with exponential backoff
-  and jitter (tenacity), honouring ``Retry-After`` and whatever the connector's `classify`
-  hook reads from the response (HubSpot's policy names, Shopify's THROTTLED inside an HTTP 200),
+- retries 429, 5xx, timeouts, connection errors and malformed answers (a body cut short, JSON
+  that does not parse) with exponential backoff and jitter (tenacity), honouring
+  ``Retry-After`` and whatever the connector's `classify` hook reads from the response
+  (HubSpot's policy names, Shopify's THROTTLED inside an HTTP 200),
+- gives up on a system it cannot connect to, or that does not answer in time, after
+  `RetryPolicy.unreachable_attempts`: an outage is reported in seconds, not minutes, naming
+  the connector, and the run goes on with the other systems,
 - never retries a validation error: a 4xx is the caller's per-record answer.
 
 Clock and sleep are injected, so tests run retries and rate limits without real waiting.
@@ -16,6 +20,7 @@ Clock and sleep are injected, so tests run retries and rate limits without real 
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -45,6 +50,43 @@ class RetryPolicy:
     base: float = 0.5
     cap: float = 60.0
     jitter: float = 0.5
+    #: Attempts when the system cannot be reached at all (refused, DNS, no answer in time).
+    unreachable_attempts: int = 2
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long to wait for a connection and for an answer (seconds; None: the default)."""
+
+    connect: float | None = None
+    read: float | None = None
+
+    def apply(self, default: float) -> httpx.Timeout:
+        """An httpx timeout: these where set, `default` (the connector's own) elsewhere."""
+        read = self.read if self.read is not None else default
+        return httpx.Timeout(read, connect=self.connect if self.connect is not None
+                             else min(default, read))
+
+
+class _Unreachable(RetryableError):
+    """No connection, or no answer in time: retried only `unreachable_attempts` times."""
+
+
+def malformed(response: httpx.Response) -> RetryableError | None:
+    """A JSON answer whose body does not parse: cut short on the way, or garbled.
+
+    Retried like a 5xx, so one damaged answer costs one request, not the connector's run.
+    Only bodies that say they are JSON are checked (a bulk file is JSON lines, not JSON).
+    """
+    media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not (media == "application/json" or media.endswith("+json")) or not response.content:
+        return None
+    try:
+        json.loads(response.content)
+    except ValueError:
+        return RetryableError(f"a malformed answer from {response.request.url.path} (HTTP "
+                              f"{response.status_code}): its JSON is cut short or invalid")
+    return None
 
 
 @dataclass
@@ -131,7 +173,8 @@ class ResilientTransport(httpx.BaseTransport):
     def __init__(self, inner: httpx.BaseTransport, *, classify: Classifier = default_classify,
                  policy: RetryPolicy | None = None, bucket: TokenBucket | None = None,
                  counter: Counter | None = None, sleep: Callable[[float], None] = time.sleep,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, name: str | None = None) -> None:
+        self._name = name
         self._inner = inner
         self._classify = classify
         self._policy = policy or RetryPolicy()
@@ -159,13 +202,19 @@ class ResilientTransport(httpx.BaseTransport):
             response = self._inner.handle_request(request)
             response.request = request
             response.read()  # a truncated body surfaces here, inside the retry
+        except httpx.ConnectTimeout as exc:
+            raise _Unreachable("could not connect within the connect timeout "
+                               f"({_seconds(request, 'connect')})") from exc
         except httpx.TimeoutException as exc:
-            raise RetryableError(f"timed out: {type(exc).__name__}") from exc
+            raise _Unreachable(f"no answer within the read timeout ({_seconds(request, 'read')})"
+                               ) from exc
+        except httpx.ConnectError as exc:
+            raise _Unreachable(f"could not connect: {exc}") from exc
         except (httpx.TransportError, httpx.DecodingError) as exc:
             raise RetryableError(f"connection problem: {type(exc).__name__}: {exc}") from exc
         status = response.status_code
         self.counter.by_status[status] = self.counter.by_status.get(status, 0) + 1
-        problem = self._classify(response)
+        problem = self._classify(response) or malformed(response)
         if problem is not None:
             if status == 429 or "throttl" in str(problem).lower():
                 self.counter.throttled += 1
@@ -178,7 +227,7 @@ class ResilientTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send `request`, retrying transient failures; raise `UnreachableError` at the end."""
         retrying = Retrying(
-            stop=stop_after_attempt(self._policy.attempts),
+            stop=self._stop,
             wait=self._wait,
             retry=retry_if_exception_type(RetryableError),
             sleep=self._sleep,
@@ -187,12 +236,27 @@ class ResilientTransport(httpx.BaseTransport):
         )
         try:
             response: httpx.Response = retrying(self._once, request)
-        except RetryableError as exc:
+        except _Unreachable as exc:
+            where = f"connector {self._name!r}: " if self._name else ""
             raise UnreachableError(
-                f"{request.method} {request.url.copy_with(query=None)} failed "
+                f"{where}{request.url.host}:{request.url.port or request.url.scheme} is "
+                f"unreachable: {exc} (tried {self._policy.unreachable_attempts} times) — "
+                "check that the system is up and the connector's base_url; slow systems "
+                "may need a larger read_timeout_seconds") from None
+        except RetryableError as exc:
+            where = f"connector {self._name!r}: " if self._name else ""
+            raise UnreachableError(
+                f"{where}{request.method} {request.url.copy_with(query=None)} failed "
                 f"{self._policy.attempts} times; last: {exc}",
             ) from None
         return response
+
+    def _stop(self, state: RetryCallState) -> bool:
+        """Stop after `attempts`, or `unreachable_attempts` while the system is unreachable."""
+        outcome = state.outcome
+        if outcome is not None and isinstance(outcome.exception(), _Unreachable):
+            return state.attempt_number >= self._policy.unreachable_attempts
+        return bool(stop_after_attempt(self._policy.attempts)(state))
 
     def _count_retry(self) -> None:
         self.counter.retries += 1
@@ -202,14 +266,19 @@ class ResilientTransport(httpx.BaseTransport):
         self._inner.close()
 
 
+def _seconds(request: httpx.Request, which: str) -> str:
+    value = (request.extensions.get("timeout") or {}).get(which)
+    return f"{value:g} s" if isinstance(value, (int, float)) else "none set"
+
+
 def build_client(*, base_url: str, headers: dict[str, str] | None = None,
                  auth: Any = None, classify: Classifier = default_classify,
                  rate: RateLimit | None = None, policy: RetryPolicy | None = None,
-                 counter: Counter | None = None, timeout: float = 60.0,
+                 counter: Counter | None = None, timeout: float | httpx.Timeout = 60.0,
                  transport: httpx.BaseTransport | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic,
-                 max_connections: int = 10) -> httpx.Client:
+                 max_connections: int = 10, name: str | None = None) -> httpx.Client:
     """An httpx client with hub's transport; `transport` lets tests bind it to the sandbox."""
     inner = transport or httpx.HTTPTransport(
         limits=httpx.Limits(max_connections=max_connections,
@@ -217,6 +286,6 @@ def build_client(*, base_url: str, headers: dict[str, str] | None = None,
         retries=0)
     bucket = TokenBucket(rate, clock=clock, sleep=sleep) if rate else None
     resilient = ResilientTransport(inner, classify=classify, policy=policy, bucket=bucket,
-                                   counter=counter, sleep=sleep)
+                                   counter=counter, sleep=sleep, name=name)
     return httpx.Client(base_url=base_url, headers={"User-Agent": USER_AGENT, **(headers or {})},
                         auth=auth, timeout=timeout, transport=resilient)

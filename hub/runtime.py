@@ -18,7 +18,7 @@ import httpx
 from hub.clock import utcnow
 from hub.config import LoadedConfig, load_config
 from hub.connector import Connector, ConnectorContext
-from hub.http import RetryPolicy
+from hub.http import RetryPolicy, Timeouts
 from hub.registry import Plugins, load_plugins
 from hub.secrets import Secrets
 from hub.store import Store
@@ -57,7 +57,14 @@ class Runtime:
         """Backoff for transient failures, from ``[hub] retry_*``."""
         hub = self.config.config.hub
         return RetryPolicy(attempts=hub.retry_attempts, base=hub.retry_base_seconds,
-                           cap=hub.retry_max_seconds)
+                           cap=hub.retry_max_seconds, unreachable_attempts=hub.unreachable_attempts)
+
+    def timeouts(self, name: str) -> Timeouts:
+        """Connect and read timeouts of connector `name`: its own, else ``[hub]``'s."""
+        hub = self.config.config.hub
+        settings = self.config.connectors[name]
+        return Timeouts(connect=settings.connect_timeout_seconds or hub.connect_timeout_seconds,
+                        read=settings.read_timeout_seconds or hub.read_timeout_seconds)
 
     @property
     def connector_names(self) -> list[str]:
@@ -76,5 +83,6 @@ class Runtime:
             logger=logging.getLogger(f"hub.connector.{name}"),
             transport=self.transport,
             retry=self.retry or self.retry_policy,
+            timeouts=self.timeouts(name),
         )
         return cls(settings, context)

@@ -346,9 +346,27 @@ def test_hook_run_finished_hears_of_a_run_whose_node_died(tmp_path: Path) -> Non
     assert summary is not None
     crashed, resumed = recorder.summaries
     assert (crashed["run_id"], crashed["status"], crashed["pipeline"], crashed["node"]) == (
-        dead_id, "interrupted", "main", "gone:7")
-    assert crashed["interrupted_by"] == "node died" and crashed["errors"] == []
+        dead_id, "crashed", "main", "gone:7")
+    assert crashed["stopped_in"] == "starting" and "gone:7" in crashed["errors"][0]["message"]
     assert resumed == summary.as_dict()
+    runtime.store.close()
+
+
+def test_hook_run_finished_hears_of_a_crashed_manual_sync_from_the_next_one(
+        tmp_path: Path) -> None:
+    recorder = Recorder()
+    runtime = demo(tmp_path, recorder)
+    with runtime.store.begin() as conn:  # kill -9 mid-read: the row says where it was
+        dead_id = conn.execute(insert(runs).values(
+            pipeline="manual", trigger="manual", status="running", started_at=FIXED_NOW,
+            summary={"stage": "read accounting", "alive_at": "2026-11-01T09:00:05Z",
+                     "records": 40}).returning(runs.c.id)).scalar_one()
+    summary = engine.sync(runtime, SyncOptions())
+    crashed, finished = recorder.summaries
+    assert (crashed["run_id"], crashed["status"], crashed["stopped_in"]) == (
+        dead_id, "crashed", "read accounting")
+    assert crashed["stopped_at"] == "2026-11-01T09:00:05Z"
+    assert finished == summary.as_dict() and summary.run_id != dead_id
     runtime.store.close()
 
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from hub.errors import RetryableError, UnreachableError
-from hub.http import Counter, RateLimit, RetryPolicy, TokenBucket, build_client
+from hub.http import Counter, RateLimit, RetryPolicy, Timeouts, TokenBucket, build_client
 
 
 class FakeTime:
@@ -124,3 +124,71 @@ def test_user_agent_names_hub() -> None:
     c, _ = client(transport, t)
     c.get("/x")
     assert seen[0].startswith("hub/")
+
+
+def test_a_json_answer_cut_short_is_retried_like_a_5xx() -> None:
+    t = FakeTime()
+    whole = b'{"results": [{"id": "1"}, {"id": "2"}]}'
+    transport, seen = scripted(
+        httpx.Response(200, content=whole[:17], headers={"content-type": "application/json"}),
+        httpx.Response(400, content=b'{"title": "Inv',
+                       headers={"content-type": "application/problem+json; charset=utf-8"}),
+        httpx.Response(200, content=whole, headers={"content-type": "application/json"}))
+    c, counter = client(transport, t)
+    assert c.get("/x").json()["results"][1]["id"] == "2"
+    assert len(seen) == 3 and counter.retries == 2
+
+
+def test_bodies_that_are_not_json_are_left_to_the_connector() -> None:
+    t = FakeTime()
+    lines = b'{"id": 1}\n{"id": 2}\n'  # a bulk file: JSON lines, not one JSON document
+    transport, seen = scripted(
+        httpx.Response(200, content=lines, headers={"content-type": "application/jsonl"}),
+        httpx.Response(204))
+    c, _ = client(transport, t)
+    assert c.get("/bulk").content == lines and c.delete("/x").status_code == 204
+    assert len(seen) == 2 and t.sleeps == []
+
+
+def test_a_json_answer_that_stays_malformed_ends_unreachable() -> None:
+    t = FakeTime()
+    transport, _ = scripted(*[httpx.Response(200, content=b"{", headers={
+        "content-type": "application/json"}) for _ in range(4)])
+    c, _ = client(transport, t)
+    with pytest.raises(UnreachableError) as info:
+        c.get("/x")
+    assert "malformed answer" in str(info.value) and "failed 4 times" in str(info.value)
+
+
+def test_an_unreachable_system_is_given_up_after_unreachable_attempts_naming_the_connector(
+        ) -> None:
+    t = FakeTime()
+    transport, seen = scripted(httpx.ConnectError("[Errno 111] Connection refused"),
+                               httpx.ConnectError("[Errno 111] Connection refused"),
+                               httpx.Response(200))
+    c = build_client(base_url="http://crm.example:8080", transport=transport, sleep=t.sleep,
+                     clock=t.clock, name="crm",
+                     policy=RetryPolicy(attempts=8, base=1.0, jitter=0.0, unreachable_attempts=2))
+    with pytest.raises(UnreachableError) as info:
+        c.get("/x")
+    message = str(info.value)
+    assert len(seen) == 2 and t.sleeps == [1.0]  # not 8 attempts with growing backoff
+    assert message.startswith("connector 'crm': crm.example:8080 is unreachable")
+    assert "Connection refused" in message and "tried 2 times" in message
+
+
+def test_a_read_timeout_names_its_setting() -> None:
+    t = FakeTime()
+    transport, _ = scripted(httpx.ReadTimeout("slow"), httpx.ReadTimeout("slow"))
+    c = build_client(base_url="http://crm.example", transport=transport, sleep=t.sleep,
+                     clock=t.clock, name="crm", timeout=Timeouts(read=2.5).apply(60.0),
+                     policy=RetryPolicy(attempts=8, base=1.0, jitter=0.0))
+    with pytest.raises(UnreachableError) as info:
+        c.get("/x")
+    assert "no answer within the read timeout (2.5 s)" in str(info.value)
+
+
+def test_timeouts_configured_win_over_the_connectors_default() -> None:
+    assert Timeouts().apply(60.0) == httpx.Timeout(60.0)
+    assert Timeouts(connect=3.0).apply(120.0) == httpx.Timeout(120.0, connect=3.0)
+    assert Timeouts(connect=3.0, read=9.0).apply(120.0) == httpx.Timeout(9.0, connect=3.0)

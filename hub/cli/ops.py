@@ -126,6 +126,9 @@ def runs(config: ConfigOption = DEFAULT_PATH, as_json: JsonOption = False,
                       str(c["created"] + c["updated"]), str(c["rejected"]), str(c["api_calls"]),
                       r["node"] or "")
     out.print(table)
+    for r in rows:  # where and when a crashed run stopped: the table has no room for it
+        if r["status"] == "crashed" and r["message"]:
+            out.print(f"run {r['id']} crashed: {r['message']}", markup=False, highlight=False)
 
 
 @app.command("dead-letters")

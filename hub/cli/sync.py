@@ -22,17 +22,24 @@ def sync(config: ConfigOption = DEFAULT_PATH,
          = False,
          connector: Annotated[list[str] | None, typer.Option(
              "--connector", help="Only this connector (repeatable).")] = None,
+         wait: Annotated[bool, typer.Option(
+             "--wait", help="When another run writes to the store, wait for it instead of "
+                            "exiting with code 4.")] = False,
          as_json: JsonOption = False) -> None:
     """Run one sync: read every system, merge, decide, write back."""
     from hub.pipeline.engine import SyncOptions
     from hub.pipeline.engine import sync as run_sync
+    from hub.pipeline.progress import Lines
 
     runtime = load_runtime(config)
-    options = SyncOptions(plan=plan, full=full, connectors=connector)
+    options = SyncOptions(plan=plan, full=full, connectors=connector, wait=wait,
+                          on_wait=_say)
     try:
         if sys.stderr.isatty() and not as_json:
             with RichProgress() as progress:
                 summary = run_sync(runtime, options, progress)
+        elif not as_json:  # a log file or a pipe: plain lines, so a slow system is visible
+            summary = run_sync(runtime, options, Lines(_say))
         else:
             summary = run_sync(runtime, options)
     except HubError as exc:
@@ -42,3 +49,9 @@ def sync(config: ConfigOption = DEFAULT_PATH,
     else:
         print_summary(summary)
     raise typer.Exit(summary.exit_code)
+
+
+def _say(line: str) -> None:
+    """One line on stderr, flushed at once (a pipe would otherwise hold it back)."""
+    sys.stderr.write(f"hub sync: {line}\n")
+    sys.stderr.flush()

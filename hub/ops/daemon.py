@@ -1,8 +1,10 @@
 """The `hub run` process in the foreground: signals, the health endpoint, a bounded stop.
 
 First SIGTERM/SIGINT: no new runs; the running ones end at their next checkpoint; exit 0
-within ``[scheduler] stop_timeout``. A second signal exits at once, which the checkpoints make
-safe too (the next start resumes, and takes over its own dead run).
+within ``[scheduler] stop_timeout``, also when a run is stuck (in a long wait for a system):
+the process then leaves without it, and the next run records it as crashed. A second signal
+exits at once, which the checkpoints make safe too (the next start resumes, and takes over its
+own dead run).
 """
 
 from __future__ import annotations
@@ -43,9 +45,27 @@ class Signals:
 
 
 def run_once(scheduler: Scheduler) -> int:
-    """`hub run --once` in the foreground: a stop signal ends the run at its checkpoint."""
-    Signals(lambda: scheduler.stop(wait=False)).install()
+    """`hub run --once` in the foreground: a stop signal ends the run at its checkpoint,
+    or the process within ``stop_timeout`` when the run cannot get there."""
+    timeout = parse_duration(scheduler.settings.stop_timeout).total_seconds()
+
+    def stop() -> None:
+        scheduler.stop(wait=False)
+        deadline = threading.Timer(timeout, _leave)
+        deadline.daemon = True  # a run that stops in time must not wait for the timer
+        deadline.start()
+    Signals(stop).install()
     return scheduler.run_all_once()
+
+
+def _leave() -> None:
+    log.warning("the current run did not reach a checkpoint within [scheduler] stop_timeout; "
+                "exiting anyway (the next run marks it crashed and resumes from its last "
+                "checkpoint)")
+    # the run's thread cannot be stopped from outside, and the interpreter would wait for it
+    # at exit: leave now, as the setting promises (the checkpoints make it safe)
+    logging.shutdown()
+    os._exit(0)
 
 
 def serve(scheduler: Scheduler, *, http: tuple[str, int] | None,
@@ -71,9 +91,8 @@ def serve(scheduler: Scheduler, *, http: tuple[str, int] | None,
     stopper = threading.Thread(target=scheduler.stop, name="stopping", daemon=True)
     stopper.start()
     stopper.join(timeout)
-    if stopper.is_alive():
-        log.warning("the current run did not reach a checkpoint within [scheduler] "
-                    "stop_timeout; exiting anyway (the next start resumes it)")
     if served is not None:
         served.stop()
+    if stopper.is_alive():
+        _leave()
     return 0

@@ -28,7 +28,7 @@ FAILURE_WINDOW = 100
 
 def is_failure(status: str, summary: Mapping[str, Any] | None) -> bool:
     """A system or connector failed (not merely some records were refused)."""
-    if status == "error":
+    if status in ("error", "crashed"):  # a process that died is news for the operator
         return True
     return status == "failed" and bool((summary or {}).get("errors"))
 

@@ -12,132 +12,33 @@ wait for and no clock to trust:
 
 A lease only says "nobody else runs this pipeline now". Which schedule slot has been run is
 recorded under the lease in the `pipelines` table (`claim_slot`), so two nodes woken for the
-same slot run it once between them.
+same slot run it once between them. The store's *writer* lease (`writer_lease`), the same
+kind of lock under another name, is held by every sync while it writes: one writer per
+store; and whoever holds it may mark runs still 'running' as crashed (`mark_crashed`).
 """
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import logging
-import os
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
 
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, select, update
 
-from hub.clock import iso
-from hub.errors import ConfigError
+from hub.errors import EXIT_CRASH, ConfigError
+from hub.pipeline.crashes import mark_crashed
 from hub.pipeline.summary import RunSummary
 from hub.store import Store, upsert
+from hub.store.locks import AdvisoryLease, FileLease, Lease, lock_key, writer_lease
 from hub.store.schema import pipelines, runs
 
-log = logging.getLogger("hub.lease")
-
-
-class Lease(Protocol):
-    """A held-or-not lock on one pipeline."""
-
-    def acquire(self) -> bool:
-        """Take the lease if nobody holds it; never waits."""
-
-    def alive(self) -> bool:
-        """True while the lease is certainly still ours (checked by the run's heartbeat)."""
-
-    def release(self) -> None:
-        """Give the lease up (idempotent)."""
-
-
-def lock_key(pipeline: str) -> int:
-    """A stable signed 64-bit key for ``pg_advisory_lock`` (the same on every node)."""
-    digest = hashlib.blake2b(f"hub:pipeline:{pipeline}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-class AdvisoryLease:
-    """PostgreSQL session advisory lock on a connection of its own."""
-
-    def __init__(self, store: Store, pipeline: str) -> None:
-        self._store = store
-        self._key = lock_key(pipeline)
-        self._conn: Connection | None = None
-
-    def acquire(self) -> bool:
-        """``pg_try_advisory_lock`` on a fresh connection; keep the connection if it worked."""
-        conn = self._store.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        try:
-            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
-                                    {"k": self._key}).scalar())
-        except Exception:
-            conn.invalidate()
-            conn.close()
-            raise
-        if not got:
-            conn.close()
-            return False
-        self._conn = conn
-        return True
-
-    def alive(self) -> bool:
-        """The session (and so its lock) lives while the server answers on it."""
-        if self._conn is None:
-            return False
-        try:
-            self._conn.execute(text("SELECT 1"))
-        except Exception:
-            log.warning("the lease connection failed; stopping the run at its next checkpoint")
-            return False
-        return True
-
-    def release(self) -> None:
-        """Unlock, and drop the connection so no pooled session keeps the lock by mistake."""
-        conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        try:
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
-        except Exception:
-            log.warning("could not unlock a pipeline lease; closing its connection instead")
-        finally:
-            conn.invalidate()  # closing the session is what guarantees the lock is gone
-            conn.close()
-
-
-class FileLease:
-    """An exclusive ``flock`` on ``<database>.<pipeline>.lease`` (SQLite stores)."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._fd: int | None = None
-
-    def acquire(self) -> bool:
-        """Non-blocking exclusive lock; the kernel drops it when the process dies."""
-        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        self._fd = fd
-        return True
-
-    def alive(self) -> bool:
-        """A held flock cannot be lost while the process lives."""
-        return self._fd is not None
-
-    def release(self) -> None:
-        """Unlock and close."""
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
-
+__all__ = ["AdvisoryLease", "FileLease", "Lease", "claim_slot", "end_crashed_run", "hold",
+           "let_go", "lock_key", "mark_crashed", "marked_running", "open_lease",
+           "writer_lease"]
 
 def open_lease(store: Store, pipeline: str) -> Lease:
     """The right lease for the store's database."""
     if store.dialect == "postgresql":
-        return AdvisoryLease(store, pipeline)
+        return AdvisoryLease(store, lock_key(f"hub:pipeline:{pipeline}"))
     database = store.engine.url.database or ""
     if not database or database == ":memory:":
         raise ConfigError("`hub run` needs a store in a file or on PostgreSQL, not in memory",
@@ -171,24 +72,6 @@ def let_go(conn: Connection, pipeline: str) -> None:
         holder=None, held_since=None))
 
 
-def abandon_dead_runs(conn: Connection, pipeline: str, *, node: str, now: datetime) -> list[int]:
-    """Mark runs of `pipeline` still 'running' as interrupted; call it holding the lease.
-
-    Holding the lease proves that no live node runs the pipeline, so a 'running' row belongs
-    to a node that died. Its pages and outbox are checkpointed; the next run goes on from there.
-    """
-    dead = conn.execute(select(runs.c.id, runs.c.node, runs.c.summary).where(
-        runs.c.pipeline == pipeline, runs.c.status == "running")).all()
-    for row in dead:
-        note = {"interrupted_by": "node died",
-                "message": f"node {row.node or '?'} stopped mid-run; {node} took the pipeline "
-                           "over and resumed from the last checkpoint"}
-        conn.execute(update(runs).where(runs.c.id == row.id).values(
-            status="interrupted", finished_at=now, exit_code=None,
-            summary={**(row.summary or {}), **note}))
-    return [row.id for row in dead]
-
-
 def end_crashed_run(conn: Connection, pipeline: str, *, error: str,
                     now: datetime) -> RunSummary | None:
     """A run that died of an unexpected error in this process: mark it 'error' (holding the
@@ -200,10 +83,10 @@ def end_crashed_run(conn: Connection, pipeline: str, *, error: str,
         return None
     summary = RunSummary.from_dict({
         **(row.summary or {}), "run_id": row.id, "pipeline": pipeline, "status": "error",
-        "exit_code": 2, "plan": False, "node": row.node, "rejected_total": 0,
+        "exit_code": EXIT_CRASH, "plan": False, "node": row.node, "rejected_total": 0,
         "errors": [{"connector": "-", "message": error}]})
     conn.execute(update(runs).where(runs.c.id == row.id).values(
-        status="error", finished_at=now, exit_code=2, summary=summary.as_dict()))
+        status="error", finished_at=now, exit_code=EXIT_CRASH, summary=summary.as_dict()))
     return summary
 
 
@@ -211,20 +94,3 @@ def marked_running(conn: Connection, pipeline: str) -> bool:
     """Whether a run of `pipeline` is marked running (alive elsewhere, or dead: ask the lease)."""
     return conn.execute(select(runs.c.id).where(
         runs.c.pipeline == pipeline, runs.c.status == "running").limit(1)).first() is not None
-
-
-def abandoned_summaries(conn: Connection, run_ids: list[int]) -> list[dict[str, object]]:
-    """What `run_finished` plugins hear about runs `abandon_dead_runs` ended for a dead node.
-
-    Their node never got to report them; the node that took the pipeline over does, with the
-    usual summary keys as far as the row knows them (status "interrupted", the note saying
-    the node died, no counts: those died with the node).
-    """
-    if not run_ids:
-        return []
-    rows = conn.execute(select(runs).where(runs.c.id.in_(run_ids)).order_by(runs.c.id)).all()
-    return [{**(row.summary or {}), "run_id": row.id, "pipeline": row.pipeline,
-             "status": row.status, "exit_code": row.exit_code, "trigger": row.trigger,
-             "node": row.node, "started_at": iso(row.started_at),
-             "finished_at": iso(row.finished_at),
-             "errors": (row.summary or {}).get("errors", [])} for row in rows]

@@ -5,8 +5,10 @@
   runs once on start (coalesce) if it is late by less than ``[scheduler] misfire_grace``.
 - Several nodes may share one PostgreSQL store. Each run holds the pipeline's lease
   (hub.ops.lease); the slot it runs is recorded under the lease, so two nodes woken for the same
-  slot run it once between them. Every ``takeover_check`` each node looks for a run marked
-  running whose lease is free — its node died — and resumes it from the last checkpoint.
+  slot run it once between them. The run itself then waits for the store's writer lease, which
+  every sync takes (manual ones too), so pipelines take turns. Every ``takeover_check`` each
+  node looks for a run marked running whose lease is free — its node died — and resumes it
+  from the last checkpoint, after marking the dead run crashed.
 - `stop()` (SIGTERM/SIGINT, see hub.ops.daemon): no new runs; the running ones stop at their next
   checkpoint and are marked interrupted.
 """
@@ -32,7 +34,7 @@ from sqlalchemy import insert, select, update
 
 from hub.clock import iso
 from hub.config import ScheduleSection, parse_duration
-from hub.errors import ConfigError, HubError
+from hub.errors import ConfigError, HubError, StoreBusy
 from hub.logs import log_context
 from hub.ops import alerts, lease
 from hub.ops.metrics import Metrics
@@ -168,11 +170,6 @@ class Scheduler:
             try:
                 now = self.clock()
                 with self.store.begin() as conn:
-                    dead = lease.abandon_dead_runs(conn, name, node=self.node, now=now)
-                    abandoned = lease.abandoned_summaries(conn, dead)
-                for ended in abandoned:  # their node died before it could tell the plugins
-                    self.runtime.plugins.run_finished(ended)
-                with self.store.begin() as conn:
                     if trigger == "schedule":
                         if not lease.claim_slot(conn, name, current_slot(spec.schedule, now),
                                                 node=self.node, now=now):
@@ -182,13 +179,11 @@ class Scheduler:
                     else:
                         lease.hold(conn, name, node=self.node, now=now)
                     full = self._full_due(conn, spec, now)
-                if dead:
-                    log.warning("took over a pipeline whose node died", extra={
-                        "pipeline": name, "interrupted_runs": dead})
                 log.info("run starting", extra={"trigger": trigger, "full": full})
                 beat.start()
                 summary = self._sync(spec, trigger=trigger, full=full, stop=stop, now=now)
-                self._report(summary)
+                if summary is not None:
+                    self._report(summary)
                 return summary
             finally:
                 beat.stop()
@@ -223,11 +218,16 @@ class Scheduler:
         return last is None or now - last >= spec.full_every
 
     def _sync(self, spec: _Spec, *, trigger: str, full: bool, stop: threading.Event,
-              now: datetime) -> RunSummary:
+              now: datetime) -> RunSummary | None:
+        """The run, or None when the node stopped while another run held the store."""
         options = SyncOptions(full=full, connectors=spec.schedule.connectors,
-                              pipeline=spec.name, trigger=trigger, stop=stop, node=self.node)
+                              pipeline=spec.name, trigger=trigger, stop=stop, node=self.node,
+                              wait=True, on_wait=lambda holder: log.info(holder))
         try:
             summary = sync(self.runtime, options)
+        except StoreBusy as exc:  # only when stopping: a run that never started
+            log.info("%s", exc)
+            return None
         except HubError as exc:  # before the run started (a missing secret): still a run row
             log.error("the run could not start: %s", exc)
             summary = self._error_run(spec.name, trigger, exc, now)

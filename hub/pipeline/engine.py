@@ -8,11 +8,14 @@ what `hub sync --json` prints and what `run_finished` plugins observe.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import httpx
 from sqlalchemy import func, insert, select, update
 
 from hub.clock import iso
@@ -26,13 +29,15 @@ from hub.errors import (
     ConnectorError,
     HubError,
     Interrupted,
+    StoreBusy,
+    UnreachableError,
 )
 from hub.lifecycle import evaluation, lead_fields
 from hub.logs import log_context, mask_emails
-from hub.pipeline import golden, identity, outbox, pull, push
+from hub.pipeline import crashes, golden, identity, outbox, pull, push
 from hub.pipeline.merge import Survivorship
 from hub.pipeline.normalize import IdentitySettings, Normalizer
-from hub.pipeline.progress import ProgressSink, Silent, StopSignal
+from hub.pipeline.progress import Checkpoints, ProgressSink, Silent, StopSignal
 from hub.pipeline.summary import (
     ConnectorCounts,
     ConsentCounts,
@@ -43,10 +48,13 @@ from hub.pipeline.summary import (
     RunSummary,
 )
 from hub.runtime import Runtime
+from hub.store import Store, locks
 from hub.store.schema import contacts, runs, source_records
 
 log = logging.getLogger("hub.engine")
 MAX_REJECTIONS_SHOWN = 50
+#: How often a run waiting for the store's writer lease tries again.
+LEASE_POLL_SECONDS = 0.5
 
 
 @dataclass
@@ -62,6 +70,10 @@ class SyncOptions:
     stop: StopSignal | None = None
     #: The `hub run` node running it (host:pid), stored on the run row.
     node: str | None = None
+    #: When another run holds the store: wait for it (True) or raise `StoreBusy` (False).
+    wait: bool = False
+    #: Told once, when the run starts waiting for the store (who holds it).
+    on_wait: Callable[[str], None] | None = None
 
 
 @dataclass
@@ -123,7 +135,13 @@ class _Started:
 
 def sync(runtime: Runtime, options: SyncOptions,
          progress: ProgressSink | None = None) -> RunSummary:
-    """Run one sync and return its summary (also stored in the run row).
+    """Run one sync holding the store's writer lease, and return its summary.
+
+    The lease makes this run the store's only writer (`hub.store.locks.writer_lease`); when
+    another run holds it, the run waits (`options.wait`) or raises `StoreBusy`. Holding it, a
+    run first marks runs whose process died as crashed, so no run stays 'running' forever.
+    A plan (`options.plan`) runs every stage against `Store.rehearsal()`, which is thrown
+    away: the store is exactly as before, whatever the plan read, merged or queued.
 
     Every run that got a run row ends with `run_finished`, including one an unexpected
     exception stops: plugins hear status "error" before the exception propagates, so a bug
@@ -131,9 +149,61 @@ def sync(runtime: Runtime, options: SyncOptions,
     row itself is left to whoever handles the exception (`hub run` marks it with
     `lease.end_crashed_run` and alerts; it does not report the run a second time).
     """
+    store = runtime.store
+    writer = locks.writer_lease(store)
+    _acquire(writer, store, options)
+    try:
+        if options.plan:
+            with store.rehearsal() as scratch:
+                return _reported(runtime, scratch, options, progress)
+        with store.begin() as conn:
+            crashed = crashes.mark_crashed(conn, by=_who(options), now=runtime.clock())
+        for summary in crashed:
+            log.warning("run %s had crashed: %s", summary["run_id"], summary["message"])
+            runtime.plugins.run_finished(summary)
+        return _reported(runtime, store, options, progress)
+    finally:
+        writer.release()
+
+
+def _who(options: SyncOptions) -> str:
+    return f"node {options.node}" if options.node else f"a {options.trigger} hub sync"
+
+
+def _acquire(writer: locks.Lease, store: Store, options: SyncOptions) -> None:
+    """Take the writer lease now, or wait for it, or say who holds it (`StoreBusy`)."""
+    if writer.acquire():
+        return
+    holder = _holder(store)
+    if not options.wait:
+        raise StoreBusy(f"another run writes to this store: {holder} — let it finish, or run "
+                        "`hub sync --wait` to wait for it")
+    if options.on_wait is not None:
+        options.on_wait(f"another run writes to this store: {holder}; waiting for it to "
+                        "finish")
+    pause = threading.Event()
+    while not writer.acquire():
+        if options.stop is not None and options.stop.is_set():
+            raise StoreBusy(f"stopped while waiting for the store ({holder})")
+        pause.wait(LEASE_POLL_SECONDS)
+
+
+def _holder(store: Store) -> str:
+    """Who holds the store, as far as its newest 'running' row says."""
+    with store.begin() as conn:
+        row = conn.execute(select(runs).where(runs.c.status == "running")
+                           .order_by(runs.c.id.desc()).limit(1)).first()
+    if row is None:
+        return "a run that is just starting or ending"
+    who = f"node {row.node}" if row.node else "a manual hub sync"
+    return f"run {row.id} (pipeline {row.pipeline}, {who}, started {iso(row.started_at)})"
+
+
+def _reported(runtime: Runtime, store: Store, options: SyncOptions,
+              progress: ProgressSink | None) -> RunSummary:
     run = _Started()
     try:
-        return _run(runtime, options, progress, run)
+        return _run(runtime, store, options, progress, run)
     except BaseException as exc:
         if run.run_id is not None and run.started is not None and not run.reported:
             run.reported = True
@@ -159,10 +229,8 @@ def _escaped(run_id: int, options: SyncOptions, exc: BaseException, started: dat
         rejected_total=0, rejected=[], errors=[RunError("-", message)], drift=[])
 
 
-def _run(runtime: Runtime, options: SyncOptions, progress: ProgressSink | None,
+def _run(runtime: Runtime, store: Store, options: SyncOptions, progress: ProgressSink | None,
          run: _Started) -> RunSummary:
-    progress = progress or Silent()
-    store = runtime.store
     started = runtime.clock()
     clock_start = time.monotonic()
     names = _selected(runtime, options)
@@ -173,6 +241,7 @@ def _run(runtime: Runtime, options: SyncOptions, progress: ProgressSink | None,
             pipeline=options.pipeline, trigger=options.trigger, status="running",
             started_at=started, node=options.node).returning(runs.c.id)).scalar_one()
     run.run_id, run.started = run_id, started
+    progress = Checkpoints(progress or Silent(), store, run_id, wall=runtime.clock)
     log_context.set({**log_context.get(), "run_id": run_id, "pipeline": options.pipeline})
     log.debug("run started", extra={"trigger": options.trigger})
     tally = _Tally()
@@ -204,8 +273,8 @@ def _run(runtime: Runtime, options: SyncOptions, progress: ProgressSink | None,
                     pull.pull(store, connector, stream, normalizer=normalizer, run_id=run_id,
                               now=started, full=options.full, progress=progress,
                               on_reject=tally.reject, stats=pulled, stop=options.stop)
-                except ConnectorError as exc:
-                    tally.fail(name, exc)
+                except CONTAINED as exc:
+                    tally.fail(name, _connector_failure(name, exc))
                     failed.add(name)
                 finally:
                     progress.done()
@@ -271,8 +340,8 @@ def _run(runtime: Runtime, options: SyncOptions, progress: ProgressSink | None,
                                    now=started, progress=progress,
                                    on_reject=lambda n, r: tally.reject(n, r, stage="push"),
                                    stop=options.stop)
-            except ConnectorError as exc:
-                tally.fail(name, exc)
+            except CONTAINED as exc:
+                tally.fail(name, _connector_failure(name, exc))
                 failed.add(name)
                 continue
             finally:
@@ -338,6 +407,27 @@ def _run(runtime: Runtime, options: SyncOptions, progress: ProgressSink | None,
     run.reported = True
     runtime.plugins.run_finished(reported)  # an observer's failure is logged only
     return summary
+
+
+#: What a connector's code raises, besides `ConnectorError`, when a system answers
+#: something it did not expect (a shape it cannot read): that connector fails, the run
+#: goes on with the others. The store's own errors and hub's bugs are not among them.
+CONTAINED = (ConnectorError, ValueError, KeyError, TypeError, IndexError, AttributeError,
+             httpx.HTTPError)
+
+
+def _connector_failure(name: str, exc: Exception) -> ConnectorError:
+    """`exc` as the error of connector `name`: the message names it and says what to do."""
+    if isinstance(exc, ConnectorError):
+        if f"{name!r}" in str(exc):
+            return exc
+        kind = UnreachableError if isinstance(exc, UnreachableError) else ConnectorError
+        return kind(f"connector {name!r}: {exc}")
+    log.error("connector %r failed on an answer it could not read", name, exc_info=exc)
+    # only the exception's type: its text may quote a record
+    return UnreachableError(f"connector {name!r}: an answer from the system could not be "
+                            f"read ({type(exc).__name__}); the other systems went on — the "
+                            "log has the details, and the next run retries")
 
 
 def _reconcile_read(store: Any, name: str, pulled: pull.PullStats, now: datetime,

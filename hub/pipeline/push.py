@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from hub.connector import Capability, Connector, OutboundRecord, Rejection, WriteResult
 from hub.errors import Interrupted
@@ -26,7 +26,14 @@ from hub.pipeline.progress import ProgressSink, RejectionSink, StopSignal
 from hub.registry import HookFailed, Plugins
 from hub.store import Store, upsert
 from hub.store.bulk import Json, chunks, insert_rows, reserve_ids
-from hub.store.schema import dead_letters, outbox, source_records, sync_state
+from hub.store.schema import (
+    contacts,
+    dead_letters,
+    merges,
+    outbox,
+    source_records,
+    sync_state,
+)
 
 MAX_ATTEMPTS = 5
 
@@ -66,6 +73,9 @@ def drain(store: Store, connector: Connector, plugins: Plugins, *, run_id: int |
             return stats
         last_id = rows[-1].id
         records, vetoed = _prepare(connector.name, rows, plugins)
+        if records:
+            with store.begin() as conn:
+                _mark_in_flight(conn, connector.name, rows, {r.key for r in records}, now)
         results = connector.write(records) if records else []
         stats.batches += 1
         with store.begin() as conn:
@@ -114,6 +124,9 @@ def _settle(conn: Any, name: str, rows: Sequence[Any], records: Sequence[Outboun
     failed: list[dict[str, Any]] = []
     letters: list[dict[str, Any]] = []
     erased: list[dict[str, Any]] = []
+    #: records the system named for writes an earlier run sent and never heard back about
+    unanswered = _unanswered(conn, name, rows, now)
+    blind: dict[str, datetime] = {}
     sent = {record.key for record in records}
     for row in rows:
         if row.key in vetoed:
@@ -134,6 +147,8 @@ def _settle(conn: Any, name: str, rows: Sequence[Any], records: Sequence[Outboun
                 states.append({"connector": name, "contact_id": row.contact_id,
                                "external_id": result.external_id or row.external_id,
                                "pushed_hash": row.payload_hash, "pushed_at": now})
+                if row.contact_id in unanswered and result.external_id:
+                    blind[result.external_id] = unanswered[row.contact_id]
                 continue
             attempts = row.attempts + 1
             if result.status == "retry" and attempts < MAX_ATTEMPTS:
@@ -168,12 +183,20 @@ def _settle(conn: Any, name: str, rows: Sequence[Any], records: Sequence[Outboun
             last_error=bindparam("error")), failed)
     if letters:
         conn.execute(insert(dead_letters), letters)
+        # a refused first write created nothing: forget the note, the planner retries it
+        dead = {f["oid"] for f in failed if f["status"] == "dead"}
+        settled = sorted({row.contact_id for row in rows if row.id in dead})
+        for part in chunks(settled):
+            conn.execute(delete(sync_state).where(
+                sync_state.c.connector == name, sync_state.c.contact_id.in_(part),
+                sync_state.c.pushed_hash == IN_FLIGHT))
     upsert(conn, sync_state, states, ("connector", "contact_id"))
     if reads_back:
-        _link_written(conn, name, states, now)
+        _link_written(conn, name, states, now, run_id, blind)
 
 
-def _link_written(conn: Any, name: str, states: list[dict[str, Any]], now: datetime) -> None:
+def _link_written(conn: Any, name: str, states: list[dict[str, Any]], now: datetime,
+                  run_id: int | None, blind: dict[str, datetime]) -> None:
     """Tie each record a system acknowledged to the contact hub wrote it for.
 
     When the system's next read returns that record, it updates this placeholder instead of
@@ -183,11 +206,16 @@ def _link_written(conn: Any, name: str, states: list[dict[str, Any]], now: datet
     written = {s["external_id"]: s["contact_id"] for s in states if s["external_id"]}
     if not written:
         return
-    known: set[str] = set()
+    known: dict[str, tuple[int, int | None]] = {}
     for part in chunks(sorted(written)):
-        known.update(conn.execute(select(source_records.c.external_id).where(
-            source_records.c.connector == name,
-            source_records.c.external_id.in_(part))).scalars())
+        known.update((ext, (rid, cid)) for rid, ext, cid in conn.execute(
+            select(source_records.c.id, source_records.c.external_id,
+                   source_records.c.contact_id).where(
+                source_records.c.connector == name, source_records.c.external_id.in_(part))))
+    _adopt_echoes(conn, name, {ext: (rid, owner, written[ext], blind[ext])
+                               for ext, (rid, owner) in known.items()
+                               if owner is not None and owner != written[ext] and ext in blind},
+                  now, run_id)
     fresh = [(ext, cid) for ext, cid in written.items() if ext not in known]
     if not fresh:
         return
@@ -198,3 +226,75 @@ def _link_written(conn: Any, name: str, states: list[dict[str, Any]], now: datet
                  "seen_at", "deleted", "dirty", "origin"),
                 [(rid, name, ext, cid, empty, "", now, False, False, "written by hub")
                  for rid, (ext, cid) in zip(ids, fresh, strict=True)])
+
+
+#: `sync_state.pushed_hash` of a first write that was sent and not yet answered.
+IN_FLIGHT = "in flight"
+
+
+def _mark_in_flight(conn: Any, name: str, rows: Sequence[Any], sent: set[str],
+                    now: datetime) -> None:
+    """Before a batch goes out: note each first write to a contact (no record known yet).
+
+    If the run dies before the answers are recorded, the system may have created records
+    hub never heard of; the note lets the next run recognise them (`_adopt_echoes`). A
+    contact with a sync state already has its record and needs no note.
+    """
+    first = {row.contact_id for row in rows if row.key in sent and row.external_id is None
+             and row.operation != "erase" and not is_secondary(row.key)}
+    if not first:
+        return
+    have: set[int] = set()
+    for part in chunks(sorted(first)):
+        have.update(conn.execute(select(sync_state.c.contact_id).where(
+            sync_state.c.connector == name, sync_state.c.contact_id.in_(part))).scalars())
+    fresh = [{"connector": name, "contact_id": cid, "external_id": None,
+              "pushed_hash": IN_FLIGHT, "pushed_at": now} for cid in sorted(first - have)]
+    if fresh:
+        conn.execute(insert(sync_state), fresh)
+
+
+def _unanswered(conn: Any, name: str, rows: Sequence[Any],
+                now: datetime) -> dict[int, datetime]:
+    """Contacts of `rows` whose first write an earlier run sent and never heard back about,
+    with when it was sent."""
+    ids = sorted({row.contact_id for row in rows})
+    found: dict[int, datetime] = {}
+    for part in chunks(ids):
+        found.update(conn.execute(select(sync_state.c.contact_id, sync_state.c.pushed_at).where(
+            sync_state.c.connector == name, sync_state.c.contact_id.in_(part),
+            sync_state.c.pushed_hash == IN_FLIGHT, sync_state.c.pushed_at < now)).tuples().all())
+    return found
+
+
+def _adopt_echoes(conn: Any, name: str, echoes: dict[str, tuple[int, int, int, datetime]],
+                  now: datetime, run_id: int | None) -> None:
+    """Records hub created whose acknowledgement was lost, read back as strangers meanwhile.
+
+    A run killed after the system took a write but before hub recorded the answer leaves
+    the record unlinked; the next read brings it in as a contact of its own when it cannot
+    be matched (a shared address). The repeated write's answer names that record. It is
+    hub's own echo when an earlier run sent that first write and never heard back
+    (`_mark_in_flight`), and the contact now holding the record appeared only after that
+    write (so the record is not one the system had before: a shared address hub merely
+    wrote to) and holds nothing else. Then it folds into the contact hub wrote the record
+    for, audited like any merge.
+    """
+    for external_id, (record_id, stranger, owner, sent_at) in echoes.items():
+        others = conn.execute(select(source_records.c.id).where(
+            source_records.c.contact_id == stranger,
+            source_records.c.id != record_id).limit(1)).first()
+        born = conn.execute(select(contacts.c.created_at).where(
+            contacts.c.id == stranger)).scalar()
+        if others is not None or born is None or born <= sent_at:
+            continue  # a contact of its own standing: identity decides, not this
+        conn.execute(update(source_records).where(source_records.c.id == record_id)
+                     .values(contact_id=owner, dirty=True))
+        conn.execute(delete(sync_state).where(sync_state.c.contact_id == stranger))
+        conn.execute(update(contacts).where(contacts.c.id == stranger).values(
+            status="merged", merged_into=owner, updated_at=now, updated_run=run_id))
+        conn.execute(insert(merges).values(
+            run_id=run_id, at=now, kind="merged", contact_id=owner, other_id=stranger,
+            reason=f"{name} record {external_id} is hub's own write for contact {owner}, read "
+                   "back before its acknowledgement was recorded",
+            source_record_ids=[record_id]))

@@ -6,6 +6,8 @@ never runs migrations by hand and an upgraded hub migrates its own database on f
 
 from __future__ import annotations
 
+import sqlite3
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -93,6 +95,62 @@ class Store:
     def close(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+    @contextmanager
+    def rehearsal(self) -> Iterator[Store]:
+        """A store that starts as this one and whose every write is thrown away at the end.
+
+        `hub sync --plan` runs the real stages against it, so what it reports is what a sync
+        would do, while the store, the consent ledger, the cursors and the outbox stay exactly
+        as they were. PostgreSQL: one transaction, each `begin()` a savepoint inside it, rolled
+        back as a whole. SQLite: a private copy of the database (the backup API copies it
+        consistently while others read), deleted afterwards; its driver cannot nest
+        transactions reliably, and a copy holds no lock that would block a real sync.
+        """
+        if self.dialect == "postgresql":
+            with self.engine.connect() as conn:
+                outer = conn.begin()
+                try:
+                    yield _Rehearsal(self.engine, conn)
+                finally:
+                    outer.rollback()
+            return
+        database = self.engine.url.database or ""
+        beside = Path(database).parent if database and database != ":memory:" else None
+        # next to the database: the same disk, which has room for the database already
+        with tempfile.TemporaryDirectory(prefix=".hub-plan-", dir=beside) as folder:
+            copy = Path(folder) / "plan.db"
+            raw = self.engine.raw_connection()
+            try:
+                target = sqlite3.connect(copy)
+                try:
+                    raw.driver_connection.backup(target)  # type: ignore[union-attr]
+                finally:
+                    target.close()
+            finally:
+                raw.close()
+            scratch = Store.open(f"sqlite:///{copy}", migrate=False)
+            try:
+                yield scratch
+            finally:
+                scratch.close()
+
+
+class _Rehearsal(Store):
+    """A store on one connection whose transactions are savepoints of an outer one."""
+
+    def __init__(self, engine: Engine, conn: Connection) -> None:
+        super().__init__(engine)
+        self._conn = conn
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A savepoint: undone on an exception, kept until the outer rollback otherwise."""
+        with self._conn.begin_nested():
+            yield self._conn
+
+    def close(self) -> None:
+        """The connection belongs to `Store.rehearsal`, which closes it."""
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from benchmarks.faults import systems_state as state
 from hub_sandbox.app import RunningSandbox, Sandbox
 from tests.e2e.conftest import run_hub, sandbox_config
 
@@ -58,18 +59,6 @@ def shopify(running: RunningSandbox, query: str, variables: dict[str, Any]) -> d
     body: dict[str, Any] = response.json()
     assert not body.get("errors"), body
     return body["data"]
-
-
-def state(running: RunningSandbox) -> dict[str, Any]:
-    """What each system holds, without ids and timestamps that differ between sandboxes."""
-    sim = running.sandbox
-    hubspot = sorted((c["properties"].get("email") or "", c["properties"].get("firstname") or "",
-                      c["properties"].get("lastname") or "", c["properties"].get("phone") or "")
-                     for c in sim.hubspot.contacts.values() if not c["archived"])
-    shop = sorted((c.id, c.email or "", c.first_name or "", c.last_name or "", c.phone or "",
-                   c.consent.state) for c in sim.shopify.shop.customers.values())
-    mailchimp = sorted((m["email_address"], m["status"]) for m in sim.mailchimp.members.values())
-    return {"hubspot": hubspot, "shopify": shop, "mailchimp": mailchimp}
 
 
 def test_three_systems_converge_and_changes_travel(tmp_path: Path,

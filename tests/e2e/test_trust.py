@@ -125,7 +125,7 @@ def test_a_run_with_rejected_records_exits_1_and_is_not_failed(example: Path) ->
 def test_the_readme_documents_every_exit_code_once() -> None:
     readme = (ROOT / "README.md").read_text("utf-8")
     table = re.findall(r"^\| (\d+) \|", readme, re.M)
-    assert table == ["0", "1", "2", "3", str(EXIT_CRASH), "130"]
+    assert table == ["0", "1", "2", "3", "4", str(EXIT_CRASH), "130"]
 
 
 def test_a_broken_quote_is_reported_where_it_opens_and_nobody_after_it_is_lost(

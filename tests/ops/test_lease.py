@@ -1,5 +1,6 @@
 """Pipeline leases: exclusive while held, free once the holder lets go or dies; one run per
-slot; runs of a dead node are marked interrupted by whoever holds the lease next."""
+slot; one writer per store; runs whose process died are marked crashed, with where and when
+they stopped, by whoever holds the writer lease next."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from hub.ops import lease
 from hub.store import Store
@@ -72,19 +73,39 @@ def test_a_slot_is_claimed_once(store: Store) -> None:
         assert conn.execute(select(pipelines.c.holder)).scalar() is None
 
 
-def test_runs_left_running_are_marked_interrupted(store: Store) -> None:
+def test_runs_left_running_are_marked_crashed_with_where_and_when(store: Store) -> None:
     with store.begin() as conn:
-        for pipeline, status in (("main", "running"), ("main", "ok"), ("other", "running")):
+        for pipeline, status in (("main", "running"), ("main", "ok"), ("manual", "running")):
             conn.execute(insert(runs).values(pipeline=pipeline, trigger="schedule",
                                              status=status, node="dead:9",
                                              started_at=datetime(2026, 1, 1, tzinfo=UTC)))
+        conn.execute(update(runs).where(runs.c.id == 1).values(summary={
+            "stage": "push crm", "alive_at": "2026-01-01T00:05:00Z", "records": 300}))
         assert lease.marked_running(conn, "main")
-        assert lease.abandon_dead_runs(conn, "main", node="alive:1", now=FIXED_NOW) == [1]
-        assert not lease.marked_running(conn, "main")
-        assert lease.marked_running(conn, "other")
+        told = lease.mark_crashed(conn, by="node alive:1", now=FIXED_NOW)
+        assert [t["run_id"] for t in told] == [1, 3]
+        assert not lease.marked_running(conn, "main") and not lease.marked_running(conn, "manual")
         dead = conn.execute(select(runs).where(runs.c.id == 1)).one()
-    assert dead.status == "interrupted" and "dead:9" in dead.summary["message"]
-    assert "alive:1" in dead.summary["message"]
+        untouched = conn.execute(select(runs).where(runs.c.id == 2)).one()
+    assert dead.status == "crashed" and dead.exit_code is None
+    assert dead.finished_at.replace(tzinfo=UTC) == datetime(2026, 1, 1, 0, 5, tzinfo=UTC)
+    assert dead.summary["stopped_in"] == "push crm"
+    message = dead.summary["message"]
+    assert "dead:9" in message and "alive:1" in message and "300 records" in message
+    assert told[0]["status"] == "crashed" and told[0]["errors"][0]["message"] == message
+    assert told[1]["stopped_in"] == "starting"  # died before its first checkpoint
+    assert untouched.status == "ok"
+
+
+def test_one_writer_per_store(store: Store) -> None:
+    first = lease.writer_lease(store)
+    second = lease.writer_lease(store)
+    assert first.acquire()
+    assert not second.acquire()
+    assert lease.open_lease(store, "main").acquire()  # pipeline leases are separate locks
+    first.release()
+    assert second.acquire()
+    second.release()
 
 
 def test_lock_keys_are_stable_and_distinct() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,12 +11,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from hub.errors import ConnectorError
+from hub.errors import ConnectorError, StoreBusy
+from hub.ops import lease
 from hub.pipeline import engine
 from hub.pipeline.engine import SyncOptions
 from hub.registry import load_plugins
 from hub.runtime import Runtime
-from hub.store.schema import contacts, cursors, source_records
+from hub.store.schema import contacts, cursors, metadata, runs, source_records
 from tests.conftest import FIXED_NOW
 
 DEMO = Path(__file__).resolve().parents[2] / "hub" / "demo"
@@ -108,14 +110,49 @@ def test_a_crash_mid_read_resumes_from_the_last_committed_page(tmp_path: Path,
         runtime.store.close()
 
 
-def test_plan_queues_but_writes_nothing_then_sync_drains(tmp_path: Path) -> None:
-    runtime = runtime_for(tmp_path, f"sqlite:///{tmp_path / 'hub.db'}")
+def table_counts(runtime: Runtime) -> dict[str, int]:
+    with runtime.store.begin() as conn:
+        return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                for t in metadata.sorted_tables}
+
+
+def test_a_plan_is_thrown_away_then_the_sync_does_what_it_showed(tmp_path: Path,
+                                                                  store_url: str) -> None:
+    runtime = runtime_for(tmp_path, store_url)
+    before = table_counts(runtime)
     planned = sync(runtime, SyncOptions(plan=True))
-    assert planned["planned"]["export"]["create"] == 40
+    assert planned["planned"]["export"]["create"] == 40 and planned["contacts"]["created"] == 40
     export = runtime.config.base_dir / "out" / "contacts.csv"
     assert not export.exists()
+    assert table_counts(runtime) == before  # not even its own run row is kept
     done = sync(runtime, SyncOptions())
     assert done["connectors"]["export"]["created"] == 40 and export.exists()
+    assert done["contacts"]["created"] == planned["contacts"]["created"]
+    runtime.store.close()
+
+
+def test_a_sync_refuses_or_waits_while_another_run_writes(tmp_path: Path,
+                                                          store_url: str) -> None:
+    runtime = runtime_for(tmp_path, store_url)
+    other = lease.writer_lease(runtime.store)
+    assert other.acquire()
+    try:
+        with pytest.raises(StoreBusy) as refused:
+            sync(runtime, SyncOptions())
+        assert refused.value.exit_code == 4 and "--wait" in str(refused.value)
+        told: list[str] = []
+        stop = threading.Event()
+
+        def release_when_told(line: str) -> None:
+            told.append(line)
+            other.release()
+
+        waited = sync(runtime, SyncOptions(wait=True, on_wait=release_when_told, stop=stop))
+        assert waited["status"] in ("ok", "failed") and len(told) == 1
+        assert "waiting" in told[0]
+    finally:
+        other.release()
+    assert count(runtime, runs) == 1  # the refused one never started
     runtime.store.close()
 
 
