@@ -126,7 +126,9 @@ def resolve(conn: Connection, *, max_records: int, run_id: int | None, now: date
             target = min(existing)
             target_of_root[root] = target
             for other in sorted(set(existing) - {target}):
-                _merge_contacts(conn, target, other, run_id, now, result)
+                merge_contacts(conn, target, other, run_id=run_id, now=now, result=result,
+                               reason=f"contact {other} shares an identity key with contact "
+                                      f"{target}")
         else:
             new_roots[root] = None
     if new_roots:
@@ -192,8 +194,8 @@ def _existing_owners(conn: Connection, bulk: bool) -> Iterator[tuple[str, int]]:
     yield from ((key, contact_id) for key, contact_id in rows.all())
 
 
-def _merge_contacts(conn: Connection, target: int, other: int, run_id: int | None,
-                    now: datetime, result: Resolution) -> None:
+def merge_contacts(conn: Connection, target: int, other: int, *, run_id: int | None,
+                   now: datetime, result: Resolution, reason: str) -> None:
     """Fold contact `other` into `target`: its records move, it is kept as 'merged' (audit)."""
     moved = conn.execute(select(source_records.c.id).where(
         source_records.c.contact_id == other)).scalars().all()
@@ -204,8 +206,7 @@ def _merge_contacts(conn: Connection, target: int, other: int, run_id: int | Non
                  .values(status="merged", merged_into=target, updated_at=now, updated_run=run_id))
     conn.execute(insert(merges).values(
         run_id=run_id, at=now, kind="merged", contact_id=target, other_id=other,
-        reason=f"contact {other} shares an identity key with contact {target}",
-        source_record_ids=list(moved)))
+        reason=reason, source_record_ids=list(moved)))
     result.merged += 1
     result.merged_away.add(other)
     result.touched.add(target)
