@@ -189,7 +189,7 @@ class Model:
         swapped = bool(a.first and a.last and b.first and b.last and a.first != b.first
                        and JaroWinkler.similarity(a.first, b.last) >= 0.9
                        and JaroWinkler.similarity(a.last, b.first) >= 0.9)
-        first_verdict = _name_verdict(a.first, b.first, a.first_code, b.first_code)
+        first_verdict = name_verdict(a.first, b.first, a.first_code, b.first_code)
         for name, mine, theirs, codes in (
                 ("first_name", a.first, b.first, (a.first_code, b.first_code)),
                 ("last_name", a.last, b.last, (a.last_code, b.last_code))):
@@ -198,7 +198,7 @@ class Model:
             if swapped:
                 note(name, "swapped", level(name, "close"))
                 continue
-            verdict = _name_verdict(mine, theirs, *codes)
+            verdict = name_verdict(mine, theirs, *codes)
             prefix = "fn:" if name == "first_name" else "ln:"
             note(name, verdict, self._exact(name, prefix + mine) if verdict == "exact"
                  else level(name, verdict))
@@ -268,7 +268,7 @@ class Model:
                      veto=veto)
 
 
-def _name_verdict(mine: str, theirs: str, code_a: str, code_b: str) -> str:
+def name_verdict(mine: str, theirs: str, code_a: str, code_b: str) -> str:
     """exact | close (a typo, a phonetic twin, a nickname) | different."""
     if mine == theirs:
         return "exact"
