@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 
 from hub.connector import Capability, Connector
 from hub.consent import ledger
@@ -267,8 +267,15 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
                 outbox.c.connector == name, outbox.c.status == "pending",
                 outbox.c.contact_id == bindparam("cid")),
                 [{"cid": cid} for cid in sorted({q["contact_id"] for q in queued})])
-            existing = set(conn.execute(select(outbox.c.key).where(
-                outbox.c.key.in_([q["key"] for q in queued]))).scalars())
+            existing = {key: status for key, status in conn.execute(
+                select(outbox.c.key, outbox.c.status).where(
+                    outbox.c.key.in_([q["key"] for q in queued])))}
+            # a contact back at a state it was sent before (a merge undone by a split): the
+            # system has been told something else since, so the same write goes out again
+            again = [k for k, status in existing.items() if status == "done"]
+            if again:
+                conn.execute(update(outbox).where(outbox.c.key.in_(again)).values(
+                    status="pending", attempts=0, last_error=None, run_id=run_id))
             fresh = [q for q in queued if q["key"] not in existing]
             if fresh:
                 conn.execute(insert(outbox), fresh)

@@ -149,7 +149,7 @@ def test_duplicates_lists_a_shared_address_held_for_review(example: Path) -> Non
     path.write_bytes((text + shared + "\r\n").encode("cp1252"))
     summary = run_hub("sync", "--json", cwd=example).json()
     assert summary["contacts"]["held_for_review"] == 1 and summary["contacts"]["total"] == 43
-    held = run_hub("duplicates", "--json", cwd=example).json()
+    held = run_hub("duplicates", "--json", cwd=example).json()["held"]
     assert held[0]["key"] == "familie.schulz@example.de" and len(held[0]["records"]) == 3
     assert "max_records_per_contact" in run_hub("duplicates", cwd=example).stdout
 
