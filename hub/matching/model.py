@@ -258,7 +258,7 @@ class Model:
             else:
                 note("city", "different", level("city", "different"))
         if a.street and b.street:
-            same_house = a.house == b.house
+            same_house = bool(a.house) and a.house == b.house
             if a.street == b.street and same_house:
                 # the same street is common, the same house on it is not
                 u = self.freq.u(f"st:{a.street}", _TYPICAL_U["street"]) * 0.05
@@ -294,6 +294,8 @@ def name_verdict(mine: str, theirs: str, code_a: str, code_b: str) -> str:
     """exact | close (a typo, a phonetic twin, a nickname) | different."""
     if mine == theirs:
         return "exact"
+    if any(ch.isdigit() for ch in mine + theirs):  # "Vor1", "Vor2": placeholders, not names
+        return "different"
     if (code_a and code_a == code_b) or JaroWinkler.similarity(mine, theirs) >= 0.9:
         return "close"
     return "different"
