@@ -164,3 +164,24 @@ def test_export_csv_is_formula_safe_and_streams_every_contact(tmp_path: Path) ->
     assert odd["first_name"] == "'=HYPERLINK(1)" and odd["last_name"] == "'@Sum"
     assert odd["street"] == "'-1 Weg"
     assert run_hub("contacts", "export", "--format", "xml", cwd=folder).code == 2
+
+
+def test_a_changed_merge_rule_reaches_existing_contacts_and_the_plan_shows_it(
+        tmp_path: Path) -> None:
+    export_table = '[connectors.export]\nplugin = "csv"\npath = "out/contacts.csv"\nmode = "write"\n'
+    rule = '[merge]\nfirst_name = {{ rule = "priority", order = ["{}", "{}"] }}\n'
+    folder = setup(tmp_path / "ident", extra=export_table + rule.format("crm", "shop"))
+    assert run_hub("sync", cwd=folder).code == 0
+    juergen = people(folder)[frozenset({"crm:c1", "shop:s1"})]
+    assert rows_by_id(folder)[str(juergen["id"])]["first_name"] == "Jürgen"
+    config = folder / "config.toml"
+    config.write_text(config.read_text().replace(rule.format("crm", "shop"),
+                                                 rule.format("shop", "crm")))
+    plan = run_hub("sync", "--plan", "--json", cwd=folder)
+    assert plan.code == 0, plan.stderr
+    # only Jürgen's records disagree on the first name, so only he changes
+    assert plan.json()["planned"]["export"]["update"] == 1
+    assert run_hub("sync", cwd=folder).code == 0
+    assert rows_by_id(folder)[str(juergen["id"])]["first_name"] == "Juergen"
+    assert people(folder)[frozenset({"crm:c1", "shop:s1"})]["provenance"]["first_name"] == \
+        {"connector": "shop", "record_id": "s1"}
