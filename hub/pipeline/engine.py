@@ -262,6 +262,12 @@ def _run(runtime: Runtime, options: SyncOptions, progress: ProgressSink | None,
                     lead=lead_fields.payloads(pushed) if (pushed := runtime.config.config
                                                         .lifecycle.push.get(name)) else None,
                 )
+            if planned[name].conflicts:
+                tally.drift.append(Drift(
+                    connector=name, kind="address_conflict", count=planned[name].conflicts,
+                    message=f"{planned[name].conflicts} contacts were not written to {name}: "
+                            "another contact's record there has their e-mail address "
+                            "(`hub duplicates` to review, or give them their own addresses)"))
             if options.plan:
                 continue
             progress.stage(f"push {name}", None)

@@ -185,3 +185,45 @@ def test_a_changed_merge_rule_reaches_existing_contacts_and_the_plan_shows_it(
     assert rows_by_id(folder)[str(juergen["id"])]["first_name"] == "Juergen"
     assert people(folder)[frozenset({"crm:c1", "shop:s1"})]["provenance"]["first_name"] == \
         {"connector": "shop", "record_id": "s1"}
+
+
+def test_spouses_sharing_an_address_are_never_one_hubspot_record(tmp_path: Path) -> None:
+    from hub_sandbox.app import Sandbox
+    from tests.e2e.conftest import sandbox_config
+
+    folder = tmp_path / "spouses"
+    (folder / "data").mkdir(parents=True)
+    (folder / "data" / "family.csv").write_text("\n".join([
+        COLUMNS, "f1,Petra,Schmitt,familie.schmitt@web.de,,Gartenweg 3,50667,Köln,DE,",
+        "f2,Klaus,Schmitt,familie.schmitt@web.de,,Gartenweg 3,50667,Köln,DE,"]) + "\n")
+    columns = "\n".join(f'{c} = "{c}"' for c in COLUMNS.split(",")[1:])
+    with Sandbox(contacts=10, seed=3, rate_scale=100).start() as running:
+        env = sandbox_config(folder, running, extra=f"""
+[connectors.family]
+plugin = "csv"
+path = "data/family.csv"
+format = "generic"
+id_column = "id"
+
+[connectors.family.columns]
+{columns}
+""")
+        hubspot = running.sandbox.hubspot.contacts
+
+        def in_hubspot() -> list[tuple[str, str]]:
+            return [(c["properties"].get("firstname") or "", c["properties"].get("lastname") or "")
+                    for c in hubspot.values()
+                    if c["properties"].get("email") == "familie.schmitt@web.de"]
+
+        first = run_hub("sync", "--json", cwd=folder, env=env)
+        assert first.code in (0, 1), first.stdout + first.stderr
+        conflicts = [d for d in first.json()["drift"] if d["kind"] == "address_conflict"]
+        # HubSpot upserts by e-mail and a Mailchimp member is its address: both are told once
+        assert sorted((d["connector"], d["count"]) for d in conflicts) == \
+            [("crm", 1), ("newsletter", 1)]
+        assert "familie" not in conflicts[0]["message"]  # no personal data in the report
+        assert in_hubspot() == [("Petra", "Schmitt")]
+        second = run_hub("sync", "--json", cwd=folder, env=env)
+        assert second.code in (0, 1)
+        assert in_hubspot() == [("Petra", "Schmitt")]  # not renamed back and forth
+        assert len([c for c in export(folder) if c["fields"].get("last_name") == "Schmitt"]) == 2
