@@ -150,6 +150,17 @@ def link(conn: Connection, *, thresholds: Thresholds, run_id: int | None, now: d
     return result
 
 
+def _open_by_contacts(conn: Connection, contact_ids: Sequence[int]) -> dict[frozenset[int], int]:
+    """Open suggestions between these contacts, by the pair of contacts."""
+    found: dict[frozenset[int], int] = {}
+    for part in chunks(sorted(contact_ids)):
+        for pid, left, right in conn.execute(
+                select(match_pairs.c.id, match_pairs.c.left_contact, match_pairs.c.right_contact)
+                .where(match_pairs.c.status == "open", match_pairs.c.left_contact.in_(part))):
+            found.setdefault(frozenset((left, right)), pid)
+    return found
+
+
 def _frequencies(conn: Connection, profiles: Any) -> Frequencies:
     terms = sorted({key for p in profiles for key in term_keys(p)})
     counts: dict[str, int] = {}
@@ -192,10 +203,15 @@ def _decide(conn: Connection, best: dict[frozenset[int], tuple[Score, int, int]]
             merges.append((x, y, score.probability, left, right, score))
         else:
             suggestions.append((x, y, score, left, right))
+    waiting = _open_by_contacts(conn, contact_ids)
     for x, y, score, left, right in suggestions:
         if cluster[x] is cluster[y]:
             continue  # joined through other pairs in this run: nothing left to review
+        if frozenset((x, y)) in apart:
+            continue  # a person said no (through another pair of their records)
         known = decided.get((left, right))
+        if known is None and frozenset((x, y)) in waiting:
+            known = (waiting[frozenset((x, y))], "open")  # one suggestion per two contacts
         row = {"left_contact": x, "right_contact": y, "probability": score.probability,
                "evidence": score.evidence, "run_id": run_id}
         if known is None:

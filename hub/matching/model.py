@@ -103,8 +103,8 @@ def block_keys(p: Profile) -> list[str]:
         keys.append(f"zf:{p.zip}|{p.first_code}")
     if p.first_code and p.last_code:
         keys.append(f"nm:{min(p.first_code, p.last_code)}|{max(p.first_code, p.last_code)}")
-    if p.street and p.house:
-        keys.append(f"sh:{p.street}|{p.house}")
+    if p.street and p.house and (p.zip or p.city):
+        keys.append(f"sh:{p.zip or p.city}|{p.street}|{p.house}")
     if p.city and p.last_code:
         keys.append(f"cl:{p.city}|{p.last_code}")
     if p.city and p.first_code:
