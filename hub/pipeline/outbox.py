@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select
 
 from hub.connector import Capability, Connector
 from hub.consent import ledger
@@ -287,11 +287,14 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
                 select(outbox.c.key, outbox.c.status).where(
                     outbox.c.key.in_([q["key"] for q in queued])))}
             # a contact back at a state it was sent before (a merge undone by a split): the
-            # system has been told something else since, so the same write goes out again
-            again = [k for k, status in existing.items() if status == "done"]
-            if again:
-                conn.execute(update(outbox).where(outbox.c.key.in_(again)).values(
-                    status="pending", attempts=0, last_error=None, run_id=run_id))
+            # system has been told something else since, so the same payload goes out again,
+            # under a key of this run (a key is one write; resuming this run reuses it)
+            for q in queued:
+                if existing.get(q["key"]) == "done" and not is_secondary(q["key"]):
+                    q["key"] = f"{q['key']}:{run_id}"
+            existing.update((key, status) for key, status in conn.execute(
+                select(outbox.c.key, outbox.c.status).where(
+                    outbox.c.key.in_([q["key"] for q in queued if q["key"] not in existing]))))
             fresh = [q for q in queued if q["key"] not in existing]
             if fresh:
                 conn.execute(insert(outbox), fresh)
