@@ -7,8 +7,9 @@ e-mail, street + house number), never with the whole base. Term frequencies come
 stored key counts, so a common surname weighs less everywhere.
 
 A pair at or above ``[identity] auto_merge`` merges its contacts unless vetoed (different
-first names on one address or phone) or kept apart by a person (a rejection or a split); a
-pair at or above ``review`` waits in `match_pairs` for `hub duplicates`.
+first names on one address or phone), kept apart by a person (a rejection or a split), or
+both contacts hold a record in the same system (duplicates inside one system are reported,
+not merged); a pair at or above ``review`` waits in `match_pairs` for `hub duplicates`.
 """
 
 from __future__ import annotations
@@ -150,6 +151,18 @@ def link(conn: Connection, *, thresholds: Thresholds, run_id: int | None, now: d
     return result
 
 
+def _systems_of(conn: Connection, contact_ids: Sequence[int]) -> dict[int, set[str]]:
+    """The connectors holding live records of each contact."""
+    found: dict[int, set[str]] = defaultdict(set)
+    for part in chunks(sorted(contact_ids)):
+        for contact_id, connector in conn.execute(
+                select(source_records.c.contact_id, source_records.c.connector).distinct()
+                .where(source_records.c.contact_id.in_(part),
+                       source_records.c.deleted.is_(False))):
+            found[contact_id].add(connector)
+    return found
+
+
 def _open_by_contacts(conn: Connection, contact_ids: Sequence[int]) -> dict[frozenset[int], int]:
     """Open suggestions between these contacts, by the pair of contacts."""
     found: dict[frozenset[int], int] = {}
@@ -185,6 +198,7 @@ def _decide(conn: Connection, best: dict[frozenset[int], tuple[Score, int, int]]
                        match_pairs.c.status).where(
                     match_pairs.c.left_record.in_([p[0] for p in part]))):
             decided[(left, right)] = (pid, status)
+    systems = _systems_of(conn, contact_ids)
     cluster: dict[int, set[int]] = {cid: {cid} for cid in contact_ids}
     merges: list[tuple[int, int, float, int, int, Score]] = []
     suggestions: list[tuple[int, int, Score, int, int]] = []
@@ -195,8 +209,11 @@ def _decide(conn: Connection, best: dict[frozenset[int], tuple[Score, int, int]]
         if known is not None and known[1] != "open":
             continue
         together = cluster[x] | cluster[y]
+        # two records one system keeps apart are reported, never merged on hub's own say
+        shared_system = bool(set().union(*(systems.get(c, set()) for c in cluster[x]))
+                             & set().union(*(systems.get(c, set()) for c in cluster[y])))
         if score.probability >= thresholds.auto_merge and score.veto is None \
-                and cluster[x] is not cluster[y] \
+                and not shared_system and cluster[x] is not cluster[y] \
                 and not any(frozenset((p, q)) in apart for p in cluster[x] for q in cluster[y]):
             for cid in together:
                 cluster[cid] = together
