@@ -34,6 +34,7 @@ from hub.errors import (
 )
 from hub.lifecycle import evaluation, lead_fields
 from hub.logs import log_context, mask_emails
+from hub.matching import linking
 from hub.pipeline import crashes, golden, identity, outbox, pull, push
 from hub.pipeline.merge import Survivorship
 from hub.pipeline.normalize import IdentitySettings, Normalizer
@@ -295,9 +296,17 @@ def _run(runtime: Runtime, store: Store, options: SyncOptions, progress: Progres
         with store.begin() as conn:
             total_records = conn.execute(
                 select(func.count()).select_from(source_records)).scalar_one()
+            identity_config = runtime.config.config.identity
             resolution = identity.resolve(
-                conn, max_records=runtime.config.config.identity.max_records_per_contact,
+                conn, max_records=identity_config.max_records_per_contact,
                 run_id=run_id, now=started)
+            matched = linking.link(conn, thresholds=linking.Thresholds(
+                identity_config.auto_merge, identity_config.review), run_id=run_id,
+                now=started, id_fields=identity_config.identifiers,
+                max_records=identity_config.max_records_per_contact)
+            resolution.touched |= matched.touched | golden.stale_ids(conn)
+            if golden.rules_changed(conn, runtime.config.config.merge):
+                resolution.touched |= golden.active_ids(conn)  # a [merge] rule changed
             for name, n in _joined_counts(conn).items():
                 if name in tally.counts:
                     tally.connector(name).merged += n
@@ -318,7 +327,8 @@ def _run(runtime: Runtime, store: Store, options: SyncOptions, progress: Progres
         timed("lifecycle", began)
         contact_counts = ContactCounts(created=resolution.created,
                                        updated=rebuilt.updated - rebuilt.created,
-                                       merged=resolution.merged, held_for_review=resolution.held,
+                                       merged=resolution.merged + matched.merged,
+                                       held_for_review=resolution.held + matched.suggested,
                                        consent_events=consent_recorded)
 
         for name, connector in connectors.items():
@@ -331,6 +341,12 @@ def _run(runtime: Runtime, store: Store, options: SyncOptions, progress: Progres
                     lead=lead_fields.payloads(pushed) if (pushed := runtime.config.config
                                                         .lifecycle.push.get(name)) else None,
                 )
+            if planned[name].conflicts:
+                tally.drift.append(Drift(
+                    connector=name, kind="address_conflict", count=planned[name].conflicts,
+                    message=f"{planned[name].conflicts} contacts were not written to {name}: "
+                            "another contact's record there has their e-mail address "
+                            "(`hub duplicates` to review, or give them their own addresses)"))
             if options.plan:
                 continue
             progress.stage(f"push {name}", None)

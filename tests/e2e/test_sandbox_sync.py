@@ -149,7 +149,11 @@ newsletter = "newsletter"
                "HUB_SECRET_MAILCHIMP_KEY": creds["mailchimp"]["api_key"]}
         first = sync(tmp_path, env)
         crm = first["connectors"]["crm"]
-        assert crm["created"] > 0 and first["exit_code"] == 0  # the CRM gets every contact
+        assert crm["created"] > 0  # the CRM gets every contact, except where two share one
+        # address (families in the sandbox): HubSpot keys by e-mail, so that is reported
+        kinds = {d["kind"] for d in first["drift"]}
+        assert kinds <= {"address_conflict"}
+        assert first["exit_code"] == (1 if kinds else 0)
         total = first["contacts"]["total"]
         hubspot = running.sandbox.hubspot.summary()["contacts"]
         second = sync(tmp_path, env)  # reads back what hub wrote

@@ -1,7 +1,7 @@
 """leads: a stage decided while a contributing system could not be read is provisional
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-04 22:15:00
 
 ``provisional`` lists the systems whose data the decision lacked (their read failed in that
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
