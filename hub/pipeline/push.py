@@ -261,9 +261,10 @@ def _unanswered(conn: Any, name: str, rows: Sequence[Any],
     ids = sorted({row.contact_id for row in rows})
     found: dict[int, datetime] = {}
     for part in chunks(ids):
-        found.update(conn.execute(select(sync_state.c.contact_id, sync_state.c.pushed_at).where(
+        rows_sent = conn.execute(select(sync_state.c.contact_id, sync_state.c.pushed_at).where(
             sync_state.c.connector == name, sync_state.c.contact_id.in_(part),
-            sync_state.c.pushed_hash == IN_FLIGHT, sync_state.c.pushed_at < now)).tuples().all())
+            sync_state.c.pushed_hash == IN_FLIGHT, sync_state.c.pushed_at < now))
+        found.update((contact_id, sent) for contact_id, sent in rows_sent)
     return found
 
 
