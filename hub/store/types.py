@@ -50,7 +50,7 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     return False
 
 
-class golden_text(ColumnElement[str]):  # noqa: N801 - a SQL function, named like one
+class golden_text(ColumnElement[str]):
     """One golden field of ``contacts.fields`` as text, with its JSON path written literally.
 
     SQLAlchemy's ``fields["name"]`` sends the path as a bound parameter, and a database can
