@@ -159,7 +159,7 @@ def funnel_page(request: Request) -> Response:
             .join(contacts, contacts.c.id == stage_changes.c.contact_id)
             .where(stage_changes.c.to_stage == Stage.MQL.value,
                    *([stage_changes.c.at >= since] if since else []))
-            .order_by(stage_changes.c.id.desc()).limit(100)).all()
+            .order_by(stage_changes.c.id.desc()).limit(50)).all()
         owners = dict(conn.execute(
             select(stage_changes.c.owner, func.count())
             .where(stage_changes.c.to_stage == Stage.MQL.value,
@@ -170,8 +170,8 @@ def funnel_page(request: Request) -> Response:
             .join(contacts, contacts.c.id == leads.c.contact_id)
             .where(contacts.c.status == "active", leads.c.value.is_not(None))
             .order_by(leads.c.contact_id)).all()
-    dormant = [c for c in customers if "hub:dormant" in (c.tags or [])][:100]
-    premium = [c for c in customers if "hub:premium" in (c.tags or [])][:100]
+    dormant = [c for c in customers if "hub:dormant" in (c.tags or [])][:50]
+    premium = [c for c in customers if "hub:premium" in (c.tags or [])][:50]
     stages_chart = charts.lines("Contacts per stage, per day", labels, series)
     bands = report["bands"]
     bands_chart = charts.bars("Contacts per score band now", list(bands),

@@ -61,8 +61,9 @@ def conditions(text: str, *, default_region: str) -> list[ColumnElement[bool]]:
                 and_(_name_part("last_name", words[-1]),
                      _name_part("first_name", " ".join(words[:-1]))),
                 _name_part("last_name", text)]
-    if words:
-        return [_name_part("last_name", words[0]), _name_part("first_name", words[0])]
+    if words:  # a name, or the start of an address
+        return [_name_part("last_name", words[0]), _name_part("first_name", words[0]),
+                _prefix(contacts.c.email, words[0].casefold())]
     return []
 
 
