@@ -39,8 +39,10 @@ def fresh(tmp_path: Path, clock: Clock) -> Iterator[Runtime]:
     runtime.store.close()
 
 
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
+def csrf_of(html: str, action: str = "") -> str:
+    """The CSRF token of the page's first form (posting to `action`, when given)."""
+    found = re.search(rf'action="{action}[^"]*"[^>]*>\s*<input type="hidden" name="csrf" '
+                      r'value="([^"]*)"', html)
     assert found, "the page has no CSRF field"
     return found.group(1)
 
@@ -180,7 +182,7 @@ def test_a_viewer_sees_addresses_masked_and_cannot_act(fresh: Runtime) -> None:
 def test_retry_and_export_are_audited_with_the_user(fresh: Runtime) -> None:
     client = TestClient(console_app(fresh))
     sign_in(client, "olga")
-    token = csrf_of(client.get("/dead-letters").text)
+    token = csrf_of(client.get("/dead-letters").text, "/dead-letters/retry")
     answer = client.post("/dead-letters/retry", data={"csrf": token})
     assert answer.status_code == 200
     assert "1 refused writes go out again at the next run" in answer.text
@@ -199,7 +201,7 @@ def test_erasure_needs_the_address_typed_twice(fresh: Runtime) -> None:
     client = TestClient(console_app(fresh))
     sign_in(client, "olga")
     contact_id, address = first_address(fresh)
-    token = csrf_of(client.get("/consent").text)
+    token = csrf_of(client.get("/consent").text, "/consent/erase")
     differ = client.post("/consent/erase", data={"csrf": token, "email": address,
                                                  "confirm": "x" + address})
     assert differ.status_code == 400 and "Nothing was erased" in differ.text
