@@ -28,7 +28,7 @@ def require_users(runtime: Runtime) -> None:
 
 def serve_forever(runtime: Runtime, host: str, port: int,
                   on_ready: Callable[[str], None]) -> None:
-    """Serve the console until Ctrl-C or SIGTERM (uvicorn handles both)."""
+    """Serve the console until Ctrl-C or SIGTERM (uvicorn handles both), then return."""
     import socket
 
     import uvicorn
@@ -50,4 +50,7 @@ def serve_forever(runtime: Runtime, host: str, port: int,
             await super().startup(sockets)
             on_ready(f"http://{shown}:{bound}")
 
-    _Server(config).run(sockets=[sock])
+    try:
+        _Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its clean shutdown: a normal end
+        pass
