@@ -67,6 +67,19 @@ class IdentitySection(_Section):
     role_addresses: list[str] = []
     #: A merge that would join more source records than this is held for review.
     max_records_per_contact: int = Field(default=25, ge=2)
+    #: Match probability at or above which two contacts merge without review.
+    auto_merge: float = Field(default=0.99, gt=0, le=1)
+    #: Match probability at or above which a pair is suggested in `hub duplicates`.
+    review: float = Field(default=0.5, gt=0, le=1)
+    #: Fields compared exactly as identifiers (a customer or tax number), e.g. "custom.kdnr".
+    identifiers: list[str] = []
+
+    @model_validator(mode="after")
+    def _review_below_merge(self) -> IdentitySection:
+        if self.review > self.auto_merge:
+            raise ValueError("review must not be above auto_merge (pairs between the two are "
+                             "suggested for review)")
+        return self
 
 
 class MergeRule(_Section):

@@ -22,6 +22,7 @@ from hub.consent.policy import Policy
 from hub.errors import ConfigError, ConnectorError, HubError, Interrupted
 from hub.lifecycle import evaluation, lead_fields
 from hub.logs import log_context
+from hub.matching import linking
 from hub.pipeline import golden, identity, outbox, pull, push
 from hub.pipeline.merge import Survivorship
 from hub.pipeline.normalize import IdentitySettings, Normalizer
@@ -216,9 +217,16 @@ def _run(runtime: Runtime, options: SyncOptions, progress: ProgressSink | None,
         with store.begin() as conn:
             total_records = conn.execute(
                 select(func.count()).select_from(source_records)).scalar_one()
+            identity_config = runtime.config.config.identity
             resolution = identity.resolve(
-                conn, max_records=runtime.config.config.identity.max_records_per_contact,
+                conn, max_records=identity_config.max_records_per_contact,
                 run_id=run_id, now=started)
+            matched = linking.link(conn, thresholds=linking.Thresholds(
+                identity_config.auto_merge, identity_config.review), run_id=run_id,
+                now=started, id_fields=identity_config.identifiers)
+            resolution.touched |= matched.touched | golden.stale_ids(conn)
+            if golden.rules_changed(conn, runtime.config.config.merge):
+                resolution.touched |= golden.active_ids(conn)  # a [merge] rule changed
             for name, n in _joined_counts(conn).items():
                 if name in tally.counts:
                     tally.connector(name).merged += n
@@ -239,7 +247,8 @@ def _run(runtime: Runtime, options: SyncOptions, progress: ProgressSink | None,
         timed("lifecycle", began)
         contact_counts = ContactCounts(created=resolution.created,
                                        updated=rebuilt.updated - rebuilt.created,
-                                       merged=resolution.merged, held_for_review=resolution.held,
+                                       merged=resolution.merged + matched.merged,
+                                       held_for_review=resolution.held + matched.suggested,
                                        consent_events=consent_recorded)
 
         for name, connector in connectors.items():

@@ -8,19 +8,26 @@ stamped with the run id so the outbox knows what to consider pushing.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+import json
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, insert, select, update
 
+from hub.config import MergeRule
 from hub.pipeline.merge import Candidate, Survivorship
 from hub.store.bulk import chunks, dumps, update_rows
-from hub.store.schema import contacts, source_records
+from hub.store.schema import contacts, settings, source_records
 
 BATCH = 5000
+#: The `settings` row holding the ``[merge]`` rules the golden contacts were last built with.
+RULES = "merge.rules"
+#: `content_hash` of a contact rebuilt outside a run (review, split): the next run rewrites
+#: and stamps it, so the systems hear about it.
+STALE = "stale"
 
 
 @dataclass
@@ -108,3 +115,57 @@ def rebuild(conn: Connection, touched: set[int], survivorship: Survivorship, *,
 def _write(conn: Connection, rows: list[tuple[Any, ...]], run_id: int, now: datetime) -> None:
     update_rows(conn, contacts, ("email", "fields", "provenance", "content_hash", "updated_at",
                                  "updated_run"), "id", rows)
+
+
+def rules_text(rules: Mapping[str, MergeRule]) -> str:
+    """The ``[merge]`` rules as canonical JSON: equal text means equal golden contacts."""
+    return dumps({name: rule.model_dump() for name, rule in sorted(rules.items())})
+
+
+def rules_changed(conn: Connection, rules: Mapping[str, MergeRule]) -> bool:
+    """Remember `rules`; True when they differ from the ones the contacts were built with.
+
+    A store that never recorded rules counts as unchanged when the rules are the defaults
+    (nothing was built differently), so upgrading does not rebuild every contact.
+    """
+    text = rules_text(rules)
+    stored = conn.execute(select(settings.c.value).where(settings.c.name == RULES)).scalar()
+    if stored == text:
+        return False
+    if stored is None:
+        conn.execute(insert(settings).values(name=RULES, value=text))
+        return bool(rules)
+    conn.execute(update(settings).where(settings.c.name == RULES).values(value=text))
+    return True
+
+
+def stored_survivorship(conn: Connection) -> Survivorship:
+    """Survivorship with the rules of the last run (review actions run without a config)."""
+    stored = conn.execute(select(settings.c.value).where(settings.c.name == RULES)).scalar()
+    if not stored:
+        return Survivorship({})
+    return Survivorship({name: MergeRule.model_validate(rule)
+                         for name, rule in json.loads(stored).items()})
+
+
+def active_ids(conn: Connection) -> set[int]:
+    """Every active contact (a rules change rebuilds them all)."""
+    return set(conn.execute(select(contacts.c.id).where(
+        contacts.c.status == "active")).scalars())
+
+
+def stale_ids(conn: Connection) -> set[int]:
+    """Contacts rebuilt outside a run, which the next run must stamp and push."""
+    return set(conn.execute(select(contacts.c.id).where(
+        contacts.c.content_hash == STALE)).scalars())
+
+
+def refresh(conn: Connection, contact_ids: Iterable[int], survivorship: Survivorship, *,
+            now: datetime) -> None:
+    """Recompute golden fields right away (review, split), leaving the push to the next run."""
+    for contact_id in sorted(set(contact_ids)):
+        rows = list(_record_rows(conn, {contact_id}, False))
+        values, provenance = survivorship.golden(candidates_of(rows)) if rows else ({}, {})
+        conn.execute(update(contacts).where(contacts.c.id == contact_id).values(
+            email=values.get("email"), fields=values, provenance=provenance,
+            content_hash=STALE, updated_at=now))

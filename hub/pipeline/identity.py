@@ -21,11 +21,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
+from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from hub.store.bulk import Json, insert_rows, reserve_ids, update_rows
-from hub.store.schema import contacts, identity_keys, merges, source_records
+from hub.matching.folding import cologne, given_name
+from hub.matching.model import name_verdict
+from hub.store.bulk import Json, chunks, insert_rows, reserve_ids, update_rows
+from hub.store.schema import contacts, identity_keys, merges, outbox, source_records
 
 STREAM = 20_000
 
@@ -89,10 +92,12 @@ def resolve(conn: Connection, *, max_records: int, run_id: int | None, now: date
         return result
     total = conn.execute(select(func.count()).select_from(source_records)).scalar_one()
     bulk = dirty * 2 >= total
+    _claim_returning(conn)
     crowded = _crowded_keys(conn, max_records, bulk)
+    shared = _shared_keys(conn, bulk, crowded)
 
     def usable(current: int | None, keys: list[str]) -> list[str | int]:
-        nodes: list[str | int] = [k for k in keys if k not in crowded]
+        nodes: list[str | int] = [k for k in keys if k not in crowded and k not in shared]
         if current is not None:
             nodes.append(current)
         return nodes
@@ -126,7 +131,9 @@ def resolve(conn: Connection, *, max_records: int, run_id: int | None, now: date
             target = min(existing)
             target_of_root[root] = target
             for other in sorted(set(existing) - {target}):
-                _merge_contacts(conn, target, other, run_id, now, result)
+                merge_contacts(conn, target, other, run_id=run_id, now=now, result=result,
+                               reason=f"contact {other} shares an identity key with contact "
+                                      f"{target}")
         else:
             new_roots[root] = None
     if new_roots:
@@ -174,6 +181,69 @@ def _crowded_keys(conn: Connection, max_records: int, bulk: bool) -> dict[str, i
     return {key: n for key, n in conn.execute(query)}
 
 
+def _dirty_keys() -> Any:
+    """The keys this run's dirty records carry (a subquery)."""
+    return (select(identity_keys.c.key)
+            .join(source_records, source_records.c.id == identity_keys.c.source_record_id)
+            .where(source_records.c.dirty.is_(True)))
+
+
+def _shared_keys(conn: Connection, bulk: bool, crowded: dict[str, int]) -> set[str]:
+    """Addresses used by people with different first names: a family's or a team's mailbox.
+
+    Such an address identifies nobody, so it joins nothing (the matcher may still suggest
+    the pair for review, but never merges it on its own).
+    """
+    query = (select(identity_keys.c.key).group_by(identity_keys.c.key)
+             .having(func.count() > 1))
+    if not bulk:
+        query = query.where(identity_keys.c.key.in_(_dirty_keys()))
+    keys = [k for k in conn.execute(query).scalars() if k not in crowded]
+    names: dict[str, list[str]] = defaultdict(list)
+    for part in chunks(keys):
+        for key, fields in conn.execute(
+                select(identity_keys.c.key, source_records.c.fields)
+                .join(source_records, source_records.c.id == identity_keys.c.source_record_id)
+                .where(identity_keys.c.key.in_(part), source_records.c.deleted.is_(False))):
+            first = given_name(str(fields.get("first_name") or ""))
+            if first and first not in names[key]:
+                names[key].append(first)
+    return {key for key, firsts in names.items()
+            if any(name_verdict(a, b, cologne(a), cologne(b)) == "different"
+                   for i, a in enumerate(firsts) for b in firsts[i + 1:])}
+
+
+def _claim_returning(conn: Connection) -> None:
+    """Link a record hub wrote, whose acknowledgement was lost, to the contact that wrote it.
+
+    The write is still a pending outbox row without an external id; the record now read
+    from that system carries the same address (and names, where both have them). Without
+    this, an address that is no identity key (noreply@, a shared mailbox) would come back
+    as a stranger and become a duplicate contact.
+    """
+    waiting: dict[tuple[str, str], list[tuple[int, Any]]] = defaultdict(list)
+    for connector, contact_id, payload in conn.execute(
+            select(outbox.c.connector, outbox.c.contact_id, outbox.c.payload).where(
+                outbox.c.status == "pending", outbox.c.external_id.is_(None),
+                outbox.c.operation == "upsert")):
+        if payload.get("email"):
+            waiting[(connector, payload["email"])].append((contact_id, payload))
+    if not waiting:
+        return
+    claims: list[tuple[int, int]] = []
+    for rid, connector, email, fields in conn.execute(
+            select(source_records.c.id, source_records.c.connector, source_records.c.email,
+                   source_records.c.fields).where(
+                source_records.c.dirty.is_(True), source_records.c.contact_id.is_(None),
+                source_records.c.connector.in_(sorted({c for c, _ in waiting})))):
+        writers = {cid for cid, payload in waiting.get((connector, email), [])
+                   if all(payload.get(n) in (None, fields.get(n))
+                          for n in ("first_name", "last_name"))}
+        if len(writers) == 1:
+            claims.append((writers.pop(), rid))
+    update_rows(conn, source_records, ("contact_id",), "id", claims)
+
+
 def _existing_owners(conn: Connection, bulk: bool) -> Iterator[tuple[str, int]]:
     """(key, contact) for already-resolved (clean) records sharing a key with a dirty one."""
     if bulk and conn.execute(select(source_records.c.id).where(
@@ -192,8 +262,8 @@ def _existing_owners(conn: Connection, bulk: bool) -> Iterator[tuple[str, int]]:
     yield from ((key, contact_id) for key, contact_id in rows.all())
 
 
-def _merge_contacts(conn: Connection, target: int, other: int, run_id: int | None,
-                    now: datetime, result: Resolution) -> None:
+def merge_contacts(conn: Connection, target: int, other: int, *, run_id: int | None,
+                   now: datetime, result: Resolution, reason: str) -> None:
     """Fold contact `other` into `target`: its records move, it is kept as 'merged' (audit)."""
     moved = conn.execute(select(source_records.c.id).where(
         source_records.c.contact_id == other)).scalars().all()
@@ -204,8 +274,7 @@ def _merge_contacts(conn: Connection, target: int, other: int, run_id: int | Non
                  .values(status="merged", merged_into=target, updated_at=now, updated_run=run_id))
     conn.execute(insert(merges).values(
         run_id=run_id, at=now, kind="merged", contact_id=target, other_id=other,
-        reason=f"contact {other} shares an identity key with contact {target}",
-        source_record_ids=list(moved)))
+        reason=reason, source_record_ids=list(moved)))
     result.merged += 1
     result.merged_away.add(other)
     result.touched.add(target)

@@ -24,6 +24,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from hub.contact import CUSTOM_PREFIX
+from hub.matching.folding import canonical_email
 
 _TEXT_FIELDS = ("first_name", "last_name", "company", "job_title", "street", "city", "zip",
                 "region")
@@ -62,6 +63,7 @@ _COUNTRIES = {
     "liechtenstein": "LI", "lie": "LI", "canada": "CA", "kanada": "CA", "can": "CA",
 }
 _ISO2 = {code for code in phonenumbers.SUPPORTED_REGIONS} | {"GB", "UK"}
+_PHONE_REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)
 
 
 class InvalidEmail(ValueError):
@@ -155,9 +157,12 @@ class Normalizer:
         return result
 
     def _email(self, raw: str) -> str:
-        text = raw.strip().strip("<>").strip()
+        text = raw.strip()
+        if "<" in text and text.endswith(">"):  # "Anna Müller <anna@example.de>"
+            text = text[text.rindex("<") + 1:-1]
+        text = text.strip().strip("<>").strip()
         if text.lower().startswith("mailto:"):
-            text = text[7:]
+            text = text[7:].split("?", 1)[0]  # "mailto:anna@example.de?subject=Hallo"
         if not text:
             raise InvalidEmail("the e-mail address is empty")
         folded = text.casefold()
@@ -182,29 +187,35 @@ class Normalizer:
                 or base in ident.role_local_parts))
         return bool(cached)
 
-    def phone(self, raw: str) -> str | None:
-        """E.164 (+4930123456), or None when the text is not a valid number."""
-        cached = self._phones.get(raw, _MISSING)
+    def phone(self, raw: str, region: str | None = None) -> str | None:
+        """E.164 (+4930123456), or None when the text is not a valid number.
+
+        A number without a country code is read in `region` (the contact's own country)
+        when given, else in ``[hub] default_region``: 020 1234 5678 is London for a British
+        contact and Oberhausen for a German one.
+        """
+        region = region or self.default_region
+        cached = self._phones.get((raw, region), _MISSING)
         if cached is not _MISSING:
             result: str | None = cached
             return result
         compact = _PUNCTUATION.sub("", raw)
         if compact != raw:  # "030/123", "(030) 123" and "030 123" share one parse
-            return self._remember_phone(raw, self.phone(compact))
-        fast = _dach_fast_path(compact, self.default_region)
+            return self._remember_phone(raw, region, self.phone(compact, region))
+        fast = _dach_fast_path(compact, region)
         if fast is not None:
-            return self._remember_phone(raw, fast or None)
+            return self._remember_phone(raw, region, fast or None)
         try:
-            number = phonenumbers.parse(raw, self.default_region)
+            number = phonenumbers.parse(raw, region)
         except phonenumbers.NumberParseException:
-            return self._remember_phone(raw, None)
+            return self._remember_phone(raw, region, None)
         if not phonenumbers.is_valid_number(number):
-            return self._remember_phone(raw, None)
+            return self._remember_phone(raw, region, None)
         return self._remember_phone(
-            raw, phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+            raw, region, phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
-    def _remember_phone(self, raw: str, value: str | None) -> str | None:
-        self._phones.put(raw, value)
+    def _remember_phone(self, raw: str, region: str, value: str | None) -> str | None:
+        self._phones.put((raw, region), value)
         return value
 
     # -- whole records -------------------------------------------------------------------
@@ -241,16 +252,8 @@ class Normalizer:
                 text = _SPACE.sub(" ", str(value)).strip()
                 if text:
                     out[name] = text
-        raw_phone = fields.get("phone")
-        if raw_phone not in (None, ""):
-            text = str(raw_phone).strip()
-            if text:
-                phone = self.phone(text)
-                if phone is None:
-                    problems.append(("phone", f"{text!r} is not a valid phone number"))
-                else:
-                    out["phone"] = phone
         country = fields.get("country")
+        code: str | None = None
         if isinstance(country, str) and country.strip():
             code = country_code(country)
             if code is None:
@@ -258,6 +261,15 @@ class Normalizer:
                 problems.append(("country", f"{country.strip()!r} is not a known country"))
             else:
                 out["country"] = code
+        raw_phone = fields.get("phone")
+        if raw_phone not in (None, ""):
+            text = str(raw_phone).strip()
+            if text:
+                phone = self.phone(text, code if code in _PHONE_REGIONS else None)
+                if phone is None:
+                    problems.append(("phone", f"{text!r} is not a valid phone number"))
+                else:
+                    out["phone"] = phone
         birthday = fields.get("birthday")
         if birthday not in (None, ""):
             iso = birthday_iso(birthday)
@@ -276,7 +288,8 @@ class Normalizer:
                 text = str(value).strip()
                 if text:
                     out[name] = text
-        keys = tuple(e for e in emails if self.is_merge_key(e))
+        # matching only: the canonical mailbox joins records, the addresses stay as given
+        keys = tuple(dict.fromkeys(canonical_email(e) for e in emails if self.is_merge_key(e)))
         return NormalizedFields(email=primary, emails=tuple(emails), merge_keys=keys,
                                 problems=tuple(problems), invalid_email=invalid, fields=out)
 

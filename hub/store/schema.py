@@ -113,6 +113,38 @@ merges = Table(
     Column("source_record_ids", JSON, nullable=True),
 )
 
+match_keys = Table(
+    "match_keys", metadata,
+    #: Blocking keys of each source record (postcode, phonetic surname, birth date, E.164
+    #: phone, canonical e-mail, …): records sharing one are compared by the matcher.
+    Column("key", String(320), primary_key=True),
+    Column("source_record_id", _Id, ForeignKey("source_records.id", ondelete="CASCADE"),
+           primary_key=True),
+    Index("ix_match_keys_source_record_id", "source_record_id"),
+)
+
+match_pairs = Table(
+    "match_pairs", metadata,
+    #: A scored pair of source records of two different contacts (left_record < right_record).
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("left_record", _Id, nullable=False),
+    Column("right_record", _Id, nullable=False),
+    #: The contacts when scored; the review follows `merged_into` from there.
+    Column("left_contact", _Id, nullable=False, index=True),
+    Column("right_contact", _Id, nullable=False, index=True),
+    Column("probability", Float, nullable=False),
+    #: open (to review) | merged (automatically) | accepted | rejected (never merges again)
+    Column("status", String(16), nullable=False),
+    #: field → {left, right, verdict, weight}: why the pair scored what it did.
+    Column("evidence", JSON, nullable=False),
+    Column("run_id", _Id, nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("decided_at", UtcDateTime(), nullable=True),
+    Column("actor", String(128), nullable=True),
+    UniqueConstraint("left_record", "right_record"),
+    Index("ix_match_pairs_status", "status"),
+)
+
 cursors = Table(
     "cursors", metadata,
     Column("connector", String(64), primary_key=True),

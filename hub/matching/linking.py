@@ -1,0 +1,210 @@
+"""Probabilistic linking inside a sync: score new and changed records against the base.
+
+Runs after e-mail identity (`hub.pipeline.identity`) and before survivorship. Only the run's
+dirty records are profiled; each one is compared with the records sharing one of its blocking
+keys (postcode + phonetic name, phonetic full name, birth date, E.164 phone, canonical
+e-mail, street + house number), never with the whole base. Term frequencies come from the
+stored key counts, so a common surname weighs less everywhere.
+
+A pair at or above ``[identity] auto_merge`` merges its contacts unless vetoed (different
+first names on one address or phone) or kept apart by a person (a rejection or a split); a
+pair at or above ``review`` waits in `match_pairs` for `hub duplicates`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from hub.matching.folding import canonical_email
+from hub.matching.model import (
+    MAX_BLOCK,
+    Frequencies,
+    Model,
+    Profile,
+    Score,
+    all_keys,
+    block_keys,
+    profile,
+    term_keys,
+)
+from hub.matching.review import blocked
+from hub.pipeline.identity import Resolution, merge_contacts
+from hub.store.bulk import chunks, insert_rows
+from hub.store.schema import identity_keys, match_keys, match_pairs, settings, source_records
+
+#: The `settings` row saying every record has its match keys (set after the first pass).
+KEYED = "matching.keyed"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """``[identity] auto_merge`` and ``review``: two cut-offs on the match probability."""
+
+    auto_merge: float = 0.99
+    review: float = 0.5
+
+
+@dataclass
+class Linking:
+    """What probabilistic linking did in one run."""
+
+    merged: int = 0
+    suggested: int = 0
+    touched: set[int] = field(default_factory=set)
+
+
+def _profiles(conn: Connection, ids: Sequence[int], id_fields: Sequence[str]
+              ) -> dict[int, Profile]:
+    """Profiles of live records by id (an e-mail that is no identity key is left out)."""
+    result: dict[int, Profile] = {}
+    for part in chunks(sorted(ids)):
+        keys: dict[int, set[str]] = defaultdict(set)
+        for key, rid in conn.execute(select(identity_keys.c.key, identity_keys.c.source_record_id)
+                                     .where(identity_keys.c.source_record_id.in_(part))):
+            keys[rid].add(key)
+        for rid, contact_id, fields in conn.execute(
+                select(source_records.c.id, source_records.c.contact_id, source_records.c.fields)
+                .where(source_records.c.id.in_(part), source_records.c.deleted.is_(False))):
+            email = fields.get("email")
+            shared = bool(email) and canonical_email(str(email)) not in keys[rid]
+            result[rid] = profile(rid, contact_id, fields, id_fields=id_fields,
+                                  shared_email=shared)
+    return result
+
+
+def _to_key(conn: Connection) -> list[int]:
+    """Records whose keys must be (re)computed: the dirty ones, or all on the first pass."""
+    keyed = conn.execute(select(settings.c.value).where(settings.c.name == KEYED)).scalar()
+    query = select(source_records.c.id)
+    if keyed is None:
+        conn.execute(insert(settings).values(name=KEYED, value="1"))
+    else:
+        query = query.where(source_records.c.dirty.is_(True))
+    return list(conn.execute(query).scalars())
+
+
+def link(conn: Connection, *, thresholds: Thresholds, run_id: int | None, now: datetime,
+         id_fields: Sequence[str] = ()) -> Linking:
+    """Key, block and score this run's changed records; merge or suggest what matches."""
+    result = Linking()
+    ids = _to_key(conn)
+    if not ids:
+        return result
+    for part in chunks(ids):
+        conn.execute(delete(match_keys).where(match_keys.c.source_record_id.in_(part)))
+    mine = _profiles(conn, ids, id_fields)
+    insert_rows(conn, match_keys, ("key", "source_record_id"),
+                [(key, rid) for rid, p in mine.items() for key in all_keys(p)])
+
+    wanted = sorted({key for p in mine.values() for key in block_keys(p)})
+    sizes: dict[str, int] = {}
+    for keys in chunks(wanted):
+        sizes.update((k, n) for k, n in conn.execute(select(match_keys.c.key, func.count()).where(
+            match_keys.c.key.in_(keys)).group_by(match_keys.c.key)).all())
+    usable = [key for key in wanted if 1 < sizes.get(key, 0) <= MAX_BLOCK]
+    members: dict[str, list[int]] = defaultdict(list)
+    for keys in chunks(usable):
+        for key, rid in conn.execute(select(match_keys.c.key, match_keys.c.source_record_id)
+                                     .where(match_keys.c.key.in_(keys))):
+            members[key].append(rid)
+    pairs: set[tuple[int, int]] = set()
+    for rids in members.values():
+        for rid in rids:
+            if rid in mine:
+                pairs.update((min(rid, o), max(rid, o)) for o in rids if o != rid)
+    if not pairs:
+        return result
+    others = {rid for pair in pairs for rid in pair} - set(mine)
+    everyone = {**mine, **_profiles(conn, sorted(others), id_fields)}
+    model = Model(_frequencies(conn, everyone.values()))
+    best: dict[frozenset[int], tuple[Score, int, int]] = {}
+    for left, right in sorted(pairs):
+        a, b = everyone.get(left), everyone.get(right)
+        if a is None or b is None or a.contact_id is None or a.contact_id == b.contact_id \
+                or b.contact_id is None:
+            continue
+        score = model.score(a, b)
+        if score.probability < thresholds.review:
+            continue
+        both = frozenset((a.contact_id, b.contact_id))
+        if both not in best or score.probability > best[both][0].probability:
+            best[both] = (score, left, right)
+    if best:
+        _decide(conn, best, thresholds, run_id, now, result)
+    return result
+
+
+def _frequencies(conn: Connection, profiles: Any) -> Frequencies:
+    terms = sorted({key for p in profiles for key in term_keys(p)})
+    counts: dict[str, int] = {}
+    for part in chunks(terms):
+        counts.update((k, n) for k, n in conn.execute(select(match_keys.c.key, func.count()).where(
+            match_keys.c.key.in_(part)).group_by(match_keys.c.key)).all())
+    total = conn.execute(select(func.count()).select_from(source_records).where(
+        source_records.c.deleted.is_(False))).scalar_one()
+    return Frequencies(counts, total)
+
+
+def _decide(conn: Connection, best: dict[frozenset[int], tuple[Score, int, int]],
+            thresholds: Thresholds, run_id: int | None, now: datetime,
+            result: Linking) -> None:
+    """Merge (best first) what clears the bar, suggest the rest; people's decisions stand."""
+    contact_ids = sorted({cid for both in best for cid in both})
+    apart = blocked(conn, contact_ids)
+    decided: dict[tuple[int, int], tuple[int, str]] = {}
+    for part in chunks(sorted({(left, right) for _, left, right in best.values()})):
+        for pid, left, right, status in conn.execute(
+                select(match_pairs.c.id, match_pairs.c.left_record, match_pairs.c.right_record,
+                       match_pairs.c.status).where(
+                    match_pairs.c.left_record.in_([p[0] for p in part]))):
+            decided[(left, right)] = (pid, status)
+    cluster: dict[int, set[int]] = {cid: {cid} for cid in contact_ids}
+    merges: list[tuple[int, int, float, int, int, Score]] = []
+    for both, (score, left, right) in sorted(best.items(), key=lambda item: -item[1][0]
+                                             .probability):
+        x, y = sorted(both)
+        known = decided.get((left, right))
+        if known is not None and known[1] != "open":
+            continue
+        together = cluster[x] | cluster[y]
+        if score.probability >= thresholds.auto_merge and score.veto is None \
+                and cluster[x] is not cluster[y] \
+                and not any(frozenset((p, q)) in apart for p in cluster[x] for q in cluster[y]):
+            for cid in together:
+                cluster[cid] = together
+            merges.append((x, y, score.probability, left, right, score))
+            continue
+        row = {"left_contact": x, "right_contact": y, "probability": score.probability,
+               "evidence": score.evidence, "run_id": run_id}
+        if known is None:
+            conn.execute(insert(match_pairs).values(left_record=left, right_record=right,
+                                                    status="open", created_at=now, **row))
+        else:
+            conn.execute(update(match_pairs).where(match_pairs.c.id == known[0]).values(**row))
+        result.suggested += 1
+    target_of: dict[int, int] = {}
+    for x, y, probability, left, right, score in merges:
+        target = min(cluster[x])
+        for cid in sorted(cluster[x] - {target}):
+            if target_of.get(cid) is None:
+                target_of[cid] = target
+                merge_contacts(conn, target, cid, run_id=run_id, now=now, result=Resolution(),
+                               reason=f"contact {cid} matches contact {target} "
+                                      f"(probability {probability:.4f})")
+                result.merged += 1
+        result.touched.add(target)
+        row = {"left_contact": x, "right_contact": y, "probability": probability,
+               "evidence": score.evidence, "run_id": run_id, "status": "merged",
+               "decided_at": now, "actor": "hub"}
+        known = decided.get((left, right))
+        if known is None:
+            conn.execute(insert(match_pairs).values(left_record=left, right_record=right,
+                                                    created_at=now, **row))
+        else:
+            conn.execute(update(match_pairs).where(match_pairs.c.id == known[0]).values(**row))
