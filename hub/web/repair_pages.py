@@ -1,8 +1,10 @@
-"""Repairing: dead letters (why a record was refused, what it held, send it again) and the
-duplicates held for review.
+"""Repairing: dead letters (why a record was refused, what it held, send it again), the
+duplicates to review (accept, reject), and splitting a contact that should not be one.
 
-Retrying is `hub dead-letters --retry` (hub.ops.dead_letters.retry), for one connector or
-all: refused writes go out again at the next run, unless a newer change replaced them.
+Every action is the CLI's: retrying is `hub dead-letters --retry`
+(hub.ops.dead_letters.retry), reviewing and splitting are hub.matching.review's `accept`,
+`reject` and `split`, which keep their own audit trail (the pair's decision and who made it,
+the merge and split rows) next to the console's audit log.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from typing import Any
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from hub import contacts
+from hub.matching import review
 from hub.ops.dead_letters import open_counts, open_letters, retry
+from hub.store.schema import contacts as contact_rows
 from hub.store.schema import dead_letters
 from hub.web import audit
 from hub.web.app import action, console_of
@@ -64,14 +68,104 @@ async def dead_letter_retry(request: Request, form: Any) -> Response:
     return dead_letter_page(request, outcome=await run_in_threadpool(run))
 
 
-def duplicates_page(request: Request) -> Response:
-    """Merges held for review (a key shared by more records than one person has)."""
+REVIEW_STATUSES = ("open", "accepted", "rejected")
+PAGE = 25
+
+
+def _people(conn: Any, ids: set[int]) -> dict[int, dict[str, Any]]:
+    """Each contact's address and name, for the two sides of a pair."""
+    people = {}
+    for row in conn.execute(select(contact_rows.c.id, contact_rows.c.email,
+                                   contact_rows.c.fields).where(contact_rows.c.id.in_(ids))):
+        fields = row.fields or {}
+        people[row.id] = {"email": row.email, "name": " ".join(
+            str(fields[k]) for k in ("first_name", "last_name") if fields.get(k))}
+    return people
+
+
+def duplicates_page(request: Request, *, done: str | None = None) -> Response:
+    """Scored pairs to review with per-field evidence, and merges held for review."""
     console = console_of(request)
+    status = request.query_params.get("status", "open")
+    status = status if status in REVIEW_STATUSES else "open"
+    try:
+        page = max(0, int(request.query_params.get("page") or 0))
+    except ValueError:
+        page = 0
+    pairs = review.candidates(console.store, status=status, limit=PAGE + 1, offset=page * PAGE)
     with console.store.begin() as conn:
         held = contacts.held_merges(conn)
-    return console.render(request, "duplicates.html", title="Duplicates", held=held)
+        people = _people(conn, {c.left for c in pairs} | {c.right for c in pairs})
+    return console.render(request, "duplicates.html", title="Duplicates", pairs=pairs[:PAGE],
+                          more=len(pairs) > PAGE, page=page, status=status,
+                          statuses=REVIEW_STATUSES, people=people, held=held, done=done)
+
+
+def duplicates_index(request: Request) -> Response:
+    """GET /duplicates."""
+    return duplicates_page(request)
+
+
+def _review(decision: str) -> Any:
+    async def decide(request: Request, form: Any) -> Response:
+        console = console_of(request)
+        pair_id = request.path_params["pair_id"]
+        actor = request.state.person.name
+
+        def run() -> str:
+            if decision == "accept":
+                survivor = review.accept(console.store, pair_id, actor=actor)
+                message = f"Pair {pair_id} accepted: the two are now contact {survivor}."
+            else:
+                review.reject(console.store, pair_id, actor=actor)
+                message = f"Pair {pair_id} rejected: they stay apart, in every later run too."
+            with console.store.begin() as conn:
+                audit.record(conn, actor=actor, action=f"duplicate_{decision}",
+                             at=console.clock(), subject=f"pair {pair_id}",
+                             remote=request.client.host if request.client else None)
+            return message
+
+        try:
+            message = await run_in_threadpool(run)
+        except review.ReviewError as exc:
+            return console.render(request, "message.html", 400, title="Not possible",
+                                  message=str(exc))
+        return duplicates_page(request, done=message)
+
+    decide.__name__ = f"duplicate_{decision}"
+    decide.__doc__ = f"{decision.capitalize()} a scored pair (hub.matching.review.{decision})."
+    return decide
+
+
+async def contact_split(request: Request, form: Any) -> Response:
+    """Move the ticked source records of a contact to a new contact of their own."""
+    console = console_of(request)
+    contact_id = request.path_params["contact_id"]
+    keys = [str(k) for k in form.getlist("record")]
+    actor = request.state.person.name
+
+    def run() -> int:
+        new_id = review.split(console.store, contact_id, keys, actor=actor)
+        with console.store.begin() as conn:
+            audit.record(conn, actor=actor, action="contact_split", at=console.clock(),
+                         subject=f"contact {contact_id}",
+                         detail={"records": len(keys), "new_contact": new_id},
+                         remote=request.client.host if request.client else None)
+        return new_id
+
+    try:
+        new_id = await run_in_threadpool(run)
+    except review.ReviewError as exc:
+        return console.render(request, "message.html", 400, title="Not possible",
+                              message=str(exc))
+    return RedirectResponse(f"/contacts/{new_id}", status_code=303)
 
 
 routes = [Route("/dead-letters", dead_letter_index),
           Route("/dead-letters/retry", action(dead_letter_retry), methods=["POST"]),
-          Route("/duplicates", duplicates_page)]
+          Route("/duplicates", duplicates_index),
+          Route("/duplicates/{pair_id:int}/accept", action(_review("accept")),
+                methods=["POST"]),
+          Route("/duplicates/{pair_id:int}/reject", action(_review("reject")),
+                methods=["POST"]),
+          Route("/contacts/{contact_id:int}/split", action(contact_split), methods=["POST"])]

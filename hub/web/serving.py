@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -50,7 +51,6 @@ def serve_forever(runtime: Runtime, host: str, port: int,
             await super().startup(sockets)
             on_ready(f"http://{shown}:{bound}")
 
-    try:
+    # uvicorn re-raises Ctrl-C after its clean shutdown: for the console that is a normal end
+    with contextlib.suppress(KeyboardInterrupt):
         _Server(config).run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its clean shutdown: a normal end
-        pass

@@ -43,6 +43,30 @@ class ExportRule:
         return None
 
 
+#: A trade-fair list with people the example already knows under other addresses: the
+#: matcher scores them into the review band (hub.matching), so the console has pairs to review.
+FAIR = """id,first_name,last_name,email,city,zip
+M-1,Anna,Mueller,a.mueller@web.de,Berlin,
+M-2,Jonas,Schmidt,jonas.s@gmx.de,,
+M-3,Lena,Schneider,lena@nordlicht.example,München,
+M-4,Jonas,Schmidt,j.schmidt@t-online.de,Hamburg,20095
+"""
+FAIR_CONNECTOR = """
+[connectors.fair]
+plugin = "csv"
+path = "data/messe.csv"
+format = "generic"
+id_column = "id"
+
+[connectors.fair.columns]
+email = "email"
+first_name = "first_name"
+last_name = "last_name"
+city = "city"
+zip = "zip"
+"""
+
+
 def web_config(extra: str = "") -> str:
     """``[web]`` tables for an operator (olga) and a viewer (vera), both with PASSWORD."""
     digest = hash_password(PASSWORD)
@@ -53,14 +77,15 @@ def web_config(extra: str = "") -> str:
 
 def example_runtime(folder: Path, *, web: str | None = None, synced: bool = True,
                     clock: Clock | None = None) -> Runtime:
-    """hub's CSV example in `folder` with console users, synced once: two rows that could not
-    be read and one write the `ExportRule` refused are its dead letters."""
+    """hub's CSV example plus the `FAIR` list in `folder` with console users, synced once:
+    two rows that could not be read and one write the `ExportRule` refused are its dead
+    letters, and the fair's people are pairs to review."""
     shutil.copytree(ROOT / "hub" / "demo", folder,
                     ignore=shutil.ignore_patterns("hub.db*", "out", "__pycache__"))
+    (folder / "data" / "messe.csv").write_text(FAIR, encoding="utf-8")
     config = folder / "config.toml"
-    config.write_text(config.read_text(encoding="utf-8") + (web if web is not None
-                                                              else web_config()),
-                      encoding="utf-8")
+    config.write_text(config.read_text(encoding="utf-8") + FAIR_CONNECTOR
+                      + (web if web is not None else web_config()), encoding="utf-8")
     runtime = Runtime.load(config, plugins=load_plugins(["csv"], extra=(ExportRule(),)),
                            clock=clock)
     if synced:

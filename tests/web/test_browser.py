@@ -103,7 +103,7 @@ def test_sign_in_and_every_page(browser: Any, console: tuple[ServedApp, Runtime]
 def test_retry_a_dead_letter(browser: Any, console: tuple[ServedApp, Runtime]) -> None:
     served, runtime = console
     page = signed_in(browser, served.base_url, "olga")
-    page.get_by_role("navigation").get_by_role("link", name="Dead letters").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Dead letters").click()
     expect(page.get_by_text("the export rule refuses this contact")).to_be_visible()
     page.get_by_role("button", name="Retry export").click()
     expect(page.get_by_text("1 refused writes go out again at the next run")).to_be_visible()
@@ -111,6 +111,29 @@ def test_retry_a_dead_letter(browser: Any, console: tuple[ServedApp, Runtime]) -
     with runtime.store.begin() as conn:
         assert conn.execute(select(dead_letters.c.resolved_at).where(
             dead_letters.c.connector == "export")).scalar_one() is not None
+    page.context.close()
+
+
+def test_accept_and_reject_a_duplicate(browser: Any,
+                                       console: tuple[ServedApp, Runtime]) -> None:
+    from hub.matching import review
+
+    served, runtime = console
+    first, second = [c.id for c in review.candidates(runtime.store)][:2]
+    page = signed_in(browser, served.base_url, "olga")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Duplicates").click()
+    pair = page.get_by_role("article", name=re.compile(f"^Pair {first}:"))
+    expect(pair.get_by_role("rowheader", name="first_name")).to_be_visible()
+    page.get_by_role("button", name=f"Accept pair {first}: merge").click()
+    expect(page.get_by_text(re.compile(f"Pair {first} accepted: the two are now contact \\d+"))
+           ).to_be_visible()
+    page.get_by_role("button", name=f"Reject pair {second}: keep apart").click()
+    expect(page.get_by_text(f"Pair {second} rejected")).to_be_visible()
+    expect(page.get_by_role("article", name=re.compile(f"^Pair ({first}|{second}):"))
+           ).to_have_count(0)
+    page.get_by_role("link", name="rejected").click()
+    expect(page.get_by_role("article", name=re.compile(f"^Pair {second}:"))).to_be_visible()
+    assert {c.id for c in review.candidates(runtime.store, status="accepted")} >= {first}
     page.context.close()
 
 
@@ -157,6 +180,9 @@ def test_a_viewer_sees_masked_addresses_and_cannot_act(
     assert address not in text and f"{local[0]}…@{domain}" in text
     page.goto("/dead-letters")
     assert page.get_by_role("button").filter(has_text="Retry").count() == 0
+    page.goto("/duplicates")
+    expect(page.get_by_role("article").first).to_be_visible()
+    assert page.get_by_role("button").filter(has_text="Accept").count() == 0
     page.goto("/consent")
     assert page.get_by_role("button", name="Erase for good").count() == 0
     token = page.locator("input[name=csrf]").first.get_attribute("value")

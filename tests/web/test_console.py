@@ -145,8 +145,11 @@ def test_every_post_needs_the_csrf_token(fresh: Runtime) -> None:
     app = console_app(fresh)
     client = TestClient(app)
     sign_in(client, "olga")
-    posts = [r.path for r in app.routes if "POST" in (getattr(r, "methods", None) or ())]
-    assert {"/dead-letters/retry", "/consent/erase", "/consent/export", "/logout"} <= set(posts)
+    posts = [re.sub(r"\{[^}]+\}", "1", r.path) for r in app.routes
+             if "POST" in (getattr(r, "methods", None) or ())]
+    assert {"/dead-letters/retry", "/consent/erase", "/consent/export", "/logout",
+            "/duplicates/1/accept", "/duplicates/1/reject", "/contacts/1/split"} <= set(posts)
+    pairs = open_pairs(fresh)
     for path in posts:
         if path == "/login":
             continue
@@ -155,6 +158,7 @@ def test_every_post_needs_the_csrf_token(fresh: Runtime) -> None:
     with fresh.store.begin() as conn:  # nothing happened
         assert conn.execute(select(dead_letters.c.id).where(
             dead_letters.c.resolved_at.is_not(None))).all() == []
+    assert open_pairs(fresh) == pairs
     login = client.post("/login", data={"username": "olga", "password": PASSWORD})
     assert login.status_code == 403
 
@@ -176,7 +180,10 @@ def test_a_viewer_sees_addresses_masked_and_cannot_act(fresh: Runtime) -> None:
                                                   "confirm": address})
     assert refused.status_code == 403
     assert client.post("/consent/export", data={"csrf": token}).status_code == 403
-    assert first_address(fresh) == (contact_id, address)
+    pairs = open_pairs(fresh)
+    assert "Accept pair" not in client.get("/duplicates").text
+    assert client.post(f"/duplicates/{pairs[0]}/accept", data={"csrf": token}).status_code == 403
+    assert first_address(fresh) == (contact_id, address) and open_pairs(fresh) == pairs
 
 
 def test_retry_and_export_are_audited_with_the_user(fresh: Runtime) -> None:
@@ -285,3 +292,61 @@ def test_hash_password_prints_a_hash_that_verifies() -> None:
     assert PasswordHasher().verify(digest, PASSWORD)
     short = runner.invoke(app, ["web", "hash-password"], input="short\nshort\n")
     assert short.exit_code == 2
+
+
+def open_pairs(runtime: Runtime) -> list[int]:
+    from hub.matching import review
+
+    return [c.id for c in review.candidates(runtime.store)]
+
+
+def test_duplicates_show_evidence_and_are_accepted_or_rejected(fresh: Runtime) -> None:
+    from hub.store.schema import match_pairs
+
+    client = TestClient(console_app(fresh))
+    sign_in(client, "olga")
+    pairs = open_pairs(fresh)
+    assert len(pairs) >= 2
+    page = client.get("/duplicates").text
+    assert all(f"Pair {p}:" in page for p in pairs) and "first_name" in page
+    first, second = pairs[0], pairs[1]
+    token = csrf_of(page, f"/duplicates/{first}/accept")
+    accepted = client.post(f"/duplicates/{first}/accept", data={"csrf": token})
+    assert accepted.status_code == 200 and f"Pair {first} accepted" in accepted.text
+    rejected = client.post(f"/duplicates/{second}/reject", data={"csrf": token})
+    assert f"Pair {second} rejected" in rejected.text
+    assert first not in open_pairs(fresh) and second not in open_pairs(fresh)
+    with fresh.store.begin() as conn:
+        decided = dict(conn.execute(select(match_pairs.c.id, match_pairs.c.actor)
+                                    .where(match_pairs.c.id.in_([first, second]))).all())
+        actions = conn.execute(select(audit_log.c.action, audit_log.c.subject)
+                               .where(audit_log.c.action.like("duplicate_%"))
+                               .order_by(audit_log.c.id)).all()
+    assert decided == {first: "olga", second: "olga"}
+    assert actions == [("duplicate_accept", f"pair {first}"),
+                       ("duplicate_reject", f"pair {second}")]
+    assert f"Pair {first}:" in client.get("/duplicates?status=accepted").text
+    again = client.post(f"/duplicates/{first}/reject", data={"csrf": token})
+    assert again.status_code == 400  # already merged: undone by a split, not a reject
+
+
+def test_a_merged_contact_is_split_from_its_page(fresh: Runtime) -> None:
+    client = TestClient(console_app(fresh))
+    sign_in(client, "olga")
+    pair = open_pairs(fresh)[0]
+    token = csrf_of(client.get("/duplicates").text, f"/duplicates/{pair}/accept")
+    answer = client.post(f"/duplicates/{pair}/accept", data={"csrf": token})
+    survivor = int(re.search(r"the two are now contact (\d+)", answer.text).group(1))  # type: ignore[union-attr]
+    page = client.get(f"/contacts/{survivor}").text
+    keys = re.findall(r'name="record" value="([^"]+)"', page)
+    fair = [k for k in keys if k.startswith("fair:")]
+    assert fair and len(keys) > len(fair)
+    split = client.post(f"/contacts/{survivor}/split",
+                        data={"csrf": csrf_of(page, f"/contacts/{survivor}/split"),
+                              "record": fair}, follow_redirects=False)
+    assert split.status_code == 303
+    moved = client.get(split.headers["location"]).text
+    assert all(f"split off fair record {k.split(':', 1)[1]}" not in moved for k in fair)
+    assert fair[0].split(":", 1)[1] in moved
+    assert "fair:" not in "".join(re.findall(r'name="record" value="([^"]+)"',
+                                             client.get(f"/contacts/{survivor}").text))

@@ -1,7 +1,7 @@
 """web console: the audit log, and indexes for searching contacts by name and phone
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-04 22:10:00
 
 The search indexes are on expressions over the golden fields (lower-cased name parts and
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
