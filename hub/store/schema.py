@@ -64,7 +64,7 @@ contacts = Table(
 #: fields, so looking someone up among 100,000 contacts reads an index, not every row.
 SEARCHED_FIELDS = ("last_name", "first_name", "phone")
 for _name in SEARCHED_FIELDS:
-    Index(f"ix_contacts_search_{_name}", func.lower(golden_text(_name)))
+    Index(f"ix_contacts_search_{_name}", func.lower(golden_text(contacts.c.fields, _name)))
 
 source_records = Table(
     "source_records", metadata,

@@ -39,7 +39,7 @@ def _prefix(expression: Any, text: str) -> ColumnElement[bool]:
 
 def _name_part(field: str, word: str) -> ColumnElement[bool]:
     # SQLite's lower() folds ASCII only: "Özil" stays "Özil", so also try the word capitalised
-    column = func.lower(golden_text(field))
+    column = func.lower(golden_text(contacts.c.fields, field))
     spellings = {word.lower(), word[:1].upper() + word[1:].lower()}
     return or_(*(_prefix(column, s) for s in sorted(spellings)))
 
@@ -53,7 +53,7 @@ def conditions(text: str, *, default_region: str) -> list[ColumnElement[bool]]:
         number = Normalizer(default_region=default_region).phone(text)
         digits = re.sub(r"[^\d+]", "", text)
         wanted = number or ("+" + digits[2:] if digits.startswith("00") else digits)
-        return [_prefix(func.lower(golden_text("phone")), wanted)]
+        return [_prefix(func.lower(golden_text(contacts.c.fields, "phone")), wanted)]
     words = text.split()
     if len(words) >= 2:
         first, last = words[0], " ".join(words[1:])

@@ -39,7 +39,7 @@ def upgrade() -> None:
     # (hub.store.types.golden_text renders the console's queries exactly like this)
     for name in SEARCHED_FIELDS:
         field = (f"json_extract(fields, '$.{name}')" if op.get_bind().dialect.name == "sqlite"
-                 else f"(fields ->> '{name}')")
+                 else f"(fields ->> '{name}'::text)")
         op.create_index(f"ix_contacts_search_{name}", "contacts", [sa.text(f"lower({field})")],
                         unique=False)
 
