@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
-
 from playwright.sync_api import expect
+from sqlalchemy import select
 
 from hub.ops.serving import ServedApp, serve_in_thread
 from hub.runtime import Runtime

@@ -350,3 +350,14 @@ def test_a_merged_contact_is_split_from_its_page(fresh: Runtime) -> None:
     assert fair[0].split(":", 1)[1] in moved
     assert "fair:" not in "".join(re.findall(r'name="record" value="([^"]+)"',
                                              client.get(f"/contacts/{survivor}").text))
+
+
+def test_hub_web_refuses_to_start_when_nobody_could_sign_in(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from hub.cli import app
+
+    example_runtime(tmp_path / "example", web="", synced=False)
+    done = CliRunner().invoke(app, ["web", "--config", str(tmp_path / "example" / "config.toml"),
+                                    "--port", "0"])
+    assert done.exit_code == 2 and "hash-password" in done.output
