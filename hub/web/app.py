@@ -108,6 +108,16 @@ def console_of(request: Request) -> Console:
     return console
 
 
+def audited(request: Request, conn: Any, action: str, *, subject: str | None = None,
+            detail: dict[str, Any] | None = None) -> None:
+    """Record `action` by the signed-in person in the audit log (in `conn`'s transaction)."""
+    from hub.web import audit
+
+    audit.record(conn, actor=request.state.person.name, action=action,
+                 at=console_of(request).clock(), subject=subject, detail=detail,
+                 remote=request.client.host if request.client else None)
+
+
 def secure(request: Request) -> bool:
     """Served over TLS (directly, or by a proxy uvicorn trusts): cookies get Secure."""
     return request.url.scheme == "https"

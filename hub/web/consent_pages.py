@@ -22,8 +22,7 @@ from hub.consent.newsletter import consent_of
 from hub.errors import HubError
 from hub.store.bulk import chunks
 from hub.store.schema import contacts
-from hub.web import audit
-from hub.web.app import action, console_of
+from hub.web.app import action, audited, console_of
 
 STATES = ("confirmed", "unconfirmed", "pending", "unsubscribed", "suppressed", "none")
 
@@ -69,9 +68,7 @@ async def consent_export(request: Request, form: Any) -> Response:
         buffer = io.StringIO()
         with console.store.begin() as conn:
             count = export.write(conn, buffer, fmt=fmt, now=console.clock())
-            audit.record(conn, actor=request.state.person.name, action="consent_export",
-                         at=console.clock(), detail={"format": fmt, "contacts": count},
-                         remote=request.client.host if request.client else None)
+            audited(request, conn, "consent_export", detail={"format": fmt, "contacts": count})
         return buffer.getvalue(), count
 
     body, _count = await run_in_threadpool(build)
@@ -102,9 +99,7 @@ async def consent_erase(request: Request, form: Any) -> Response:
         deletable = erasure.deletable(runtime)
         with console.store.begin() as conn:
             done = erasure.forget(conn, address, deletable=deletable, now=now)
-            audit.record(conn, actor=request.state.person.name, action="erasure", at=now,
-                         detail={k: v for k, v in done.as_dict().items()},
-                         remote=request.client.host if request.client else None)
+            audited(request, conn, "erasure", detail=done.as_dict())
         sent = erasure.propagate(runtime, sorted(done.queued), now=now)
         return {**done.as_dict(), "systems": sent}
 

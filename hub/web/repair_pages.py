@@ -22,8 +22,7 @@ from hub.matching import review
 from hub.ops.dead_letters import open_counts, open_letters, retry
 from hub.store.schema import contacts as contact_rows
 from hub.store.schema import dead_letters
-from hub.web import audit
-from hub.web.app import action, console_of
+from hub.web.app import action, audited, console_of
 
 
 def dead_letter_page(request: Request, *, outcome: dict[str, Any] | None = None) -> Response:
@@ -60,9 +59,8 @@ async def dead_letter_retry(request: Request, form: Any) -> Response:
             done = retry(conn, now=now, connector=connector)
             result = {"connector": connector, "requeued": done.requeued,
                       "superseded": done.superseded, "read_rejections": done.read_rejections}
-            audit.record(conn, actor=request.state.person.name, action="dead_letter_retry",
-                         at=now, subject=connector or "all", detail=result,
-                         remote=request.client.host if request.client else None)
+            audited(request, conn, "dead_letter_retry", subject=connector or "all",
+                    detail=result)
         return result
 
     return dead_letter_page(request, outcome=await run_in_threadpool(run))
@@ -120,9 +118,7 @@ def _review(decision: str) -> Any:
                 review.reject(console.store, pair_id, actor=actor)
                 message = f"Pair {pair_id} rejected: they stay apart, in every later run too."
             with console.store.begin() as conn:
-                audit.record(conn, actor=actor, action=f"duplicate_{decision}",
-                             at=console.clock(), subject=f"pair {pair_id}",
-                             remote=request.client.host if request.client else None)
+                audited(request, conn, f"duplicate_{decision}", subject=f"pair {pair_id}")
             return message
 
         try:
@@ -147,10 +143,8 @@ async def contact_split(request: Request, form: Any) -> Response:
     def run() -> int:
         new_id = review.split(console.store, contact_id, keys, actor=actor)
         with console.store.begin() as conn:
-            audit.record(conn, actor=actor, action="contact_split", at=console.clock(),
-                         subject=f"contact {contact_id}",
-                         detail={"records": len(keys), "new_contact": new_id},
-                         remote=request.client.host if request.client else None)
+            audited(request, conn, "contact_split", subject=f"contact {contact_id}",
+                    detail={"records": len(keys), "new_contact": new_id})
         return new_id
 
     try:
