@@ -163,16 +163,40 @@ def ecm_matcher(a: Any, b: Any, full: bool) -> dict[float, list[tuple[str, str]]
 
 
 def _german(n: int, seed: int = 7) -> list[dict[str, str]]:
-    """n synthetic German records; every tenth is an altered copy of an earlier one."""
+    """n synthetic German records; every tenth is an altered copy of an earlier one.
+
+    Names are drawn from 60 given names and 1,200 surnames (roots and endings) with
+    Zipf-like weights, so common names are common, as in a real customer base.
+    """
     rnd = random.Random(seed)
-    first = ["Anna", "Jonas", "Lena", "Lukas", "Mia", "Felix", "Emma", "Paul", "Sophie", "Leon",
-             "Marie", "Elias", "Hannah", "Noah", "Lea", "Ben", "Clara", "Finn", "Jürgen", "Özlem",
-             "Thomas", "Sabine", "Michael", "Ute", "Stefan", "Katrin", "Andreas", "Petra"]
-    last = ["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker",
-            "Schulz", "Hoffmann", "Schäfer", "Koch", "Bauer", "Richter", "Klein", "Wolf",
-            "Schröder", "Neumann", "Schwarz", "Zimmermann", "Braun", "Krüger", "Hofmann"]
-    streets = ["Hauptstraße", "Schulstraße", "Gartenstraße", "Bahnhofstraße", "Dorfstraße",
-               "Bergstraße", "Birkenweg", "Lindenstraße", "Kirchstraße", "Waldstraße"]
+    first = [
+        "Anna", "Jonas", "Lena", "Lukas", "Mia", "Felix", "Emma", "Paul", "Sophie", "Leon", "Marie",
+        "Elias", "Hannah", "Noah", "Lea", "Ben", "Clara", "Finn", "Jürgen", "Özlem", "Thomas",
+        "Sabine", "Michael", "Ute", "Stefan", "Katrin", "Andreas", "Petra", "Klaus", "Monika",
+        "Frank", "Birgit", "Jörg", "Heike", "Uwe", "Susanne", "Ralf", "Claudia", "Bernd", "Andrea",
+        "Dirk", "Nicole", "Holger", "Tanja", "Sven", "Anja", "Jens", "Silke", "Lars", "Martina",
+        "Kai", "Karin", "Timo", "Ines", "Nils", "Gisela", "Malte", "Renate", "Ole", "Ursula"
+    ]
+    roots = [
+        "Müll", "Schmi", "Schnei", "Fisch", "Web", "Mey", "Wagn", "Beck", "Schul", "Hoff", "Schäf",
+        "Koch", "Bau", "Richt", "Klein", "Wolf", "Schröd", "Neum", "Schwarz", "Zimm", "Braun",
+        "Krüg", "Hof", "Hart", "Lang", "Kön", "Walt", "Peet", "Köhl", "Maie", "Fuchs", "Scholz",
+        "Möll", "Weiß", "Jung", "Hahn", "Vog", "Fried", "Keller", "Günth", "Berg", "Frank", "Lehm",
+        "Kraus", "Werner", "Schmitz", "Roth", "Haas"
+    ]
+    endings = [
+        "er", "mann", "s", "ke", "ert", "ig", "ling", "hold", "el", "ner", "ow", "sen", "mayr",
+        "bach", "brock", "feld", "hagen", "horst", "kamp", "stein", "thal", "dorf", "au", "ecker",
+        "inger"
+    ]
+    last = [r + e for r in roots for e in endings]
+    streets = [
+        "Hauptstraße", "Schulstraße", "Gartenstraße", "Bahnhofstraße", "Dorfstraße", "Bergstraße",
+        "Birkenweg", "Lindenstraße", "Kirchstraße", "Waldstraße", "Ringstraße", "Mühlenweg"
+    ]
+    cities = [(f"{10000 + 29 * i:05d}", f"Ort {i // 3}") for i in range(3000)]
+    weights_first = [1 / (i + 1) for i in range(len(first))]
+    weights_last = [1 / (i + 1) ** 0.8 for i in range(len(last))]
     records: list[dict[str, str]] = []
     for i in range(n):
         if i % 10 == 9:
@@ -182,12 +206,12 @@ def _german(n: int, seed: int = 7) -> list[dict[str, str]]:
             copy.pop("email", None)
             records.append(copy)
             continue
+        zip_code, city = rnd.choice(cities)
         records.append({
-            "first_name": rnd.choice(first), "last_name": rnd.choice(last) + (
-                "" if rnd.random() < 0.5 else rnd.choice(["", "-Lang", "er", "mann"])),
+            "first_name": rnd.choices(first, weights_first)[0],
+            "last_name": rnd.choices(last, weights_last)[0],
             "street": f"{rnd.choice(streets)} {rnd.randrange(1, 200)}",
-            "zip": f"{rnd.randrange(1000, 99999):05d}", "city": "Stadt",
-            "email": f"person{i}@example.de",
+            "zip": zip_code, "city": city, "email": f"person{i}@example.de",
             "birthday": f"19{rnd.randrange(40, 99)}-{rnd.randrange(1, 13):02d}-"
                         f"{rnd.randrange(1, 28):02d}" if rnd.random() < 0.3 else ""})
     return [{k: v for k, v in r.items() if v} for r in records]

@@ -253,6 +253,10 @@ class Connector:
     #: Whether the engine may create records in this system (False: update linked ones only).
     #: An instance may set it from its settings (Shopify's `create_customers`).
     creates_records: bool = True
+    #: Whether the system finds the record to write by its e-mail address (an upsert by
+    #: e-mail, a list keyed by address): hub then never writes two contacts that share an
+    #: address there, and reports the conflict instead.
+    keyed_by_email: ClassVar[bool] = False
 
     def __init__(self, settings: ConnectorSettings, context: ConnectorContext) -> None:
         self.settings = settings

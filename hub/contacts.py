@@ -6,7 +6,7 @@ without it), so scripts and people see the same facts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -136,3 +136,48 @@ def held_merges(conn: Connection) -> list[dict[str, Any]]:
                        "records": [{"connector": c, "id": e, "contact_id": cid}
                                    for c, e, cid in records]})
     return result
+
+
+EXPORT_BATCH = 1000
+
+
+def exported(conn: Connection) -> Iterator[dict[str, Any]]:
+    """Every active golden contact with fields, provenance and source records, streamed.
+
+    Contacts are read in id order a batch at a time (with their records), so a million
+    contacts never sit in memory at once.
+    """
+    after = 0
+    while True:
+        batch = conn.execute(select(contacts.c.id, contacts.c.fields, contacts.c.provenance)
+                             .where(contacts.c.status == "active", contacts.c.id > after)
+                             .order_by(contacts.c.id).limit(EXPORT_BATCH)).all()
+        if not batch:
+            return
+        after = batch[-1].id
+        records: dict[int, list[Any]] = {}
+        for record in conn.execute(
+                select(source_records.c.id, source_records.c.contact_id,
+                       source_records.c.connector, source_records.c.external_id,
+                       source_records.c.deleted)
+                .where(source_records.c.contact_id.in_([row.id for row in batch]))
+                .order_by(source_records.c.connector, source_records.c.external_id)):
+            records.setdefault(record.contact_id, []).append(record)
+        for row in batch:
+            mine = records.get(row.id, [])
+            by_id = {r.id: r for r in mine}
+            provenance = {}
+            for field, record_id in sorted((row.provenance or {}).items()):
+                source = by_id.get(record_id)
+                if source is not None:
+                    provenance[field] = {"connector": source.connector,
+                                         "record_id": source.external_id}
+            yield {"id": row.id, "fields": dict(sorted((row.fields or {}).items())),
+                   "provenance": provenance,
+                   "sources": [{"connector": r.connector, "record_id": r.external_id,
+                                "deleted": bool(r.deleted)} for r in mine]}
+
+
+def formula_safe(value: str) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading = + - @ (or tab, CR) is escaped."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

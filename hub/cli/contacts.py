@@ -8,32 +8,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from hub.cli.app import ConfigOption, JsonOption, app, contacts_app, load_runtime, print_json
+from hub.cli.app import ConfigOption, JsonOption, contacts_app, load_runtime, print_json
 from hub.cli.render import print_lead
 from hub.cli.screen import err_console, out
 from hub.config import DEFAULT_PATH
-
-
-@app.command()
-def duplicates(config: ConfigOption = DEFAULT_PATH, as_json: JsonOption = False) -> None:
-    """Merges held for review: an e-mail shared by more records than one person has."""
-    from hub import contacts
-
-    runtime = load_runtime(config)
-    with runtime.store.begin() as conn:
-        held = contacts.held_merges(conn)
-    if as_json:
-        print_json(held)
-        return
-    if not held:
-        out.print("no merges are held for review")
-        return
-    for h in held:
-        out.print(f"[bold]{h['key']}[/bold]: {h['reason']}", highlight=False)
-        shown = ", ".join(f"{r['connector']}:{r['id']}" for r in h["records"][:10])
-        out.print(f"  records (first {min(10, len(h['records']))}): {shown}", highlight=False)
-    out.print("these records stay separate contacts; raise [identity] max_records_per_contact "
-              "or add the address to [identity] placeholder_emails to settle it")
 
 
 def contact_id_of(conn: Any, email: str) -> int:
@@ -136,3 +114,75 @@ def contacts_set_stage(email: str, stage: str,
                                        now=runtime.clock(), actor=getpass.getuser())
     out.print(f"contact {contact_id}: {previous or 'no stage'} → {target.value}; the next "
               "`hub sync` tells the systems", highlight=False)
+
+
+def _contact_arg(conn: Any, contact: str) -> int:
+    """CONTACT as a contact id or an e-mail address."""
+    if contact.strip().isdigit():
+        return int(contact.strip())
+    return contact_id_of(conn, contact)
+
+
+@contacts_app.command("split")
+def contacts_split(contact: str,
+                   records: Annotated[list[str], typer.Option(
+                       "--records", help="CONNECTOR:ID of each record to move to a new "
+                                         "contact (repeat the option or separate by commas).")],
+                   config: ConfigOption = DEFAULT_PATH, as_json: JsonOption = False) -> None:
+    """Undo a merge: move RECORDS of CONTACT (id or e-mail) to a new contact; audited."""
+    from hub.cli.app import fail
+    from hub.errors import HubError
+    from hub.matching import review
+
+    runtime = load_runtime(config)
+    with runtime.store.begin() as conn:
+        contact_id = _contact_arg(conn, contact)
+    keys = [k for item in records for k in item.split(",") if k.strip()]
+    try:
+        new_id = review.split(runtime.store, contact_id, keys, actor=getpass.getuser())
+    except HubError as exc:
+        fail(exc)
+    if as_json:
+        print_json({"contact": contact_id, "new_contact": new_id, "moved": keys})
+        return
+    out.print(f"contact {contact_id}: {len(keys)} records moved to new contact {new_id}; each "
+              "keeps its own fields, and the next `hub sync` tells the systems", highlight=False)
+
+
+@contacts_app.command("export")
+def contacts_export(
+        config: ConfigOption = DEFAULT_PATH,
+        export_format: Annotated[str, typer.Option(
+            "--format", help="jsonl (one object per contact) or csv.")] = "jsonl") -> None:
+    """Every golden contact with fields, provenance and source records, streamed to stdout."""
+    import csv
+    import json
+    import sys
+
+    from hub import contacts
+    from hub.cli.app import fail
+    from hub.contact import GOLDEN_FIELDS
+    from hub.errors import HubError
+
+    if export_format not in ("jsonl", "csv"):
+        fail(HubError(f"--format {export_format!r} is not one of jsonl, csv"))
+    runtime = load_runtime(config)
+    with runtime.store.begin() as conn:
+        if export_format == "jsonl":
+            for item in contacts.exported(conn):
+                sys.stdout.write(json.dumps(item, ensure_ascii=False, default=str) + "\n")
+            return
+        columns = ["id", *[f for f in GOLDEN_FIELDS if f != "id"], "sources", "provenance"]
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        for item in contacts.exported(conn):
+            fields = item["fields"]
+            row = [str(item["id"])]
+            for name in columns[1:-2]:
+                value = fields.get(name)
+                row.append(", ".join(map(str, value)) if isinstance(value, list)
+                           else "" if value is None else str(value))
+            row.append(" ".join(f"{s['connector']}:{s['record_id']}" for s in item["sources"]))
+            row.append(" ".join(f"{f}={p['connector']}:{p['record_id']}"
+                                for f, p in item["provenance"].items()))
+            writer.writerow([contacts.formula_safe(cell) for cell in row])

@@ -36,6 +36,8 @@ from hub.store.schema import (
     contacts,
     dead_letters,
     identity_keys,
+    match_keys,
+    match_pairs,
     merges,
     outbox,
     source_records,
@@ -146,7 +148,13 @@ def forget(conn: Connection, email: str, *, deletable: Mapping[str, bool | None]
             [f"contact:{cid}" for cid in part])))
         record_ids = list(conn.execute(select(source_records.c.id).where(
             source_records.c.contact_id.in_(part))).scalars())
+        # scored pairs quote both records' values as evidence: they go with the person
+        conn.execute(delete(match_pairs).where(or_(match_pairs.c.left_contact.in_(part),
+                                                   match_pairs.c.right_contact.in_(part))))
         for rids in chunks(record_ids):
+            conn.execute(delete(match_pairs).where(or_(match_pairs.c.left_record.in_(rids),
+                                                       match_pairs.c.right_record.in_(rids))))
+            conn.execute(delete(match_keys).where(match_keys.c.source_record_id.in_(rids)))
             conn.execute(delete(identity_keys).where(identity_keys.c.source_record_id.in_(rids)))
             conn.execute(delete(source_records).where(source_records.c.id.in_(rids)))
         result.records += len(record_ids)

@@ -59,15 +59,25 @@ class Linking:
     touched: set[int] = field(default_factory=set)
 
 
-def _profiles(conn: Connection, ids: Sequence[int], id_fields: Sequence[str]
-              ) -> dict[int, Profile]:
-    """Profiles of live records by id (an e-mail that is no identity key is left out)."""
+def _profiles(conn: Connection, ids: Sequence[int], id_fields: Sequence[str],
+              max_records: int) -> dict[int, Profile]:
+    """Profiles of live records by id.
+
+    An e-mail that is no identity key (a role or placeholder address) or that more records
+    share than ``[identity] max_records_per_contact`` allows is left out: it says nothing.
+    """
     result: dict[int, Profile] = {}
     for part in chunks(sorted(ids)):
         keys: dict[int, set[str]] = defaultdict(set)
         for key, rid in conn.execute(select(identity_keys.c.key, identity_keys.c.source_record_id)
                                      .where(identity_keys.c.source_record_id.in_(part))):
             keys[rid].add(key)
+        crowded = {key for key, n in conn.execute(
+            select(identity_keys.c.key, func.count()).where(identity_keys.c.key.in_(
+                sorted({k for found in keys.values() for k in found})))
+            .group_by(identity_keys.c.key)) if n > max_records}
+        for found in keys.values():
+            found -= crowded
         for rid, contact_id, fields in conn.execute(
                 select(source_records.c.id, source_records.c.contact_id, source_records.c.fields)
                 .where(source_records.c.id.in_(part), source_records.c.deleted.is_(False))):
@@ -90,7 +100,7 @@ def _to_key(conn: Connection) -> list[int]:
 
 
 def link(conn: Connection, *, thresholds: Thresholds, run_id: int | None, now: datetime,
-         id_fields: Sequence[str] = ()) -> Linking:
+         id_fields: Sequence[str] = (), max_records: int = 25) -> Linking:
     """Key, block and score this run's changed records; merge or suggest what matches."""
     result = Linking()
     ids = _to_key(conn)
@@ -98,7 +108,7 @@ def link(conn: Connection, *, thresholds: Thresholds, run_id: int | None, now: d
         return result
     for part in chunks(ids):
         conn.execute(delete(match_keys).where(match_keys.c.source_record_id.in_(part)))
-    mine = _profiles(conn, ids, id_fields)
+    mine = _profiles(conn, ids, id_fields, max_records)
     insert_rows(conn, match_keys, ("key", "source_record_id"),
                 [(key, rid) for rid, p in mine.items() for key in all_keys(p)])
 
@@ -121,7 +131,7 @@ def link(conn: Connection, *, thresholds: Thresholds, run_id: int | None, now: d
     if not pairs:
         return result
     others = {rid for pair in pairs for rid in pair} - set(mine)
-    everyone = {**mine, **_profiles(conn, sorted(others), id_fields)}
+    everyone = {**mine, **_profiles(conn, sorted(others), id_fields, max_records)}
     model = Model(_frequencies(conn, everyone.values()))
     best: dict[frozenset[int], tuple[Score, int, int]] = {}
     for left, right in sorted(pairs):
@@ -138,6 +148,17 @@ def link(conn: Connection, *, thresholds: Thresholds, run_id: int | None, now: d
     if best:
         _decide(conn, best, thresholds, run_id, now, result)
     return result
+
+
+def _open_by_contacts(conn: Connection, contact_ids: Sequence[int]) -> dict[frozenset[int], int]:
+    """Open suggestions between these contacts, by the pair of contacts."""
+    found: dict[frozenset[int], int] = {}
+    for part in chunks(sorted(contact_ids)):
+        for pid, left, right in conn.execute(
+                select(match_pairs.c.id, match_pairs.c.left_contact, match_pairs.c.right_contact)
+                .where(match_pairs.c.status == "open", match_pairs.c.left_contact.in_(part))):
+            found.setdefault(frozenset((left, right)), pid)
+    return found
 
 
 def _frequencies(conn: Connection, profiles: Any) -> Frequencies:
@@ -166,6 +187,7 @@ def _decide(conn: Connection, best: dict[frozenset[int], tuple[Score, int, int]]
             decided[(left, right)] = (pid, status)
     cluster: dict[int, set[int]] = {cid: {cid} for cid in contact_ids}
     merges: list[tuple[int, int, float, int, int, Score]] = []
+    suggestions: list[tuple[int, int, Score, int, int]] = []
     for both, (score, left, right) in sorted(best.items(), key=lambda item: -item[1][0]
                                              .probability):
         x, y = sorted(both)
@@ -179,7 +201,17 @@ def _decide(conn: Connection, best: dict[frozenset[int], tuple[Score, int, int]]
             for cid in together:
                 cluster[cid] = together
             merges.append((x, y, score.probability, left, right, score))
-            continue
+        else:
+            suggestions.append((x, y, score, left, right))
+    waiting = _open_by_contacts(conn, contact_ids)
+    for x, y, score, left, right in suggestions:
+        if cluster[x] is cluster[y]:
+            continue  # joined through other pairs in this run: nothing left to review
+        if frozenset((x, y)) in apart:
+            continue  # a person said no (through another pair of their records)
+        known = decided.get((left, right))
+        if known is None and frozenset((x, y)) in waiting:
+            known = (waiting[frozenset((x, y))], "open")  # one suggestion per two contacts
         row = {"left_contact": x, "right_contact": y, "probability": score.probability,
                "evidence": score.evidence, "run_id": run_id}
         if known is None:

@@ -9,9 +9,10 @@ docs/identity.md) and takes u for exact agreement from the data itself: two "Mü
 agreeing is weaker evidence than two "Przybylski"s (term-frequency adjustment).
 
 Evidence against a match is part of the sum (different birth dates weigh about −5 bits),
-and two situations veto an automatic merge however high the score: different first names
-on one e-mail address or phone number (spouses, families, a son ordering with his father's
-address, a team mailbox). A vetoed pair can only be suggested for review.
+and some evidence vetoes an automatic merge however high the score: different birth dates
+(father and son of one name at one address), and different first names on one e-mail
+address or phone number (spouses, families, a son ordering with his father's address, a
+team mailbox). A vetoed pair can only be suggested for review.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ from hub.matching.folding import canonical_email, cologne, family_name, fold, gi
 #: Blocks (records sharing one blocking key) larger than this are skipped: such a key is too
 #: common to say anything (a default birth date, a shared office phone).
 MAX_BLOCK = 60
+#: Term frequencies count as if this many more records had the typical frequency (below).
+SMOOTHING = 1000
+#: The prior never says more than "one in this many pairs is a match", however small the base.
+MIN_POPULATION = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +103,8 @@ def block_keys(p: Profile) -> list[str]:
         keys.append(f"zf:{p.zip}|{p.first_code}")
     if p.first_code and p.last_code:
         keys.append(f"nm:{min(p.first_code, p.last_code)}|{max(p.first_code, p.last_code)}")
-    if p.street and p.house:
-        keys.append(f"sh:{p.street}|{p.house}")
+    if p.street and p.house and (p.zip or p.city):
+        keys.append(f"sh:{p.zip or p.city}|{p.street}|{p.house}")
     if p.city and p.last_code:
         keys.append(f"cl:{p.city}|{p.last_code}")
     if p.city and p.first_code:
@@ -130,9 +135,14 @@ class Frequencies:
             counts.update(term_keys(p))
         return cls(counts, total)
 
-    def u(self, key: str, floor: float) -> float:
-        """The chance that two random records agree on this exact value."""
-        return max(self.counts.get(key, 1) / self.total, floor)
+    def u(self, key: str, typical: float) -> float:
+        """The chance that two random records agree on this exact value.
+
+        Blended with the `typical` chance as if `SMOOTHING` records had shown it, so a
+        small store (ten records, each name once) does not take every name for rare.
+        """
+        count = max(self.counts.get(key, 1), 1)
+        return (count + SMOOTHING * typical) / (self.total + SMOOTHING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +162,10 @@ _DIFFERENT = {"first_name": (0.04, 0.99), "last_name": (0.04, 0.99),
               "id": (0.05, 0.9999)}
 _EXACT_M = {"first_name": 0.86, "last_name": 0.86, "birthday": 0.9, "phone": 0.7,
             "email": 0.55, "zip": 0.85, "city": 0.8, "street": 0.72, "id": 0.9}
+#: How often two different people share a value, before the data says otherwise.
+_TYPICAL_U = {"first_name": 0.005, "last_name": 0.002, "birthday": 1 / 25_000,
+              "phone": 1e-6, "email": 1e-6, "zip": 0.0005, "city": 0.003, "street": 0.0005,
+              "id": 1e-6}
 _CLOSE = {"first_name": (0.1, 0.01), "last_name": (0.1, 0.004), "birthday": (0.06, 0.002),
           "zip": (0.07, 0.02), "city": (0.05, 0.005), "street": (0.12, 0.0005),
           "id": (0.05, 0.0001), "email": (0.05, 0.0002)}
@@ -162,10 +176,11 @@ class Model:
 
     def __init__(self, frequencies: Frequencies, *, prior: float | None = None) -> None:
         self.freq = frequencies
-        self.prior = prior if prior is not None else math.log2(1.0 / frequencies.total)
+        self.prior = prior if prior is not None else \
+            math.log2(1.0 / max(frequencies.total, MIN_POPULATION))
 
     def _exact(self, name: str, key: str) -> float:
-        return math.log2(_EXACT_M[name] / self.freq.u(key, 0.5 / self.freq.total))
+        return math.log2(_EXACT_M[name] / self.freq.u(key, _TYPICAL_U[name]))
 
     def score(self, a: Profile, b: Profile) -> Score:
         """The match probability of `a` and `b`, with per-field evidence."""
@@ -204,6 +219,7 @@ class Model:
                  else level(name, verdict))
         different_names = first_verdict == "different" and not swapped
         veto = None
+        birth_veto = False
         if a.birthday and b.birthday:
             if a.birthday == b.birthday:
                 note("birthday", "exact", self._exact("birthday", f"bd:{a.birthday}"))
@@ -211,6 +227,7 @@ class Model:
                 note("birthday", "close", level("birthday", "close"))
             else:
                 note("birthday", "different", level("birthday", "different"))
+                birth_veto = True
         for name, mine, theirs, prefix in (("phone", a.phone, b.phone, "ph:"),
                                            ("email", a.email, b.email, "em:")):
             if not mine or not theirs:
@@ -241,15 +258,15 @@ class Model:
             else:
                 note("city", "different", level("city", "different"))
         if a.street and b.street:
-            same_house = a.house == b.house
+            same_house = bool(a.house) and a.house == b.house
             if a.street == b.street and same_house:
                 # the same street is common, the same house on it is not
-                u = self.freq.u(f"st:{a.street}", 0.5 / self.freq.total) * 0.05
+                u = self.freq.u(f"st:{a.street}", _TYPICAL_U["street"]) * 0.05
                 note("street", "exact", math.log2(_EXACT_M["street"] / u), "street")
             elif same_house and JaroWinkler.similarity(a.street, b.street) >= 0.88:
                 note("street", "close", level("street", "close"), "street")
             elif a.street == b.street:  # same street, another house (or a typo in it)
-                u = self.freq.u(f"st:{a.street}", 0.5 / self.freq.total)
+                u = self.freq.u(f"st:{a.street}", _TYPICAL_U["street"])
                 note("street", "same street", math.log2(0.08 / u) - 3.0, "street")
             else:
                 note("street", "different", level("street", "different"), "street")
@@ -263,6 +280,11 @@ class Model:
                     note(name, "close", level("id", "close"), name)
                 else:
                     note(name, "different", level("id", "different"), name)
+        if birth_veto and veto is None and not any(
+                e["verdict"] == "exact" for k, e in evidence.items()
+                if k == "email" or k in dict(a.ids)):
+            # different birth dates and no shared identifier: father and son, say
+            veto = "different birth dates"
         probability = 1.0 / (1.0 + 2.0 ** -total) if total > -60 else 0.0
         return Score(probability=probability, weight=round(total, 2), evidence=evidence,
                      veto=veto)
@@ -272,16 +294,21 @@ def name_verdict(mine: str, theirs: str, code_a: str, code_b: str) -> str:
     """exact | close (a typo, a phonetic twin, a nickname) | different."""
     if mine == theirs:
         return "exact"
+    if any(ch.isdigit() for ch in mine + theirs):  # "Vor1", "Vor2": placeholders, not names
+        return "different"
     if (code_a and code_a == code_b) or JaroWinkler.similarity(mine, theirs) >= 0.9:
         return "close"
     return "different"
 
 
 def _near_date(a: str, b: str) -> bool:
-    """One typed digit off, or day and month swapped (a common entry error)."""
-    if len(a) == len(b) == 10 and OSA.distance(a, b) == 1:
+    """A typo: one of year, month and day wrong, or day and month swapped."""
+    if len(a) != 10 or len(b) != 10:
+        return False
+    year, month, day = a[:4] == b[:4], a[5:7] == b[5:7], a[8:10] == b[8:10]
+    if year + month + day >= 2 or OSA.distance(a, b) == 1:
         return True
-    return len(a) == len(b) == 10 and a[:4] == b[:4] and a[5:7] == b[8:10] and a[8:10] == b[5:7]
+    return year and a[5:7] == b[8:10] and a[8:10] == b[5:7]
 
 
 def candidate_pairs(profiles: Sequence[Profile], *,

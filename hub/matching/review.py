@@ -228,6 +228,39 @@ def blocked(conn: Connection, contact_ids: Sequence[int]) -> set[frozenset[int]]
     return {frozenset((a, b)) for a, b in rows if a != b}
 
 
+#: How `hub duplicates --json` names the stored statuses.
+LISTED = {"open": "suggested", "merged": "merged", "accepted": "merged", "rejected": "rejected"}
+
+
+def listing(store: Store, *, status: str | None = None) -> list[dict[str, Any]]:
+    """Scored pairs as `hub duplicates --json` prints them, open ones first."""
+    left = source_records.alias("l")
+    right = source_records.alias("r")
+    query = (select(match_pairs, left.c.connector.label("lc"), left.c.external_id.label("le"),
+                    right.c.connector.label("rc"), right.c.external_id.label("re"))
+             .join(left, left.c.id == match_pairs.c.left_record)
+             .join(right, right.c.id == match_pairs.c.right_record)
+             .order_by((match_pairs.c.status != "open"), match_pairs.c.probability.desc(),
+                       match_pairs.c.id))
+    if status is not None:
+        query = query.where(match_pairs.c.status.in_(
+            [s for s, shown in LISTED.items() if shown == status]))
+    with store.begin() as conn:
+        rows = conn.execute(query).all()
+        return [{"id": row.id,
+                 "a": {"connector": row.lc, "record_id": row.le,
+                       "contact": surviving(conn, row.left_contact)},
+                 "b": {"connector": row.rc, "record_id": row.re,
+                       "contact": surviving(conn, row.right_contact)},
+                 "probability": round(float(row.probability), 6),
+                 "status": LISTED.get(row.status, row.status),
+                 "decided_by": row.actor,
+                 "evidence": {e.field: {"a": e.left, "b": e.right, "comparison": e.verdict,
+                                        "weight": e.weight}
+                              for e in evidence_of(row.evidence)}}
+                for row in rows]
+
+
 def open_count(conn: Connection) -> int:
     """Pairs waiting for a decision (for the run summary and `hub status`)."""
     return int(conn.execute(select(func.count()).select_from(match_pairs).where(

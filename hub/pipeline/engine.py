@@ -223,7 +223,8 @@ def _run(runtime: Runtime, options: SyncOptions, progress: ProgressSink | None,
                 run_id=run_id, now=started)
             matched = linking.link(conn, thresholds=linking.Thresholds(
                 identity_config.auto_merge, identity_config.review), run_id=run_id,
-                now=started, id_fields=identity_config.identifiers)
+                now=started, id_fields=identity_config.identifiers,
+                max_records=identity_config.max_records_per_contact)
             resolution.touched |= matched.touched | golden.stale_ids(conn)
             if golden.rules_changed(conn, runtime.config.config.merge):
                 resolution.touched |= golden.active_ids(conn)  # a [merge] rule changed
@@ -261,6 +262,12 @@ def _run(runtime: Runtime, options: SyncOptions, progress: ProgressSink | None,
                     lead=lead_fields.payloads(pushed) if (pushed := runtime.config.config
                                                         .lifecycle.push.get(name)) else None,
                 )
+            if planned[name].conflicts:
+                tally.drift.append(Drift(
+                    connector=name, kind="address_conflict", count=planned[name].conflicts,
+                    message=f"{planned[name].conflicts} contacts were not written to {name}: "
+                            "another contact's record there has their e-mail address "
+                            "(`hub duplicates` to review, or give them their own addresses)"))
             if options.plan:
                 continue
             progress.stage(f"push {name}", None)

@@ -111,7 +111,7 @@ def resolve(conn: Connection, *, max_records: int, run_id: int | None, now: date
             for other in nodes[1:]:
                 components.union(nodes[0], other)
     for key, contact_id in _existing_owners(conn, bulk):
-        if key not in crowded:
+        if key not in crowded and key not in shared:
             components.union(key, contact_id)
 
     # each component's contact: the smallest existing id (others merge into it), or a new one

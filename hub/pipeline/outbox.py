@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 
 from hub.connector import Capability, Connector
 from hub.consent import ledger
@@ -48,12 +48,14 @@ class Planned:
     blocked: dict[str, int] = field(default_factory=dict)
     #: Consent changes queued, by the status the system is told (`hub sync --plan` shows them).
     consent: dict[str, int] = field(default_factory=dict)
+    #: Contacts not written because another contact's record there has their address.
+    conflicts: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """The shape `hub sync --json` prints under "planned"."""
         return {"create": self.create, "update": self.update, "delete": self.delete,
                 "blocked": dict(sorted(self.blocked.items())),
-                "consent": dict(sorted(self.consent.items()))}
+                "consent": dict(sorted(self.consent.items())), "conflicts": self.conflicts}
 
 
 def payload_hash(payload: Mapping[str, Any]) -> str:
@@ -164,12 +166,19 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
     withdrawals = not newsletter and Capability.WRITE_CONSENT in connector.capabilities
     window = now - timedelta(days=policy.doi_request_window_days)
     batch: list[Any] = []
+    #: address → the contact whose write goes there (systems keyed by e-mail only)
+    taken: dict[str, int] = {}
 
     def block(state: str) -> None:
         planned.blocked[state] = planned.blocked.get(state, 0) + 1
 
     def flush() -> None:
         own, more = _own_records(conn, name, [row.id for row in batch])
+        if connector.keyed_by_email:
+            for address, holder in _addresses_taken(conn, name, [
+                    row for row in batch if row.id not in own and row.external_id is None]
+                    ).items():
+                taken.setdefault(address, holder)
         by_address = consent_by_address(conn, [row.id for row in batch]) \
             if newsletter or withdrawals else {}
         decisions = {cid: per[None] for cid, per in by_address.items()}
@@ -225,6 +234,13 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
                     planned.update += 1
             if not payload:
                 continue
+            if connector.keyed_by_email and external_id is None and payload.get("email"):
+                holder = taken.setdefault(payload["email"], row.id)
+                if holder != row.id:
+                    # the system would find the other contact's record by this address and
+                    # overwrite it: two people on one record, renamed back and forth
+                    planned.conflicts += 1
+                    continue
             mine = own.get(row.id)
             # what the system shows counts as said: a status hub sent last run (pending, say)
             # and now leaves alone does not make the same fields new again
@@ -267,8 +283,15 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
                 outbox.c.connector == name, outbox.c.status == "pending",
                 outbox.c.contact_id == bindparam("cid")),
                 [{"cid": cid} for cid in sorted({q["contact_id"] for q in queued})])
-            existing = set(conn.execute(select(outbox.c.key).where(
-                outbox.c.key.in_([q["key"] for q in queued]))).scalars())
+            existing = {key: status for key, status in conn.execute(
+                select(outbox.c.key, outbox.c.status).where(
+                    outbox.c.key.in_([q["key"] for q in queued])))}
+            # a contact back at a state it was sent before (a merge undone by a split): the
+            # system has been told something else since, so the same write goes out again
+            again = [k for k, status in existing.items() if status == "done"]
+            if again:
+                conn.execute(update(outbox).where(outbox.c.key.in_(again)).values(
+                    status="pending", attempts=0, last_error=None, run_id=run_id))
             fresh = [q for q in queued if q["key"] not in existing]
             if fresh:
                 conn.execute(insert(outbox), fresh)
@@ -281,6 +304,26 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
     if batch:
         flush()
     return planned
+
+
+def _addresses_taken(conn: Connection, name: str, rows: Sequence[Any]) -> dict[str, int]:
+    """Addresses of these would-be creations that another contact already holds in `name`."""
+    emails = sorted({row.fields["email"] for row in rows if row.fields.get("email")})
+    taken: dict[str, int] = {}
+    for part in chunks(emails):
+        for email, contact_id in conn.execute(
+                select(source_records.c.email, source_records.c.contact_id).where(
+                    source_records.c.connector == name, source_records.c.deleted.is_(False),
+                    source_records.c.email.in_(part)).order_by(source_records.c.contact_id)):
+            taken.setdefault(email, contact_id)
+        held = sync_state.alias("held")
+        for email, contact_id in conn.execute(
+                select(contacts.c.email, contacts.c.id)
+                .join(held, and_(held.c.contact_id == contacts.c.id, held.c.connector == name))
+                .where(contacts.c.email.in_(part), contacts.c.status == "active",
+                       held.c.external_id.is_not(None)).order_by(contacts.c.id)):
+            taken.setdefault(email, contact_id)
+    return taken
 
 
 def pending_counts(conn: Connection) -> dict[str, int]:

@@ -122,3 +122,33 @@ def test_phone_fast_path_agrees_with_phonenumbers(prefix: str, digits: str, regi
     if fast is not None:
         assert (fast or None) == expected
     assert Normalizer(default_region=region).phone(raw) == expected
+
+
+def test_display_name_and_mailto_forms_are_addresses() -> None:
+    from hub.pipeline.normalize import Normalizer
+
+    n = Normalizer()
+    assert n.email("Anna Müller <Anna.Mueller@Example.de>") == "anna.mueller@example.de"
+    assert n.email("mailto:anna@example.de?subject=Hallo") == "anna@example.de"
+    assert n.email("<anna@example.de>") == "anna@example.de"
+
+
+def test_gmail_joins_on_its_mailbox_but_keeps_the_address() -> None:
+    from hub.pipeline.normalize import Normalizer
+
+    record = Normalizer().record({"email": "J.Doe+Shop@googlemail.com"})
+    assert record.email == "j.doe+shop@googlemail.com"
+    assert record.merge_keys == ("jdoe@gmail.com",)
+
+
+def test_a_phone_is_read_in_the_contacts_own_country_first() -> None:
+    from hub.pipeline.normalize import Normalizer
+
+    n = Normalizer(default_region="DE")
+    assert n.record({"phone": "06 12345678", "country": "Niederlande"}).fields["phone"] == \
+        "+31612345678"
+    assert n.record({"phone": "020 7946 0958", "country": "UK"}).fields["phone"] == \
+        "+442079460958"
+    assert n.record({"phone": "089/1234567"}).fields["phone"] == "+49891234567"
+    assert n.record({"phone": "+49 89 1234567", "country": "NL"}).fields["phone"] == \
+        "+49891234567"

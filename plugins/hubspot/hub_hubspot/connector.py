@@ -54,6 +54,7 @@ class HubSpotConnector(Connector):
         "street", "city", "zip", "region", "country",
     )
     creates_records: bool = True
+    keyed_by_email: ClassVar[bool] = True  # batch/upsert with idProperty=email
 
     settings: HubSpotSettings
 

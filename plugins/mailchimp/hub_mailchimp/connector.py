@@ -79,6 +79,7 @@ class MailchimpConnector(Connector):
 
     plugin = "mailchimp"
     Settings = MailchimpSettings
+    keyed_by_email: ClassVar[bool] = True  # a list member is the MD5 of its address
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.READ_CONTACTS, Capability.WRITE_CONTACTS, Capability.READ_CONSENT,
         Capability.WRITE_CONSENT, Capability.READ_ENGAGEMENT, Capability.WRITE_LEAD_STATUS,
