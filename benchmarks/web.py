@@ -36,6 +36,19 @@ FIRST = ["Anna", "Jonas", "Lea", "Paul", "Marie", "Felix", "Emma", "Lukas", "Mia
 LAST = ["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker",
         "Schulz", "Hoffmann", "Koch", "Richter", "Klein", "Wolf", "Schröder", "Neumann",
         "Schwarz", "Zimmermann", "Braun", "Krüger", "Hofmann", "Hartmann", "Lange", "Werner"]
+#: Name endings and towns: a spread like a real customer base, so the matcher's blocks (name
+#: sounds, postcode, town) stay small as they would (identical names everywhere would not).
+ENDINGS = ["", "berg", "feld", "hagen", "kamp", "stein", "wald", "bach", "dorf", "holz",
+           "brink", "mann", "rath", "horst", "lund", "thal"]
+TOWNS = ["Berlin", "Hamburg", "München", "Köln", "Frankfurt am Main", "Stuttgart", "Leipzig",
+         "Dresden", "Hannover", "Nürnberg", "Bremen", "Essen", "Bonn", "Münster", "Kiel",
+         "Mainz", "Erfurt", "Rostock", "Kassel", "Freiburg", "Augsburg", "Ulm", "Trier", "Jena"]
+
+
+def person(rnd: random.Random, n: int) -> tuple[str, str]:
+    """Person n's first and last name (the same for both exports)."""
+    return (f"{rnd.choice(FIRST)}{rnd.choice(ENDINGS[:6]) if n % 4 == 0 else ''}",
+            f"{rnd.choice(LAST)}{rnd.choice(ENDINGS)}")
 
 
 def generate(folder: Path, people: int) -> None:
@@ -50,7 +63,7 @@ def generate(folder: Path, people: int) -> None:
                          "MEMBER_RATING", "OPTIN_TIME", "OPTIN_IP", "CONFIRM_TIME", "CONFIRM_IP",
                          "CC", "LAST_CHANGED", "LEID", "EUID", "TAGS"])
         for n in range(people):
-            first, last = rnd.choice(FIRST), f"{rnd.choice(LAST)}{n % 997}"
+            first, last = person(rnd, n)
             confirmed = n % 3 != 0
             writer.writerow([f"{first}.{last}.{n}@example.de".lower(), first, last,
                              f"+49 30 {2000000 + n}", n % 5 + 1, "2025-01-10 09:10:00",
@@ -65,12 +78,13 @@ def generate(folder: Path, people: int) -> None:
                          "Default Address Zip", "Phone", "Total Spent", "Total Orders", "Tags"])
         rnd = random.Random(7)
         for n in range(people):
-            first, last = rnd.choice(FIRST), f"{rnd.choice(LAST)}{n % 997}"
+            first, last = person(rnd, n)
             if n % 3:
                 continue
             writer.writerow([f"'{7100000000 + n}", first, last,
-                             f"{first}.{last}.{n}@example.de", "yes" if n % 2 else "no",
-                             f"Firma {n % 500}", "Berlin", "DE", "10115", f"030 {2000000 + n}",
+                             f"{first}.{last}.{n}@example.de".lower(), "yes" if n % 2 else "no",
+                             f"Firma {n % 500}", TOWNS[n % len(TOWNS)], "DE",
+                             str(10000 + (n * 7919) % 89999), f"030 {2000000 + n}",
                              f"{(n % 40) * 12.5:.2f}", str(n % 7), ""])
 
 

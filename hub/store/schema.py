@@ -65,6 +65,9 @@ contacts = Table(
 SEARCHED_FIELDS = ("last_name", "first_name", "phone")
 for _name in SEARCHED_FIELDS:
     Index(f"ix_contacts_search_{_name}", func.lower(golden_text(contacts.c.fields, _name)))
+#: Counting active contacts, and joining leads to them (the console's overview, `hub status`),
+#: from the index alone instead of reading every golden record.
+Index("ix_contacts_status_id", contacts.c.status, contacts.c.id)
 
 source_records = Table(
     "source_records", metadata,
@@ -307,6 +310,7 @@ leads = Table(
     #: An ops action changed the row: the next run tells the systems even if nothing else did.
     Column("dirty", Boolean, nullable=False, default=False),
     Index("ix_leads_stage", "stage"),
+    Index("ix_leads_band", "band"),
 )
 
 stage_changes = Table(

@@ -1,4 +1,4 @@
-"""web console: the audit log, and indexes for searching contacts by name and phone
+"""web console: the audit log, indexes for searching contacts and for the overview's counts
 
 Revision ID: 0010
 Revises: 0007
@@ -42,9 +42,14 @@ def upgrade() -> None:
                  else f"(fields ->> '{name}'::text)")
         op.create_index(f"ix_contacts_search_{name}", "contacts", [sa.text(f"lower({field})")],
                         unique=False)
+    # the overview's counts (active contacts, leads per stage and band) from indexes alone
+    op.create_index("ix_contacts_status_id", "contacts", ["status", "id"], unique=False)
+    op.create_index("ix_leads_band", "leads", ["band"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_leads_band", table_name="leads")
+    op.drop_index("ix_contacts_status_id", table_name="contacts")
     for name in SEARCHED_FIELDS:
         op.drop_index(f"ix_contacts_search_{name}", table_name="contacts")
     op.drop_index("ix_audit_log_at", table_name="audit_log")
