@@ -179,13 +179,14 @@ def test_a_viewer_sees_masked_addresses_and_cannot_act(
     page.goto("/dead-letters")
     assert page.get_by_role("button").filter(has_text="Retry").count() == 0
     page.goto("/duplicates")
-    expect(page.get_by_role("article").first).to_be_visible()
+    expect(page.get_by_role("heading", name="Duplicates")).to_be_visible()
     assert page.get_by_role("button").filter(has_text="Accept").count() == 0
     page.goto("/consent")
     assert page.get_by_role("button", name="Erase for good").count() == 0
     token = page.locator("input[name=csrf]").first.get_attribute("value")
     refused = page.request.post("/dead-letters/retry", form={"csrf": token})
     assert refused.status == 403
+    assert page.request.post("/duplicates/1/reject", form={"csrf": token}).status == 403
     page.context.close()
 
 
