@@ -104,6 +104,12 @@ def duplicates_index(request: Request) -> Response:
     return duplicates_page(request)
 
 
+def not_possible(request: Request, error: review.ReviewError) -> Response:
+    """A review action refused as asked: the reason (it names ids only), and a 400."""
+    return console_of(request).render(request, "message.html", 400, title="Not possible",
+                                      message=str(error))
+
+
 def _review(decision: str) -> Any:
     async def decide(request: Request, form: Any) -> Response:
         console = console_of(request)
@@ -124,8 +130,7 @@ def _review(decision: str) -> Any:
         try:
             message = await run_in_threadpool(run)
         except review.ReviewError as exc:
-            return console.render(request, "message.html", 400, title="Not possible",
-                                  message=str(exc))
+            return not_possible(request, exc)
         return duplicates_page(request, done=message)
 
     decide.__name__ = f"duplicate_{decision}"
@@ -150,8 +155,7 @@ async def contact_split(request: Request, form: Any) -> Response:
     try:
         new_id = await run_in_threadpool(run)
     except review.ReviewError as exc:
-        return console.render(request, "message.html", 400, title="Not possible",
-                              message=str(exc))
+        return not_possible(request, exc)
     return RedirectResponse(f"/contacts/{new_id}", status_code=303)
 
 
