@@ -277,6 +277,62 @@ def webhook_host_refusal(host: str) -> str | None:
         return None  # a name: `hub.ops.alerts` checks what it resolves to when it posts
 
 
+class WebUser(_Section):
+    """One console user under ``[web.users.NAME]``."""
+
+    #: An argon2 hash from `hub web hash-password` (never the password itself). May be left
+    #: out in reverse-proxy mode, where the proxy has checked who the person is.
+    password_hash: str | None = None
+    #: viewer: reads every page, sees e-mail addresses masked, changes nothing.
+    #: operator: also retries, reviews duplicates, exports and erases.
+    role: Literal["viewer", "operator"] = "viewer"
+
+    @field_validator("password_hash")
+    @classmethod
+    def _argon2(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("$argon2"):
+            raise ValueError("not an argon2 hash; run `hub web hash-password` and paste what "
+                             "it prints")
+        return value
+
+
+class WebSection(_Section):
+    """``[web]``: the console of `hub web` and `hub run --http` (see docs/web.md)."""
+
+    #: Where `hub web` listens; anything but 127.0.0.1 belongs behind a TLS reverse proxy.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    users: dict[str, WebUser] = {}
+    #: Reverse-proxy mode: the proxy signs people in and names them in this header
+    #: (e.g. "X-Remote-User"); hub trusts it only from `trusted_proxies`.
+    proxy_header: str | None = None
+    trusted_proxies: list[str] = ["127.0.0.1", "::1"]
+    #: The role of a proxy-named person not listed in `users` (unset: such people are refused).
+    proxy_default_role: Literal["viewer", "operator"] | None = None
+    #: How long a sign-in lasts.
+    session_lifetime: str = "8h"
+    #: Failed sign-ins allowed per address and per user name within `login_window`.
+    login_attempts: int = Field(default=5, ge=1)
+    login_window: str = "15m"
+
+    @field_validator("session_lifetime", "login_window")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @model_validator(mode="after")
+    def _can_sign_in(self) -> WebSection:
+        if self.proxy_header is None:
+            missing = sorted(name for name, user in self.users.items()
+                             if user.password_hash is None)
+            if missing:
+                raise ValueError(f"user(s) {', '.join(missing)} have no password_hash; run "
+                                 "`hub web hash-password`, or set proxy_header for a "
+                                 "reverse proxy that signs people in")
+        return self
+
+
 class Config(_Section):
     """The whole file, before connector tables are checked against their plugins."""
 
@@ -290,6 +346,7 @@ class Config(_Section):
     schedule: dict[str, ScheduleSection] = {}
     scheduler: SchedulerSection = SchedulerSection()
     alerts: AlertsSection = AlertsSection()
+    web: WebSection = WebSection()
 
 
 @dataclass

@@ -11,8 +11,8 @@ import traceback
 
 # isort: off
 # Commands list in `hub --help` in the order their modules register them: set up, sync,
-# watch, report, look up, review duplicates, consent, secrets.
-from hub.cli import setup, sync, ops, report, contacts, duplicates, consent, secrets  # noqa: F401
+# watch, report, look up, review duplicates, consent, secrets, the web console.
+from hub.cli import setup, sync, ops, report, contacts, duplicates, consent, secrets, web  # noqa: F401
 # isort: on
 from hub.cli.app import app, state
 from hub.cli.screen import err_console, say

@@ -63,7 +63,8 @@ def run_daemon(config: ConfigOption = DEFAULT_PATH,
                once: Annotated[bool, typer.Option(
                    "--once", help="Run every pipeline now, once, and exit.")] = False,
                http: Annotated[str | None, typer.Option(
-                   "--http", help="Serve /healthz and /metrics on HOST:PORT (port 0: any).")]
+                   "--http", help="Serve /healthz, /metrics and the web console (when "
+                                  "\\[web] has users) on HOST:PORT (port 0: any).")]
                = None,
                as_json: Annotated[bool, typer.Option(
                    "--json", help="Print one JSON line (node, http URL) when ready.")] = False

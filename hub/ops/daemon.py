@@ -83,6 +83,12 @@ def serve(scheduler: Scheduler, *, http: tuple[str, int] | None,
         app = health_app(scheduler.store, scheduler.metrics, list(scheduler.specs),
                          running=lambda: scheduler.running,
                          unhealthy_after=scheduler.settings.unhealthy_after)
+        from hub.web.serving import enabled
+
+        if enabled(scheduler.runtime.config.config.web):  # the console, behind its sign-in
+            from hub.web import console_app
+
+            app.mount("/", console_app(scheduler.runtime))
         served = serve_in_thread(app, http[0], http[1])
     on_ready(served.base_url if served else None)
     while not stop_requested.wait(1.0):  # a timeout keeps the main thread ready for signals

@@ -30,9 +30,10 @@ from sqlalchemy import (
     Text,
     Unicode,
     UniqueConstraint,
+    func,
 )
 
-from hub.store.types import UtcDateTime
+from hub.store.types import UtcDateTime, golden_text
 
 metadata = MetaData(naming_convention={
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -59,6 +60,14 @@ contacts = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
     Column("updated_run", _Id, nullable=True, index=True),
 )
+#: The console's search by name and phone (hub.web.search): expression indexes on the golden
+#: fields, so looking someone up among 100,000 contacts reads an index, not every row.
+SEARCHED_FIELDS = ("last_name", "first_name", "phone")
+for _name in SEARCHED_FIELDS:
+    Index(f"ix_contacts_search_{_name}", func.lower(golden_text(contacts.c.fields, _name)))
+#: Counting active contacts, and joining leads to them (the console's overview, `hub status`),
+#: from the index alone instead of reading every golden record.
+Index("ix_contacts_status_id", contacts.c.status, contacts.c.id)
 
 source_records = Table(
     "source_records", metadata,
@@ -303,6 +312,7 @@ leads = Table(
     #: Systems whose data the stage decision lacked (unreadable in that run); null: final.
     Column("provisional", JSON(none_as_null=True), nullable=True),
     Index("ix_leads_stage", "stage"),
+    Index("ix_leads_band", "band"),
 )
 
 stage_changes = Table(
@@ -318,4 +328,19 @@ stage_changes = Table(
     Column("source", String(16), nullable=False),
     Column("reason", Text, nullable=False),
     Column("owner", String(64), nullable=True),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    #: Every action taken in the web console (and every sign-in), with who took it.
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("actor", String(128), nullable=False),
+    #: login, login_failed, logout, duplicate_accept, dead_letter_retry, erasure, export, …
+    Column("action", String(64), nullable=False),
+    #: What it was done to (a contact id, a dead letter id; never an address).
+    Column("subject", String(256), nullable=True),
+    Column("detail", JSON, nullable=True),
+    Column("remote", String(64), nullable=True),
+    Index("ix_audit_log_at", "at"),
 )

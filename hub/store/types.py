@@ -10,7 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect
+from sqlalchemy import DateTime, Dialect, String
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 from hub.clock import as_utc
@@ -46,3 +48,35 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     if type_ == "type" and isinstance(obj, UtcDateTime):
         return "sa.DateTime(timezone=True)"
     return False
+
+
+class golden_text(FunctionElement[str]):
+    """One golden field of ``contacts.fields`` as text, with its JSON path written literally.
+
+    SQLAlchemy's ``fields["name"]`` sends the path as a bound parameter, and a database can
+    only use an expression index when the query spells the same expression, path included.
+    This renders the path inline on both backends, for the search indexes and their queries.
+    """
+
+    type = String()
+    inherit_cache = False
+
+    def __init__(self, column: Any, name: str) -> None:
+        if not name.replace("_", "").isalnum():
+            raise ValueError(f"{name!r} is not a golden field name")
+        self.field = name
+        #: Unqualified, as an index expression names it (queries read one table).
+        self.column_name = str(column.name)
+        super().__init__(column)
+
+
+@compiles(golden_text, "sqlite")
+def _golden_text_sqlite(element: golden_text, compiler: Any, **kw: Any) -> str:
+    return f"json_extract({element.column_name}, '$.{element.field}')"
+
+
+@compiles(golden_text)
+@compiles(golden_text, "postgresql")
+def _golden_text_postgresql(element: golden_text, compiler: Any, **kw: Any) -> str:
+    # the spelling PostgreSQL reflects the index with, so schema comparisons see no change
+    return f"{element.column_name} ->> '{element.field}'::text"

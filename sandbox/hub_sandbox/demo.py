@@ -21,6 +21,7 @@ from hub.cli.screen import RichProgress, err_console, out
 from hub.errors import HubError
 
 if TYPE_CHECKING:
+    from hub.runtime import Runtime
     from hub_sandbox.app import RunningSandbox
 
 DEMO_SECRETS = ("demo-hubspot-token", "demo-mailchimp-key", "demo-shopify-token")
@@ -165,7 +166,11 @@ def demo(directory: Annotated[Path | None, typer.Option(
          contacts: Annotated[int, typer.Option(help="People in the sandbox.")] = 1500,
          keep: Annotated[bool, typer.Option(
              "--keep", help="Keep the sandbox running afterwards (with --dir: the folder too) "
-                            "and print how to reach it; Ctrl-C stops it.")] = False) -> None:
+                            "and print how to reach it; Ctrl-C stops it.")] = False,
+         web: Annotated[bool, typer.Option(
+             "--web", help="Then open the web console on the demo's data, printing its "
+                           "address and a sign-in made for this demo; Ctrl-C stops it.")]
+         = False) -> None:
     """Start the sandbox (HubSpot, Shopify, Mailchimp), sync it with an accountant's export."""
     import tempfile
 
@@ -184,6 +189,7 @@ def demo(directory: Annotated[Path | None, typer.Option(
         # shows what hub does, the benchmarks how long it takes at real limits
         with Sandbox(contacts=contacts, seed=1, rate_scale=100).start() as running:
             secrets, person = prepare(folder, running)
+            password = _console_user(folder / "config.toml") if web else None
             out.print(f"[bold]hub demo[/bold] in {folder}\n"
                       f"sandbox on {running.base_url}: a HubSpot CRM with "
                       f"{running.sandbox.hubspot.summary()['contacts']} contacts, a Shopify shop "
@@ -210,7 +216,9 @@ def demo(directory: Annotated[Path | None, typer.Option(
             mails = running.sandbox.mailchimp.summary()["confirmation_mails"]
             out.print(f"Mailchimp sent {mails} confirmation mails on hub's behalf (single "
                       "opt-ins become pending, never subscribed).")
-            if keep:
+            if password is not None:
+                _open_console(runtime, password)
+            elif keep:
                 _keep_serving(running.base_url, folder, secrets)
         config = folder / "config.toml"
         if directory is None:
@@ -241,3 +249,29 @@ def _keep_serving(base_url: str, folder: Path, secrets: dict[str, str]) -> None:
               "Ctrl-C stops it.")
     sys.stdout.flush()
     stop.wait()
+
+
+def _console_user(config: Path) -> str:
+    """Add a console operator "demo" with a fresh password to the demo's config; the password."""
+    import secrets as tokens
+
+    from hub.web.auth import hash_password
+
+    password = tokens.token_urlsafe(12)
+    with config.open("a", encoding="utf-8") as f:
+        f.write(f'\n# the web console (hub demo --web): sign in as "demo"\n'
+                f'[web.users.demo]\npassword_hash = "{hash_password(password)}"\n'
+                'role = "operator"\n')
+    return password
+
+
+def _open_console(runtime: Runtime, password: str) -> None:
+    """Serve the console on the demo's store until Ctrl-C, saying where and how to sign in."""
+    from hub.web.serving import serve_forever
+
+    def ready(url: str) -> None:
+        out.print(f"\nthe web console is on {url}\n  sign in as: demo\n  password:   {password}"
+                  "\nCtrl-C stops it.", highlight=False)
+        sys.stdout.flush()
+
+    serve_forever(runtime, "127.0.0.1", 0, ready)

@@ -1,0 +1,98 @@
+"""Signed-in sessions and the sign-in throttle, both held in the serving process's memory.
+
+A session is a random token in an HttpOnly cookie mapped to the person and their CSRF token
+here; nothing about the person travels in the cookie, and a restart signs everyone out.
+Several `hub run` nodes behind one address therefore need sticky sessions (docs/web.md).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from hub.web.auth import Person
+
+
+@dataclass
+class Session:
+    """One sign-in: who, until when, and the token every form must send back."""
+
+    person: Person
+    csrf: str
+    expires: datetime
+
+
+class Sessions:
+    """Tokens → sessions, expiring after `lifetime`."""
+
+    def __init__(self, lifetime: timedelta, clock: Callable[[], datetime]) -> None:
+        self.lifetime = lifetime
+        self.clock = clock
+        self._by_token: dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    def open(self, person: Person) -> tuple[str, Session]:
+        """A new session for `person`: its cookie token and the session."""
+        token = secrets.token_urlsafe(32)
+        session = Session(person, secrets.token_urlsafe(32), self.clock() + self.lifetime)
+        with self._lock:
+            self._by_token[token] = session
+        return token, session
+
+    def get(self, token: str | None) -> Session | None:
+        """The live session for `token`, if any (an expired one is dropped)."""
+        if not token:
+            return None
+        with self._lock:
+            session = self._by_token.get(token)
+            if session is not None and session.expires <= self.clock():
+                del self._by_token[token]
+                return None
+        return session
+
+    def close(self, token: str | None) -> None:
+        """Sign out."""
+        with self._lock:
+            self._by_token.pop(token or "", None)
+
+
+class Throttle:
+    """Failed sign-ins per key (a client address, a user name) within a sliding window."""
+
+    def __init__(self, attempts: int, window: timedelta,
+                 clock: Callable[[], datetime]) -> None:
+        self.attempts = attempts
+        self.window = window
+        self.clock = clock
+        self._failures: dict[str, deque[datetime]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str) -> deque[datetime]:
+        failures = self._failures.setdefault(key, deque())
+        horizon = self.clock() - self.window
+        while failures and failures[0] <= horizon:
+            failures.popleft()
+        return failures
+
+    def wait(self, *keys: str) -> timedelta | None:
+        """How long until any of `keys` may try again; None when all may try now."""
+        with self._lock:
+            blocked = [self._recent(k)[0] + self.window - self.clock() for k in keys
+                       if len(self._recent(k)) >= self.attempts]
+        return max(blocked) if blocked else None
+
+    def failed(self, *keys: str) -> None:
+        """Count one failure against each key."""
+        with self._lock:
+            for key in keys:
+                self._recent(key).append(self.clock())
+
+    def succeeded(self, *keys: str) -> None:
+        """A right password clears the user name's count (not the address's)."""
+        with self._lock:
+            for key in keys:
+                self._failures.pop(key, None)
