@@ -87,9 +87,13 @@ class Controls:
         self.statuses: dict[str, Counter[int]] = defaultdict(Counter)
         self.injected: Counter[str] = Counter()
 
-    def set_faults(self, spec: str, *, latency_ms: float | None = None) -> None:
-        """Replace the fault plan (and latency) at run time."""
+    def set_faults(self, spec: str, *, latency_ms: float | None = None,
+                   seed: int | None = None) -> None:
+        """Replace the fault plan (and latency) at run time; `seed` restarts the draws, so a
+        test knows which request of the next run fails whatever ran before it."""
         self.plan = FaultPlan.parse(spec)
+        if seed is not None:
+            self._rng = random.Random(seed)
         if latency_ms is not None:
             self.latency_ms = latency_ms
 
