@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from hub.cli.app import ConfigOption, JsonOption, app, fail, load_runtime, print_json
 from hub.cli.render import print_funnel
@@ -166,5 +167,5 @@ def dead_letters(config: ConfigOption = DEFAULT_PATH, as_json: JsonOption = Fals
     table = Table("id", "connector", "stage", "where", "reason")
     for r in rows:
         table.add_row(str(r["id"]), r["connector"], r["stage"],
-                      r["origin"] or r["record_id"] or "", r["reason"])
+                      Text(r["origin"] or r["record_id"] or ""), Text(r["reason"]))
     out.print(table)

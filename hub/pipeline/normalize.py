@@ -171,7 +171,9 @@ class Normalizer:
         try:
             checked = validate_email(text, check_deliverability=False)
         except EmailNotValidError as exc:
-            raise InvalidEmail(f"{text!r} is not a valid e-mail address: {exc}") from None
+            # the address itself is personal data: the record's origin (file and line, or id)
+            # says which one it was, the validator's reason says what is wrong with it
+            raise InvalidEmail(f"not a valid e-mail address: {exc}") from None
         domain = checked.ascii_domain or checked.domain
         return f"{checked.local_part.casefold()}@{domain.casefold()}"
 

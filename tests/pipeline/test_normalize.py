@@ -26,9 +26,12 @@ def test_email_is_trimmed_casefolded_and_idn_encoded() -> None:
 
 
 @pytest.mark.parametrize("raw", ["anna@@x.de", "anna", "anna@", "@x.de", "a b@x.de", " "])
-def test_invalid_emails_say_why(raw: str) -> None:
-    with pytest.raises(InvalidEmail):
+def test_invalid_emails_say_why_without_quoting_the_address(raw: str) -> None:
+    with pytest.raises(InvalidEmail) as info:
         N.email(raw)
+    assert "valid e-mail" in str(info.value) or "empty" in str(info.value)
+    if raw.strip():  # the reason goes into run rows and dead letters: no personal data
+        assert raw.strip() not in str(info.value)
 
 
 def test_placeholders_and_role_addresses_are_not_merge_keys() -> None:
@@ -57,7 +60,7 @@ def test_record_normalises_every_field_and_reports_problems() -> None:
 
 def test_invalid_primary_email_is_reported_not_raised() -> None:
     result = N.record({"email": "anna@@x.de", "first_name": "Anna"})
-    assert result.invalid_email and "anna@@x.de" in result.invalid_email
+    assert result.invalid_email and "anna@@x.de" not in result.invalid_email
     assert result.email is None
 
 
