@@ -131,7 +131,8 @@ def test_demo_syncs_the_sandbox_and_keeps_its_folder(tmp_path: Path) -> None:
     out = result.stdout
     assert "first sync" in out and "second sync" in out and "contacts:" in out
     assert "consent kept" in out and "without any e-mail permission" in out
-    assert "ina.fehler@@example.de" in out and "buchhaltung.csv:" in out
+    assert "not a valid e-mail address" in out and "buchhaltung.csv:" in out
+    assert "ina.fehler" not in out  # the refused address is personal data
     assert (tmp_path / "d" / "out" / "contacts.csv").exists()
     status = run_hub("status", "--json", "--config", str(tmp_path / "d" / "config.toml"),
                      cwd=tmp_path).json()
