@@ -223,9 +223,12 @@ def demo(directory: Annotated[Path | None, typer.Option(
         config = folder / "config.toml"
         if directory is None:
             out.print("\nrun `hub demo --dir DIR` to keep the demo folder and explore it, e.g. "
-                      f"`hub contacts explain {person} --config DIR/config.toml`")
+                      f"`hub contacts explain {person} --config DIR/config.toml` or the "
+                      "probable duplicates waiting for review, `hub duplicates --config "
+                      "DIR/config.toml`; `hub demo --web` shows it all in the browser")
         else:
             out.print(f"\nexplore: hub contacts explain {person} --config {config}\n"
+                      f"         hub duplicates --config {config}\n"
                       f"         hub status --config {config}")
     # the broken rows are part of the demonstration; only real failures fail the demo
     raise typer.Exit(0 if summary.exit_code in (0, 1) else summary.exit_code)
