@@ -118,6 +118,9 @@ class ConnectorContract:
             "`Settings` must subclass hub.connector.ConnectorSettings"
         assert cls.page_size > 0 and cls.batch_size > 0, "declare page_size and batch_size"
         assert cls.streams, "declare at least one stream"
+        assert any("system" in vars(k) for k in cls.__mro__ if k is not Connector), (
+            "declare `system = SystemKind.…` (crm, shop, newsletter, file or other): hub "
+            "writes to a newsletter only what consent allows, so a newsletter must say it is one")
         for name, info in cls.Settings.model_fields.items():
             lowered = name.lower()
             if any(word in lowered for word in ("token", "password", "api_key", "secret")):
