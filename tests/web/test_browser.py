@@ -197,6 +197,8 @@ def test_keyboard_only_through_the_main_pages(browser: Any,
     page = context.new_page()
     page.goto("/")
     keyboard = page.keyboard
+    # the browser applies autofocus after the load event: wait for it, then type
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'username'")
     keyboard.type("olga")  # the user name field has the focus
     keyboard.press("Tab")
     keyboard.type(PASSWORD)
@@ -223,6 +225,7 @@ def test_keyboard_only_through_the_main_pages(browser: Any,
         page.wait_for_load_state()
         assert page.locator("h1").inner_text() == heading
         assert page.locator("nav a[aria-current=page]").inner_text() == label
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'q'")
     keyboard.type("m")  # the search field has the focus
     keyboard.press("Enter")
     page.wait_for_url(re.compile(r"q=m"))
