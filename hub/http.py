@@ -30,7 +30,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from hub import __version__
 from hub.errors import RetryableError, UnreachableError
@@ -174,7 +174,8 @@ class ResilientTransport(httpx.BaseTransport):
                  policy: RetryPolicy | None = None, bucket: TokenBucket | None = None,
                  counter: Counter | None = None, sleep: Callable[[float], None] = time.sleep,
                  rng: random.Random | None = None, name: str | None = None) -> None:
-        self._name = name
+        #: What every final error starts with: which connector could not reach its system.
+        self._where = f"connector {name!r}: " if name else ""
         self._inner = inner
         self._classify = classify
         self._policy = policy or RetryPolicy()
@@ -237,16 +238,14 @@ class ResilientTransport(httpx.BaseTransport):
         try:
             response: httpx.Response = retrying(self._once, request)
         except _Unreachable as exc:
-            where = f"connector {self._name!r}: " if self._name else ""
             raise UnreachableError(
-                f"{where}{request.url.host}:{request.url.port or request.url.scheme} is "
+                f"{self._where}{request.url.host}:{request.url.port or request.url.scheme} is "
                 f"unreachable: {exc} (tried {self._policy.unreachable_attempts} times) — "
                 "check that the system is up and the connector's base_url; slow systems "
                 "may need a larger read_timeout_seconds") from None
         except RetryableError as exc:
-            where = f"connector {self._name!r}: " if self._name else ""
             raise UnreachableError(
-                f"{where}{request.method} {request.url.copy_with(query=None)} failed "
+                f"{self._where}{request.method} {request.url.copy_with(query=None)} failed "
                 f"{self._policy.attempts} times; last: {exc}",
             ) from None
         return response
@@ -254,9 +253,9 @@ class ResilientTransport(httpx.BaseTransport):
     def _stop(self, state: RetryCallState) -> bool:
         """Stop after `attempts`, or `unreachable_attempts` while the system is unreachable."""
         outcome = state.outcome
-        if outcome is not None and isinstance(outcome.exception(), _Unreachable):
-            return state.attempt_number >= self._policy.unreachable_attempts
-        return bool(stop_after_attempt(self._policy.attempts)(state))
+        unreachable = outcome is not None and isinstance(outcome.exception(), _Unreachable)
+        return state.attempt_number >= (self._policy.unreachable_attempts if unreachable
+                                        else self._policy.attempts)
 
     def _count_retry(self) -> None:
         self.counter.retries += 1
