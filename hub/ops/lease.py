@@ -35,6 +35,7 @@ __all__ = ["AdvisoryLease", "FileLease", "Lease", "claim_slot", "end_crashed_run
            "let_go", "lock_key", "mark_crashed", "marked_running", "open_lease",
            "writer_lease"]
 
+
 def open_lease(store: Store, pipeline: str) -> Lease:
     """The right lease for the store's database."""
     if store.dialect == "postgresql":

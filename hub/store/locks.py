@@ -95,14 +95,18 @@ class AdvisoryLease:
         try:
             conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
         except Exception:
-            log.warning("could not unlock a pipeline lease; closing its connection instead")
+            log.warning("could not unlock a lease (key %s); closing its connection instead",
+                        self._key)
         finally:
             conn.invalidate()  # closing the session is what guarantees the lock is gone
             conn.close()
 
 
 class FileLease:
-    """An exclusive ``flock`` on ``<database>.<pipeline>.lease`` (SQLite stores)."""
+    """An exclusive ``flock`` on a file beside the database (SQLite stores).
+
+    ``<database>.<pipeline>.lease`` for a pipeline, ``<database>.writer.lease`` for the writer.
+    """
 
     def __init__(self, path: Path) -> None:
         self._path = path
