@@ -62,8 +62,9 @@ _COUNTRIES = {
     "portugal": "PT", "prt": "PT", "ireland": "IE", "irland": "IE", "irl": "IE",
     "liechtenstein": "LI", "lie": "LI", "canada": "CA", "kanada": "CA", "can": "CA",
 }
-_ISO2 = {code for code in phonenumbers.SUPPORTED_REGIONS} | {"GB", "UK"}
-_PHONE_REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)
+#: The two-letter codes hub knows: a country phonenumbers can read numbers of (GB included;
+#: "UK" is folded to GB before the lookup).
+_ISO2 = frozenset(phonenumbers.SUPPORTED_REGIONS)
 
 
 class InvalidEmail(ValueError):
@@ -267,7 +268,7 @@ class Normalizer:
         if raw_phone not in (None, ""):
             text = str(raw_phone).strip()
             if text:
-                phone = self.phone(text, code if code in _PHONE_REGIONS else None)
+                phone = self.phone(text, code if code in _ISO2 else None)
                 if phone is None:
                     problems.append(("phone", f"{text!r} is not a valid phone number"))
                 else:
