@@ -222,7 +222,7 @@ class Scheduler:
         """The run, or None when the node stopped while another run held the store."""
         options = SyncOptions(full=full, connectors=spec.schedule.connectors,
                               pipeline=spec.name, trigger=trigger, stop=stop, node=self.node,
-                              wait=True, on_wait=lambda holder: log.info(holder))
+                              wait=True, on_wait=log.info)
         try:
             summary = sync(self.runtime, options)
         except StoreBusy as exc:  # only when stopping: a run that never started
