@@ -23,7 +23,7 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Select, func, insert, select, update
 
 from hub.matching.folding import cologne, given_name
 from hub.matching.model import name_verdict
@@ -173,15 +173,11 @@ def _crowded_keys(conn: Connection, max_records: int, bulk: bool) -> dict[str, i
     query = (select(identity_keys.c.key, func.count().label("n"))
              .group_by(identity_keys.c.key).having(func.count() > max_records))
     if not bulk:  # only the keys this run's records carry
-        dirty_keys = (select(identity_keys.c.key)
-                      .join(source_records,
-                            source_records.c.id == identity_keys.c.source_record_id)
-                      .where(source_records.c.dirty.is_(True)))
-        query = query.where(identity_keys.c.key.in_(dirty_keys))
+        query = query.where(identity_keys.c.key.in_(_dirty_keys()))
     return {key: n for key, n in conn.execute(query)}
 
 
-def _dirty_keys() -> Any:
+def _dirty_keys() -> Select[tuple[str]]:
     """The keys this run's dirty records carry (a subquery)."""
     return (select(identity_keys.c.key)
             .join(source_records, source_records.c.id == identity_keys.c.source_record_id)
