@@ -129,7 +129,7 @@ def rules_changed(conn: Connection, rules: Mapping[str, MergeRule]) -> bool:
     (nothing was built differently), so upgrading does not rebuild every contact.
     """
     text = rules_text(rules)
-    stored = conn.execute(select(settings.c.value).where(settings.c.name == RULES)).scalar()
+    stored = _stored_rules(conn)
     if stored == text:
         return False
     if stored is None:
@@ -139,9 +139,16 @@ def rules_changed(conn: Connection, rules: Mapping[str, MergeRule]) -> bool:
     return True
 
 
+def _stored_rules(conn: Connection) -> str | None:
+    """The `rules_text` the golden contacts were last built with (None: never recorded)."""
+    value: str | None = conn.execute(
+        select(settings.c.value).where(settings.c.name == RULES)).scalar()
+    return value
+
+
 def stored_survivorship(conn: Connection) -> Survivorship:
     """Survivorship with the rules of the last run (review actions run without a config)."""
-    stored = conn.execute(select(settings.c.value).where(settings.c.name == RULES)).scalar()
+    stored = _stored_rules(conn)
     if not stored:
         return Survivorship({})
     return Survivorship({name: MergeRule.model_validate(rule)
