@@ -45,11 +45,11 @@ def mark_crashed(conn: Connection, *, by: str, now: datetime) -> list[dict[str, 
                    "found_at": iso(now), "rejected_total": 0,
                    "errors": [{"connector": "-", "message": message}], "message": message}
         conn.execute(update(runs).where(runs.c.id == row.id).values(
-            status="crashed", finished_at=_parsed(alive_at) or now, exit_code=None,
+            status="crashed", finished_at=_parsed(alive_at), exit_code=None,
             summary=summary))
         reported.append(summary)
     return reported
 
 
-def _parsed(moment: str | None) -> datetime | None:
-    return datetime.fromisoformat(moment.replace("Z", "+00:00")) if moment else None
+def _parsed(moment: str) -> datetime:
+    return datetime.fromisoformat(moment.replace("Z", "+00:00"))
