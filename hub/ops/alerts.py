@@ -111,6 +111,10 @@ def resolved_refusal(host: str) -> str | None:
     return None
 
 
+class WebhookRefused(OSError):
+    """The webhook's name resolves to an address no alert may go to (see `resolved_refusal`)."""
+
+
 class Delivery:
     """The built-in `send_alert`: a webhook POST and/or a mail, as ``[alerts]`` says."""
 
@@ -126,6 +130,8 @@ class Delivery:
         if self._settings.webhook:
             try:
                 self.post(alert)
+            except WebhookRefused as exc:  # hub's own words, no URL: safe to log whole
+                log.error("the alert webhook failed: %s", exc, extra={"alert": alert["kind"]})
             except (httpx.HTTPError, OSError) as exc:
                 log.error("the alert webhook failed: %s", type(exc).__name__,
                           extra={"alert": alert["kind"]})
@@ -148,7 +154,9 @@ class Delivery:
         if not self._settings.allow_any_webhook:
             refused = resolved_refusal(urlsplit(url).hostname or "")
             if refused:
-                raise OSError(f"[alerts] webhook resolves to {refused}; not posting there")
+                raise WebhookRefused(
+                    f"[alerts] webhook resolves to {refused}; not posting there — point it at "
+                    "your chat or monitoring server, or set allow_any_webhook = true")
         with httpx.Client(transport=self._transport, follow_redirects=False,
                           timeout=self._settings.timeout_seconds) as client:
             client.post(url, json=dict(alert)).raise_for_status()
