@@ -292,8 +292,7 @@ class MailchimpConnector(Connector):
 
     def _patch(self, record: OutboundRecord, email: str) -> WriteResult:
         """Merge fields of an existing member; PATCH never creates one, so nobody is added."""
-        member = record.external_id or hashlib.md5(
-            email.lower().encode(), usedforsecurity=False).hexdigest()
+        member = _member_id(record, email)
         response = self.http.patch(self._list(f"/members/{member}"),
                                    json={"merge_fields": self._merge(record)})
         if response.status_code == 404:
@@ -312,8 +311,7 @@ class MailchimpConnector(Connector):
 
     def _erase(self, record: OutboundRecord, email: str) -> WriteResult:
         """GDPR erasure: Mailchimp deletes the member for good and refuses re-imports."""
-        member = record.external_id or hashlib.md5(
-            email.lower().encode(), usedforsecurity=False).hexdigest()
+        member = _member_id(record, email)
         response = self.http.post(self._list(f"/members/{member}/actions/delete-permanent"))
         if response.status_code == 404:
             return WriteResult(record.key, "unchanged")
@@ -432,6 +430,12 @@ def refusal(error: dict[str, Any]) -> tuple[WriteStatus, str]:
         if phrase in text.lower():
             return status, reason
     return "rejected", f"Mailchimp refused the member: {_ADDRESS.sub('<address>', text) or '?'}"
+
+
+def _member_id(record: OutboundRecord, email: str) -> str:
+    """The member's id in the audience: known from a read, else the MD5 of the address."""
+    return record.external_id or hashlib.md5(
+        email.lower().encode(), usedforsecurity=False).hexdigest()
 
 
 def _when(value: Any) -> datetime | None:
