@@ -192,11 +192,12 @@ def _identifying(external_id: str | None, record_email: str | None,
                  fields: Mapping[str, Any] | None) -> set[str]:
     """The strings of one record that would identify the person in a message."""
     found = {value for value in (external_id, record_email) if value}
+    fields = fields or {}
     for name in ("email", "phone"):
-        value = (fields or {}).get(name)
+        value = fields.get(name)
         if isinstance(value, str) and value.strip():
             found.add(value.strip())
-    for value in (fields or {}).get("emails") or ():
+    for value in fields.get("emails") or ():
         if isinstance(value, str):
             found.add(value)
     return found
