@@ -13,7 +13,7 @@ In one transaction hub:
 5. puts a salted hash of the address on the suppression list (first, in the same
    transaction), so any later import of it is refused and counted,
 6. scrubs the traces hub's own bookkeeping kept: run summaries (a rejection reason quoting
-   the address, a record id), read-stage dead letters of rows that held the address, and the
+   the address, a record id), dead letters of rows that held the address, and the
    last errors of outbox rows. A finished ``erase`` write keeps only its key, whose hash is
    keyed like the suppression list's (the system's own id — Mailchimp's is the unsalted MD5
    of the address — is dropped once the system confirmed).
@@ -192,11 +192,12 @@ def _identifying(external_id: str | None, record_email: str | None,
                  fields: Mapping[str, Any] | None) -> set[str]:
     """The strings of one record that would identify the person in a message."""
     found = {value for value in (external_id, record_email) if value}
+    fields = fields or {}
     for name in ("email", "phone"):
-        value = (fields or {}).get(name)
+        value = fields.get(name)
         if isinstance(value, str) and value.strip():
             found.add(value.strip())
-    for value in (fields or {}).get("emails") or ():
+    for value in fields.get("emails") or ():
         if isinstance(value, str):
             found.add(value)
     return found
@@ -206,7 +207,7 @@ def scrub_history(conn: Connection, traces: Iterable[str]) -> None:
     """Replace `traces` (an address, a phone, a record id) in hub's own records of past runs.
 
     A trace matches only as a whole token, so the record id "101" leaves "1010 records" alone.
-    Read-stage dead letters that quote a trace are deleted: they are the person's row.
+    Dead letters (of any stage) that quote a trace are deleted: they are the person's row.
     """
     needles = sorted({t for t in traces if t and len(t) >= 3}, key=len, reverse=True)
     if not needles:
@@ -226,8 +227,8 @@ def scrub_history(conn: Connection, traces: Iterable[str]) -> None:
         conn.execute(update(outbox).where(outbox.c.id == row.id).values(
             last_error=pattern.sub(ERASED, row.last_error)))
     doomed = [row.id for row in conn.execute(
-        select(dead_letters.c.id, dead_letters.c.record_id, dead_letters.c.origin,
-               dead_letters.c.reason, dead_letters.c.payload)
+        select(dead_letters.c.id, dead_letters.c.record_id, dead_letters.c.reason,
+               dead_letters.c.payload)
         .where(or_(quoted(dead_letters.c.record_id), quoted(dead_letters.c.reason),
                    quoted(dead_letters.c.payload))))
         if any(pattern.search(str(v)) for v in (row.record_id, row.reason, row.payload) if v)]

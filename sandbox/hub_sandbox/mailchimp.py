@@ -251,8 +251,9 @@ class MailchimpSimulator:
     def _check_required(self, body: dict[str, Any], *, skip: bool) -> None:
         """A new member needs every required merge field (unless skip_merge_validation).
 
-        The verbatim answer: 400 "Invalid Resource", "Your merge fields were invalid.",
-        errors [{"field": "LNAME", "message": "Please enter a value"}].
+        The verbatim answer (a real one quoted in full in ibericode/mailchimp-for-wordpress
+        #545): 400 "Invalid Resource", "Your merge fields were invalid.", errors [{"field":
+        "LNAME", "message": "Please enter a value"}].
         """
         if skip:
             return

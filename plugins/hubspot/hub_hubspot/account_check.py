@@ -90,13 +90,14 @@ class AccountCheck:
     def run(self, token: str) -> list[Finding]:
         """Raise for a refused token; return the findings (scopes first, then stages)."""
         listing = self._client.get(CONTACTS, params={"limit": 1})
-        if missing_scopes(listing) is None:
+        refused = missing_scopes(listing) is not None
+        if not refused:
             self._account.check(listing, "listing one contact")
             if listing.status_code != 200:
                 raise self._account.unexpected(listing, "listing one contact")
         granted = self._granted(token)
         findings = self._scopes(granted)
-        if granted is None and missing_scopes(listing) is not None:
+        if granted is None and refused:
             findings.append(Finding("problem", "scope crm.objects.contacts.read", (
                 "HubSpot refused to list contacts for a missing scope; give the private app "
                 "crm.objects.contacts.read")))

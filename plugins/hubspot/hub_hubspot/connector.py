@@ -138,7 +138,7 @@ class HubSpotConnector(Connector):
         results = self._batch.write(records)
         answers = {r.key: r for r in results}
         changes: list[Change] = []
-        everywhere: list[OutboundRecord] = []
+        everywhere: list[Change] = []  # withdrawals sent as an unsubscribe from all
         for record in records:
             email = str(record.fields.get("email") or "").strip()
             done = answers.get(record.key)
@@ -148,14 +148,13 @@ class HubSpotConnector(Connector):
             if record.consent == "subscribed":
                 changes.append(Change(record.key, email, True, DOI_BASIS, OWN_CONFIRMATION))
             elif self.settings.withdrawal == "all" and self.subscriptions.api == "v4":
-                everywhere.append(record)
+                everywhere.append(Change(record.key, email, False))
             else:
                 changes.append(Change(record.key, email, False))
         said = self.subscriptions.change_many(changes)
         if everywhere:
-            self.subscriptions.unsubscribe_all(
-                [str(r.fields.get("email")).strip() for r in everywhere])
-            said.update({r.key: WriteResult(r.key, "updated") for r in everywhere})
+            self.subscriptions.unsubscribe_all([c.email for c in everywhere])
+            said.update({c.key: WriteResult(c.key, "updated") for c in everywhere})
         for key, changed in said.items():
             done = answers[key]
             if changed.status in ("rejected", "retry"):

@@ -288,7 +288,7 @@ class Subscriptions:
         return answers
 
     def _write_v4(self, changes: Sequence[Change]) -> dict[str, WriteResult] | None:
-        subscription = _integer(self.subscription_id)
+        subscription = _integer(self.subscription_id, self._account.connector)
         inputs: list[dict[str, Any]] = []
         for change in changes:
             item: dict[str, Any] = {
@@ -379,11 +379,12 @@ def _refusal(change: Change) -> str | None:
     return None
 
 
-def _integer(subscription_id: str) -> int:
+def _integer(subscription_id: str, connector: str) -> int:
     if not subscription_id.isdigit():
-        raise ConnectorError(f"subscription_id {subscription_id!r} is not a HubSpot "
-                             "subscription type id (a number, see Settings → Marketing → "
-                             "Email → Subscription types)")
+        raise ConnectorError(f"connector {connector!r}: subscription_id {subscription_id!r} "
+                             "is not a HubSpot subscription type id; set "
+                             f"[connectors.{connector}] subscription_id to a number (see "
+                             "Settings → Marketing → Email → Subscription types)")
     return int(subscription_id)
 
 

@@ -292,8 +292,7 @@ class MailchimpConnector(Connector):
 
     def _patch(self, record: OutboundRecord, email: str) -> WriteResult:
         """Merge fields of an existing member; PATCH never creates one, so nobody is added."""
-        member = record.external_id or hashlib.md5(
-            email.lower().encode(), usedforsecurity=False).hexdigest()
+        member = _member_id(record, email)
         response = self.http.patch(self._list(f"/members/{member}"),
                                    json={"merge_fields": self._merge(record)})
         if response.status_code == 404:
@@ -312,8 +311,7 @@ class MailchimpConnector(Connector):
 
     def _erase(self, record: OutboundRecord, email: str) -> WriteResult:
         """GDPR erasure: Mailchimp deletes the member for good and refuses re-imports."""
-        member = record.external_id or hashlib.md5(
-            email.lower().encode(), usedforsecurity=False).hexdigest()
+        member = _member_id(record, email)
         response = self.http.post(self._list(f"/members/{member}/actions/delete-permanent"))
         if response.status_code == 404:
             return WriteResult(record.key, "unchanged")
@@ -428,10 +426,21 @@ def refusal(error: dict[str, Any]) -> tuple[WriteStatus, str]:
     text = str(error.get("error") or "")
     if error.get("error_code") == "ERROR_CONTACT_EXISTS":
         return "retry", "Mailchimp answered that the member exists without updating it"
-    for phrase, status, reason in _REFUSALS:
-        if phrase in text.lower():
-            return status, reason
-    return "rejected", f"Mailchimp refused the member: {_ADDRESS.sub('<address>', text) or '?'}"
+    return _known(text) or ("rejected", f"Mailchimp refused the member: "
+                                         f"{_ADDRESS.sub('<address>', text) or '?'}")
+
+
+def _known(text: str) -> tuple[WriteStatus, str] | None:
+    """The status and reason for a refusal worded as one of `_REFUSALS`, else None."""
+    lowered = text.lower()
+    return next(((status, reason) for phrase, status, reason in _REFUSALS
+                 if phrase in lowered), None)
+
+
+def _member_id(record: OutboundRecord, email: str) -> str:
+    """The member's id in the audience: known from a read, else the MD5 of the address."""
+    return record.external_id or hashlib.md5(
+        email.lower().encode(), usedforsecurity=False).hexdigest()
 
 
 def _when(value: Any) -> datetime | None:
@@ -449,7 +458,7 @@ def _detail(response: httpx.Response) -> str:
     except ValueError:
         return f"HTTP {response.status_code}"
     text = str(body.get("detail") or body.get("title") or f"HTTP {response.status_code}")
-    for phrase, _status, reason in _REFUSALS:
-        if phrase in text.lower():
-            return reason
+    known = _known(text)
+    if known is not None:
+        return known[1]
     return _ADDRESS.sub("<address>", text)  # Mailchimp quotes the address in its details
