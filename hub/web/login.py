@@ -79,7 +79,7 @@ async def login(request: Request) -> Response:
         return login_form(request, error="Unknown user name or wrong password.",
                           status_code=401, name=name)
     console.throttle.succeeded(f"user:{name}")
-    token, _session = console.sessions.open(person)
+    token = console.sessions.open(person)
     response = RedirectResponse(_safe_next(str(form.get("next") or "")), status_code=303)
     response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=secure(request),
                         max_age=int(console.sessions.lifetime.total_seconds()))

@@ -1,7 +1,8 @@
 """Signed-in sessions and the sign-in throttle, both held in the serving process's memory.
 
-A session is a random token in an HttpOnly cookie mapped to the person and their CSRF token
-here; nothing about the person travels in the cookie, and a restart signs everyone out.
+A session is a random token in an HttpOnly cookie mapped to the person here (its CSRF token is
+derived from the session token, see hub.web.app); nothing about the person travels in the
+cookie, and a restart signs everyone out.
 Several `hub run` nodes behind one address therefore need sticky sessions (docs/web.md).
 """
 
@@ -19,10 +20,9 @@ from hub.web.auth import Person
 
 @dataclass
 class Session:
-    """One sign-in: who, until when, and the token every form must send back."""
+    """One sign-in: who, and until when."""
 
     person: Person
-    csrf: str
     expires: datetime
 
 
@@ -35,13 +35,13 @@ class Sessions:
         self._by_token: dict[str, Session] = {}
         self._lock = threading.Lock()
 
-    def open(self, person: Person) -> tuple[str, Session]:
-        """A new session for `person`: its cookie token and the session."""
+    def open(self, person: Person) -> str:
+        """A new session for `person`: its cookie token."""
         token = secrets.token_urlsafe(32)
-        session = Session(person, secrets.token_urlsafe(32), self.clock() + self.lifetime)
+        session = Session(person, self.clock() + self.lifetime)
         with self._lock:
             self._by_token[token] = session
-        return token, session
+        return token
 
     def get(self, token: str | None) -> Session | None:
         """The live session for `token`, if any (an expired one is dropped)."""
