@@ -164,6 +164,12 @@ def _who(console: Console, request: Request) -> tuple[Person | None, str]:
     return session.person, f"session:{token}"
 
 
+def csrf_ok(request: Request, form: Any) -> bool:
+    """The form sent back the CSRF token of the session it was served in."""
+    sent = str(form.get("csrf") or "")
+    return bool(sent) and hmac.compare_digest(sent, request.state.csrf)
+
+
 Handler = Callable[[Request, Any], Awaitable[Response]]
 
 
@@ -173,8 +179,7 @@ def action(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def checked(request: Request) -> Response:
         form = await request.form()
         console = console_of(request)
-        sent = str(form.get("csrf") or "")
-        if not sent or not hmac.compare_digest(sent, request.state.csrf):
+        if not csrf_ok(request, form):
             return console.render(request, "message.html", 403, title="Refused",
                                   message="The form's security token is missing or stale; "
                                           "reload the page and try again.")

@@ -18,7 +18,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from hub.web import audit
-from hub.web.app import COOKIE, LOGIN_COOKIE, console_of, secure
+from hub.web.app import COOKIE, LOGIN_COOKIE, console_of, csrf_ok, secure
 
 
 def _safe_next(target: str | None) -> str:
@@ -90,9 +90,7 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     """Sign out (a POST with the CSRF token; viewers may sign out too)."""
     console = console_of(request)
-    form = await request.form()
-    sent = str(form.get("csrf") or "")
-    if not sent or not hmac.compare_digest(sent, request.state.csrf):
+    if not csrf_ok(request, await request.form()):
         return console.render(request, "message.html", 403, title="Refused",
                               message="The form's security token is missing or stale.")
     console.sessions.close(request.cookies.get(COOKIE))
