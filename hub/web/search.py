@@ -58,8 +58,7 @@ def conditions(text: str, *, default_region: str) -> list[ColumnElement[bool]]:
     if len(words) >= 2:
         first, last = words[0], " ".join(words[1:])
         return [and_(_name_part("first_name", first), _name_part("last_name", last)),
-                and_(_name_part("last_name", words[0]),
-                     _name_part("first_name", " ".join(words[1:]))),
+                and_(_name_part("last_name", first), _name_part("first_name", last)),
                 _name_part("last_name", text)]
     if words:  # a name, or the start of an address
         return [_name_part("last_name", words[0]), _name_part("first_name", words[0]),
