@@ -33,6 +33,11 @@ class Hit:
     company: str | None
 
 
+def full_name(fields: dict[str, Any]) -> str:
+    """A golden contact's first and last name as one line (either may be missing)."""
+    return " ".join(str(fields[k]) for k in ("first_name", "last_name") if fields.get(k))
+
+
 def _prefix(expression: Any, text: str) -> ColumnElement[bool]:
     return and_(expression >= text, expression < text + "\uffff")
 
@@ -96,6 +101,6 @@ def search(conn: Connection, text: str, *, default_region: str = "DE") -> list[H
         if row is None:
             continue
         fields = row.fields or {}
-        name = " ".join(str(fields[k]) for k in ("first_name", "last_name") if fields.get(k))
-        hits.append(Hit(row.id, row.email, name, fields.get("phone"), fields.get("company")))
+        hits.append(Hit(row.id, row.email, full_name(fields), fields.get("phone"),
+                        fields.get("company")))
     return hits
