@@ -72,24 +72,31 @@ class Throttle:
         self._lock = threading.Lock()
 
     def _recent(self, key: str) -> deque[datetime]:
-        failures = self._failures.setdefault(key, deque())
+        # a key with no failure left in the window is dropped when next seen, so names and
+        # addresses that were only asked about (every sign-in asks) do not pile up in memory
+        failures = self._failures.pop(key, deque())
         horizon = self.clock() - self.window
         while failures and failures[0] <= horizon:
             failures.popleft()
+        if failures:
+            self._failures[key] = failures
         return failures
 
     def wait(self, *keys: str) -> timedelta | None:
         """How long until any of `keys` may try again; None when all may try now."""
         with self._lock:
-            blocked = [self._recent(k)[0] + self.window - self.clock() for k in keys
-                       if len(self._recent(k)) >= self.attempts]
+            now = self.clock()
+            recent = [self._recent(k) for k in keys]
+            blocked = [r[0] + self.window - now for r in recent if len(r) >= self.attempts]
         return max(blocked) if blocked else None
 
     def failed(self, *keys: str) -> None:
         """Count one failure against each key."""
         with self._lock:
             for key in keys:
-                self._recent(key).append(self.clock())
+                failures = self._recent(key)
+                failures.append(self.clock())
+                self._failures[key] = failures
 
     def succeeded(self, *keys: str) -> None:
         """A right password clears the user name's count (not the address's)."""
