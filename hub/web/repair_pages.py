@@ -22,7 +22,7 @@ from hub.matching import review
 from hub.ops.dead_letters import open_counts, open_letters, retry
 from hub.store.schema import contacts as contact_rows
 from hub.store.schema import dead_letters
-from hub.web.app import action, audited, console_of
+from hub.web.app import Handler, action, audited, console_of
 from hub.web.search import full_name
 
 
@@ -109,7 +109,7 @@ def not_possible(request: Request, error: review.ReviewError) -> Response:
                                       message=str(error))
 
 
-def _review(decision: str) -> Any:
+def _review(decision: str) -> Handler:
     async def decide(request: Request, form: Any) -> Response:
         console = console_of(request)
         pair_id = request.path_params["pair_id"]
