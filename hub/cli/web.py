@@ -30,19 +30,19 @@ def web(ctx: typer.Context, config: ConfigOption = DEFAULT_PATH,
 
     runtime = load_runtime(config)
     section = runtime.config.config.web
+    host = host or section.host
+    port = section.port if port is None else port
 
     def ready(url: str) -> None:
         err_console.print(f"hub web: the console is on {url} (Ctrl-C stops it)", highlight=False)
 
     try:
-        serve_forever(runtime, host or section.host, section.port if port is None else port,
-                      ready)
+        serve_forever(runtime, host, port, ready)
     except HubError as exc:
         fail(exc)
     except OSError as exc:
-        err_console.print(f"[red]error:[/red] cannot listen on {host or section.host}:"
-                          f"{section.port if port is None else port}: {exc.strerror} — pick "
-                          "another --port", highlight=False)
+        err_console.print(f"[red]error:[/red] cannot listen on {host}:{port}: {exc.strerror} — "
+                          "pick another --port", highlight=False)
         raise typer.Exit(2) from None
 
 

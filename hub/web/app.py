@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from jinja2 import pass_context
 from jinja2.runtime import Context
+from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -29,6 +30,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from hub.config import parse_duration
+from hub.web import audit
 from hub.web.auth import Directory, Person
 from hub.web.privacy import mask_deep, mask_email
 from hub.web.sessions import Sessions, Throttle
@@ -111,8 +113,6 @@ def console_of(request: Request) -> Console:
 def audited(request: Request, conn: Any, action: str, *, subject: str | None = None,
             detail: dict[str, Any] | None = None) -> None:
     """Record `action` by the signed-in person in the audit log (in `conn`'s transaction)."""
-    from hub.web import audit
-
     audit.record(conn, actor=request.state.person.name, action=action,
                  at=console_of(request).clock(), subject=subject, detail=detail,
                  remote=request.client.host if request.client else None)
@@ -164,6 +164,12 @@ def _who(console: Console, request: Request) -> tuple[Person | None, str]:
     return session.person, f"session:{token}"
 
 
+def csrf_ok(request: Request, form: Any) -> bool:
+    """The form sent back the CSRF token of the session it was served in."""
+    sent = str(form.get("csrf") or "")
+    return bool(sent) and hmac.compare_digest(sent, request.state.csrf)
+
+
 Handler = Callable[[Request, Any], Awaitable[Response]]
 
 
@@ -173,8 +179,7 @@ def action(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def checked(request: Request) -> Response:
         form = await request.form()
         console = console_of(request)
-        sent = str(form.get("csrf") or "")
-        if not sent or not hmac.compare_digest(sent, request.state.csrf):
+        if not csrf_ok(request, form):
             return console.render(request, "message.html", 403, title="Refused",
                                   message="The form's security token is missing or stale; "
                                           "reload the page and try again.")
@@ -192,8 +197,6 @@ def action(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 
 def healthz(request: Request) -> JSONResponse:
     """Open to the orchestrator: can the store be read?"""
-    from sqlalchemy import text
-
     try:
         with console_of(request).store.begin() as conn:
             conn.execute(text("SELECT 1"))

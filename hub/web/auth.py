@@ -10,6 +10,7 @@ signed the person in; hub believes its header only when the request comes from o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
 from argon2 import PasswordHasher
@@ -19,8 +20,16 @@ from hub.config import WebSection
 
 Role = Literal["viewer", "operator"]
 _HASHER = PasswordHasher()
-#: Verified when the user name is unknown, so both failures take as long.
-_DECOY = _HASHER.hash("not a password anyone has")
+
+
+@cache
+def _decoy() -> str:
+    """Verified when the user name is unknown, so both failures take as long.
+
+    Made on first use rather than at import: hashing costs about 0.2 s, which `hub web
+    hash-password` and `hub run --http` without a console should not pay.
+    """
+    return _HASHER.hash("not a password anyone has")
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,7 @@ class Directory:
 
     def __init__(self, section: WebSection) -> None:
         self.section = section
+        _decoy()  # made now, so the first unknown name is not slower than the rest
 
     @property
     def proxy_mode(self) -> bool:
@@ -57,7 +67,7 @@ class Directory:
         user = self.section.users.get(name)
         stored = user.password_hash if user is not None else None
         try:
-            _HASHER.verify(stored or _DECOY, password)
+            _HASHER.verify(stored or _decoy(), password)
         except (VerificationError, InvalidHashError):
             return None
         if user is None or stored is None:

@@ -64,14 +64,14 @@ async def consent_export(request: Request, form: Any) -> Response:
     console = console_of(request)
     fmt = "json" if form.get("format") == "json" else "csv"
 
-    def build() -> tuple[str, int]:
+    def build() -> str:
         buffer = io.StringIO()
         with console.store.begin() as conn:
             count = export.write(conn, buffer, fmt=fmt, now=console.clock())
             audited(request, conn, "consent_export", detail={"format": fmt, "contacts": count})
-        return buffer.getvalue(), count
+        return buffer.getvalue()
 
-    body, _count = await run_in_threadpool(build)
+    body = await run_in_threadpool(build)
     stamp = console.clock().strftime("%Y%m%d-%H%M%S")
     media = "application/json" if fmt == "json" else "text/csv; charset=utf-8"
     return Response(body, media_type=media, headers={

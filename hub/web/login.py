@@ -18,7 +18,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from hub.web import audit
-from hub.web.app import COOKIE, LOGIN_COOKIE, console_of, secure
+from hub.web.app import COOKIE, LOGIN_COOKIE, console_of, csrf_ok, secure
 
 
 def _safe_next(target: str | None) -> str:
@@ -79,7 +79,7 @@ async def login(request: Request) -> Response:
         return login_form(request, error="Unknown user name or wrong password.",
                           status_code=401, name=name)
     console.throttle.succeeded(f"user:{name}")
-    token, _session = console.sessions.open(person)
+    token = console.sessions.open(person)
     response = RedirectResponse(_safe_next(str(form.get("next") or "")), status_code=303)
     response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=secure(request),
                         max_age=int(console.sessions.lifetime.total_seconds()))
@@ -90,9 +90,7 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     """Sign out (a POST with the CSRF token; viewers may sign out too)."""
     console = console_of(request)
-    form = await request.form()
-    sent = str(form.get("csrf") or "")
-    if not sent or not hmac.compare_digest(sent, request.state.csrf):
+    if not csrf_ok(request, await request.form()):
         return console.render(request, "message.html", 403, title="Refused",
                               message="The form's security token is missing or stale.")
     console.sessions.close(request.cookies.get(COOKIE))

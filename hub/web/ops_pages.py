@@ -150,6 +150,8 @@ def funnel_page(request: Request) -> Response:
     now = console.clock()
     since, since_text = _period(request.query_params.get("since", "30d"), now)
     days = 30 if since is None else max(2, min(120, (now - since).days + 1))
+    new_mqls = [stage_changes.c.to_stage == Stage.MQL.value,
+                *([stage_changes.c.at >= since] if since else [])]
     with console.store.begin() as conn:
         report = funnel.report(conn, since=since, until=now)
         labels, series = stage_history(conn, days=days, now=now)
@@ -157,14 +159,10 @@ def funnel_page(request: Request) -> Response:
             select(stage_changes.c.contact_id, stage_changes.c.at, stage_changes.c.owner,
                    contacts.c.email)
             .join(contacts, contacts.c.id == stage_changes.c.contact_id)
-            .where(stage_changes.c.to_stage == Stage.MQL.value,
-                   *([stage_changes.c.at >= since] if since else []))
-            .order_by(stage_changes.c.id.desc()).limit(50)).all()
+            .where(*new_mqls).order_by(stage_changes.c.id.desc()).limit(50)).all()
         owners = dict(conn.execute(
             select(stage_changes.c.owner, func.count())
-            .where(stage_changes.c.to_stage == Stage.MQL.value,
-                   *([stage_changes.c.at >= since] if since else []))
-            .group_by(stage_changes.c.owner)).all())
+            .where(*new_mqls).group_by(stage_changes.c.owner)).all())
         customers = conn.execute(
             select(leads.c.contact_id, leads.c.tags, leads.c.value, contacts.c.email)
             .join(contacts, contacts.c.id == leads.c.contact_id)

@@ -22,7 +22,8 @@ from hub.matching import review
 from hub.ops.dead_letters import open_counts, open_letters, retry
 from hub.store.schema import contacts as contact_rows
 from hub.store.schema import dead_letters
-from hub.web.app import action, audited, console_of
+from hub.web.app import Handler, action, audited, console_of
+from hub.web.search import full_name
 
 
 def dead_letter_page(request: Request, *, outcome: dict[str, Any] | None = None) -> Response:
@@ -75,9 +76,7 @@ def _people(conn: Any, ids: set[int]) -> dict[int, dict[str, Any]]:
     people = {}
     for row in conn.execute(select(contact_rows.c.id, contact_rows.c.email,
                                    contact_rows.c.fields).where(contact_rows.c.id.in_(ids))):
-        fields = row.fields or {}
-        people[row.id] = {"email": row.email, "name": " ".join(
-            str(fields[k]) for k in ("first_name", "last_name") if fields.get(k))}
+        people[row.id] = {"email": row.email, "name": full_name(row.fields or {})}
     return people
 
 
@@ -110,7 +109,7 @@ def not_possible(request: Request, error: review.ReviewError) -> Response:
                                       message=str(error))
 
 
-def _review(decision: str) -> Any:
+def _review(decision: str) -> Handler:
     async def decide(request: Request, form: Any) -> Response:
         console = console_of(request)
         pair_id = request.path_params["pair_id"]

@@ -33,6 +33,11 @@ class Hit:
     company: str | None
 
 
+def full_name(fields: dict[str, Any]) -> str:
+    """A golden contact's first and last name as one line (either may be missing)."""
+    return " ".join(str(fields[k]) for k in ("first_name", "last_name") if fields.get(k))
+
+
 def _prefix(expression: Any, text: str) -> ColumnElement[bool]:
     return and_(expression >= text, expression < text + "\uffff")
 
@@ -58,8 +63,7 @@ def conditions(text: str, *, default_region: str) -> list[ColumnElement[bool]]:
     if len(words) >= 2:
         first, last = words[0], " ".join(words[1:])
         return [and_(_name_part("first_name", first), _name_part("last_name", last)),
-                and_(_name_part("last_name", words[0]),
-                     _name_part("first_name", " ".join(words[1:]))),
+                and_(_name_part("last_name", first), _name_part("first_name", last)),
                 _name_part("last_name", text)]
     if words:  # a name, or the start of an address
         return [_name_part("last_name", words[0]), _name_part("first_name", words[0]),
@@ -97,6 +101,6 @@ def search(conn: Connection, text: str, *, default_region: str = "DE") -> list[H
         if row is None:
             continue
         fields = row.fields or {}
-        name = " ".join(str(fields[k]) for k in ("first_name", "last_name") if fields.get(k))
-        hits.append(Hit(row.id, row.email, name, fields.get("phone"), fields.get("company")))
+        hits.append(Hit(row.id, row.email, full_name(fields), fields.get("phone"),
+                        fields.get("company")))
     return hits

@@ -1,7 +1,8 @@
 """Signed-in sessions and the sign-in throttle, both held in the serving process's memory.
 
-A session is a random token in an HttpOnly cookie mapped to the person and their CSRF token
-here; nothing about the person travels in the cookie, and a restart signs everyone out.
+A session is a random token in an HttpOnly cookie mapped to the person here (its CSRF token is
+derived from the session token, see hub.web.app); nothing about the person travels in the
+cookie, and a restart signs everyone out.
 Several `hub run` nodes behind one address therefore need sticky sessions (docs/web.md).
 """
 
@@ -19,10 +20,9 @@ from hub.web.auth import Person
 
 @dataclass
 class Session:
-    """One sign-in: who, until when, and the token every form must send back."""
+    """One sign-in: who, and until when."""
 
     person: Person
-    csrf: str
     expires: datetime
 
 
@@ -35,13 +35,13 @@ class Sessions:
         self._by_token: dict[str, Session] = {}
         self._lock = threading.Lock()
 
-    def open(self, person: Person) -> tuple[str, Session]:
-        """A new session for `person`: its cookie token and the session."""
+    def open(self, person: Person) -> str:
+        """A new session for `person`: its cookie token."""
         token = secrets.token_urlsafe(32)
-        session = Session(person, secrets.token_urlsafe(32), self.clock() + self.lifetime)
+        session = Session(person, self.clock() + self.lifetime)
         with self._lock:
             self._by_token[token] = session
-        return token, session
+        return token
 
     def get(self, token: str | None) -> Session | None:
         """The live session for `token`, if any (an expired one is dropped)."""
@@ -72,24 +72,31 @@ class Throttle:
         self._lock = threading.Lock()
 
     def _recent(self, key: str) -> deque[datetime]:
-        failures = self._failures.setdefault(key, deque())
+        # a key with no failure left in the window is dropped when next seen, so names and
+        # addresses that were only asked about (every sign-in asks) do not pile up in memory
+        failures = self._failures.pop(key, deque())
         horizon = self.clock() - self.window
         while failures and failures[0] <= horizon:
             failures.popleft()
+        if failures:
+            self._failures[key] = failures
         return failures
 
     def wait(self, *keys: str) -> timedelta | None:
         """How long until any of `keys` may try again; None when all may try now."""
         with self._lock:
-            blocked = [self._recent(k)[0] + self.window - self.clock() for k in keys
-                       if len(self._recent(k)) >= self.attempts]
+            now = self.clock()
+            recent = [self._recent(k) for k in keys]
+            blocked = [r[0] + self.window - now for r in recent if len(r) >= self.attempts]
         return max(blocked) if blocked else None
 
     def failed(self, *keys: str) -> None:
         """Count one failure against each key."""
         with self._lock:
             for key in keys:
-                self._recent(key).append(self.clock())
+                failures = self._recent(key)
+                failures.append(self.clock())
+                self._failures[key] = failures
 
     def succeeded(self, *keys: str) -> None:
         """A right password clears the user name's count (not the address's)."""
