@@ -28,10 +28,17 @@ def open_counts(conn: Connection) -> dict[str, int]:
         .group_by(dead_letters.c.connector))}
 
 
-def open_letters(conn: Connection, *, limit: int = 50) -> list[dict[str, Any]]:
-    """Unresolved dead letters, newest first (`hub dead-letters`)."""
-    rows = conn.execute(select(dead_letters).where(dead_letters.c.resolved_at.is_(None))
-                        .order_by(dead_letters.c.id.desc()).limit(limit))
+def open_letters(conn: Connection, *, limit: int = 50,
+                 connector: str | None = None) -> list[dict[str, Any]]:
+    """Unresolved dead letters (all, or one connector's), newest first (`hub dead-letters`).
+
+    The connector filter is in the query, not applied to the newest `limit` afterwards: a
+    connector whose letters are older than everyone else's newest must still list them.
+    """
+    query = select(dead_letters).where(dead_letters.c.resolved_at.is_(None))
+    if connector is not None:
+        query = query.where(dead_letters.c.connector == connector)
+    rows = conn.execute(query.order_by(dead_letters.c.id.desc()).limit(limit))
     return [{"id": r.id, "run_id": r.run_id, "connector": r.connector, "stage": r.stage,
              "record_id": r.record_id, "origin": r.origin, "reason": r.reason,
              "at": iso(r.created_at)} for r in rows]

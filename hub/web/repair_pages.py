@@ -31,10 +31,7 @@ def dead_letter_page(request: Request, *, outcome: dict[str, Any] | None = None)
     console = console_of(request)
     connector = request.query_params.get("connector") or None
     with console.store.begin() as conn:
-        letters = open_letters(conn, limit=500)
-        if connector:
-            letters = [letter for letter in letters if letter["connector"] == connector]
-        letters = letters[:200]
+        letters = open_letters(conn, limit=200, connector=connector)
         payloads = dict(conn.execute(select(dead_letters.c.id, dead_letters.c.payload).where(
             dead_letters.c.id.in_([letter["id"] for letter in letters]))).all())
         counts = open_counts(conn)
