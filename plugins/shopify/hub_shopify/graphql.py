@@ -30,11 +30,16 @@ from hub_shopify.budget import CostBudget
 DEFAULT_WAIT = 2.0
 
 
+def _code(error: Mapping[str, Any]) -> str:
+    """One GraphQL error's `extensions.code` ("None" when it has none)."""
+    return str((error.get("extensions") or {}).get("code"))
+
+
 def _error_codes(body: Mapping[str, Any]) -> set[str]:
     errors = body.get("errors")
     if not isinstance(errors, list):
         return set()
-    return {str((e.get("extensions") or {}).get("code")) for e in errors if isinstance(e, dict)}
+    return {_code(e) for e in errors if isinstance(e, dict)}
 
 
 def _throttle_wait(body: Mapping[str, Any]) -> float:
@@ -116,7 +121,7 @@ class ShopifyAPI:
         denied: dict[str, str] = {}
         for error in errors if isinstance(errors, list) else [errors]:
             path = error.get("path") if isinstance(error, dict) else None
-            if "ACCESS_DENIED" not in _error_codes({"errors": [error]}) or not path:
+            if not path or _code(error) != "ACCESS_DENIED":
                 raise self._failure(errors, doing)
             denied[str(path[0])] = str(error.get("message", "access denied"))
         return self._data(body, doing), denied
