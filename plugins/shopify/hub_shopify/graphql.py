@@ -25,6 +25,7 @@ from hub.plugin import (
     retry_after,
 )
 from hub_shopify.budget import CostBudget
+from hub_shopify.scopes import NEEDED
 
 #: Shopify's REST answer to too many requests says 2 s; GraphQL's THROTTLED says nothing.
 DEFAULT_WAIT = 2.0
@@ -167,8 +168,8 @@ class ShopifyAPI:
                                    "(Shopify answered 402 Payment Required); pay the bill")
         if status == 403:
             raise AuthenticationError(f"connector {self.connector!r}: the app lacks an access "
-                                      f"scope {doing} (HTTP 403) — grant read_customers, "
-                                      "write_customers and read_orders to the custom app")
+                                      f"scope {doing} (HTTP 403) — grant "
+                                      f"{', '.join(NEEDED)} to the custom app")
         if status == 404:
             raise ConnectorError(f"connector {self.connector!r}: no Admin API at "
                                  f"{response.request.url} — check shop and api_version")
