@@ -22,6 +22,8 @@ from typing import Any
 from rich.console import Console
 from rich.logging import RichHandler
 
+from hub.errors import HubError
+
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
 
 #: Fields every log line of the current run carries (run_id, pipeline); each scheduler
@@ -67,8 +69,6 @@ def safe_traceback(exc: BaseException) -> str:
     A `HubError`'s message is written for users (and masked like any line); any other
     exception shows its type only, its message may quote a record.
     """
-    from hub.errors import HubError
-
     lines: list[str] = []
     seen: set[int] = set()
     chain: list[BaseException] = []

@@ -74,8 +74,7 @@ def consent_export(config: ConfigOption = DEFAULT_PATH,
     from hub.consent import export
 
     if fmt not in ("csv", "json"):
-        say(err_console, "error:", f"--format {fmt!r}: use csv or json")
-        raise typer.Exit(2)
+        fail(HubError(f"--format {fmt!r}: use csv or json"))
     runtime = load_runtime(config)
     with runtime.store.begin() as conn:
         if output is None:
@@ -108,9 +107,8 @@ def consent_forget(email: str, config: ConfigOption = DEFAULT_PATH,
         fail(exc)
     if not yes:
         if not sys.stdin.isatty():
-            err_console.print("[red]error:[/red] erasing cannot be undone — pass --yes to "
-                              "confirm when not on a terminal")
-            raise typer.Exit(2)
+            fail(HubError("erasing cannot be undone — pass --yes to confirm when not on a "
+                          "terminal"))
         typer.confirm(f"Erase {address} from hub and every connected system, for good?",
                       abort=True)
     now = runtime.clock()

@@ -81,9 +81,7 @@ def run_daemon(config: ConfigOption = DEFAULT_PATH,
     if http is not None:
         host, _, port = http.rpartition(":")
         if not host or not port.isdigit():
-            err_console.print(f"[red]error:[/red] --http {http!r}: write HOST:PORT, e.g. "
-                              "127.0.0.1:9100")
-            raise typer.Exit(2)
+            fail(HubError(f"--http {http!r}: write HOST:PORT, e.g. 127.0.0.1:9100"))
         address = (host, int(port))
     try:
         scheduler = Scheduler(runtime)

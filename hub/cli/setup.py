@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hub.cli.app import ConfigOption, JsonOption, app, fail, load_runtime, print_json
-from hub.cli.screen import err_console, out, say
+from hub.cli.screen import out
 from hub.config import DEFAULT_PATH
 from hub.errors import EXIT_CONFIG, ConfigError, HubError, UnreachableError
 
@@ -21,8 +21,7 @@ def init(config: ConfigOption = DEFAULT_PATH,
          = False) -> None:
     """Write a commented starter config.toml."""
     if config.exists() and not force:
-        say(err_console, "error:", f"{config} exists — edit it, or pass --force to replace it")
-        raise typer.Exit(2)
+        fail(HubError(f"{config} exists — edit it, or pass --force to replace it"))
     template = resources.files("hub").joinpath("templates/config.toml").read_text("utf-8")
     config.write_text(template, encoding="utf-8")
     out.print(f"wrote {config}; next: edit it, then `hub check`", markup=False, highlight=False)

@@ -45,10 +45,8 @@ def serve(
     try:
         sandbox = Sandbox(seed=seed, contacts=contacts, latency_ms=latency_ms, faults=faults,
                           rate_limit=not no_rate_limits, rate_scale=rate_scale,
-                          hubspot_scopes=None if hubspot_scopes is None else
-                          [s.strip() for s in hubspot_scopes.split(",") if s.strip()],
-                          shopify_scopes=None if shopify_scopes is None else
-                          [s.strip() for s in shopify_scopes.split(",") if s.strip()])
+                          hubspot_scopes=_listed(hubspot_scopes),
+                          shopify_scopes=_listed(shopify_scopes))
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -74,6 +72,13 @@ def serve(
     config = uvicorn.Config(sandbox.app, log_level="warning", access_log=False, lifespan="off")
     server = _Server(config, early)
     server.run(sockets=[sock])
+
+
+def _listed(option: str | None) -> list[str] | None:
+    """A comma-separated option as its non-empty items (None: the option was not given)."""
+    if option is None:
+        return None
+    return [item.strip() for item in option.split(",") if item.strip()]
 
 
 class _Server(uvicorn.Server):

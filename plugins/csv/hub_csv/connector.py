@@ -206,10 +206,8 @@ class CsvConnector(Connector):
                     lines.give_back()
                     line = first
                     if first > start:
-                        rejected.append(Rejection(
-                            None, f"a quote opened on line {first} is not closed on that "
-                                  "line, so the row would swallow the lines after it — fix "
-                                  "the quoting on that line", origin=f"{path.name}:{first}"))
+                        rejected.append(Rejection(None, _unclosed(first),
+                                                  origin=f"{path.name}:{first}"))
                 elif line > start:
                     made = rows.make(row, first)
                     if isinstance(made, Rejection):
@@ -262,9 +260,14 @@ class CsvConnector(Connector):
 def _unreadable(error: csv.Error, first: int, last: int) -> str:
     """Why a row could not be parsed, said about the line it starts on."""
     if last > first:
-        return (f"a quote opened on line {first} is not closed on that line, so the row would "
-                f"swallow the lines after it ({error}) — fix the quoting on that line")
+        return _unclosed(first, f" ({error})")
     return f"unreadable CSV ({error}); fix the quoting on that line"
+
+
+def _unclosed(first: int, detail: str = "") -> str:
+    """A quote opened on line `first` ran on over the lines after it."""
+    return (f"a quote opened on line {first} is not closed on that line, so the row would "
+            f"swallow the lines after it{detail} — fix the quoting on that line")
 
 
 def _cursor(state: dict[str, dict[str, Any]]) -> str:

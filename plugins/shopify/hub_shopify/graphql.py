@@ -25,16 +25,22 @@ from hub.plugin import (
     retry_after,
 )
 from hub_shopify.budget import CostBudget
+from hub_shopify.scopes import NEEDED
 
 #: Shopify's REST answer to too many requests says 2 s; GraphQL's THROTTLED says nothing.
 DEFAULT_WAIT = 2.0
+
+
+def _code(error: Mapping[str, Any]) -> str:
+    """One GraphQL error's `extensions.code` ("None" when it has none)."""
+    return str((error.get("extensions") or {}).get("code"))
 
 
 def _error_codes(body: Mapping[str, Any]) -> set[str]:
     errors = body.get("errors")
     if not isinstance(errors, list):
         return set()
-    return {str((e.get("extensions") or {}).get("code")) for e in errors if isinstance(e, dict)}
+    return {_code(e) for e in errors if isinstance(e, dict)}
 
 
 def _throttle_wait(body: Mapping[str, Any]) -> float:
@@ -116,7 +122,7 @@ class ShopifyAPI:
         denied: dict[str, str] = {}
         for error in errors if isinstance(errors, list) else [errors]:
             path = error.get("path") if isinstance(error, dict) else None
-            if "ACCESS_DENIED" not in _error_codes({"errors": [error]}) or not path:
+            if not path or _code(error) != "ACCESS_DENIED":
                 raise self._failure(errors, doing)
             denied[str(path[0])] = str(error.get("message", "access denied"))
         return self._data(body, doing), denied
@@ -162,8 +168,8 @@ class ShopifyAPI:
                                    "(Shopify answered 402 Payment Required); pay the bill")
         if status == 403:
             raise AuthenticationError(f"connector {self.connector!r}: the app lacks an access "
-                                      f"scope {doing} (HTTP 403) — grant read_customers, "
-                                      "write_customers and read_orders to the custom app")
+                                      f"scope {doing} (HTTP 403) — grant "
+                                      f"{', '.join(NEEDED)} to the custom app")
         if status == 404:
             raise ConnectorError(f"connector {self.connector!r}: no Admin API at "
                                  f"{response.request.url} — check shop and api_version")

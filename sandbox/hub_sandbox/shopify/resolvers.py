@@ -55,9 +55,8 @@ class Context:
     now: datetime
     base_url: str
     bulk: BulkOperations
-    #: The API version answering this request, and the token's scopes.
+    #: The API version answering this request (the token's scopes are `limits.scopes`).
     version: str
-    scopes: frozenset[str]
     unbounded: bool = False
 
 
@@ -77,7 +76,7 @@ def invalid_gid(value: str) -> GraphQLError:
 
 def visible(context: Context, order: ShopOrder) -> bool:
     """Orders older than 60 days are hidden unless the token has `read_all_orders`."""
-    return grants(context.scopes, "read_all_orders") \
+    return grants(context.limits.scopes, "read_all_orders") \
         or order.created_at >= context.now - RECENT_ORDERS
 
 
@@ -454,7 +453,7 @@ QUERY_ROOT: dict[str, Resolver] = {
         ctx(info), id, kinds=("BulkOperation",)),
     "currentBulkOperation": current_bulk_operation,
     "currentAppInstallation": lambda _root, info: AppInstallation(APP_INSTALLATION_ID,
-                                                                  ctx(info).scopes),
+                                                                  ctx(info).limits.scopes),
 }
 
 #: The sandbox app's installation id (one app per token).

@@ -260,8 +260,7 @@ class ShopifySimulator:
             if self.limits.rate_limit and not self.bucket.take(requested):
                 return throttled(self._cost(requested, None))
             actual = ActualCost()
-            context = Context(self.shop, self.limits, now, base_url, self.bulk, version,
-                              self.limits.scopes)
+            context = Context(self.shop, self.limits, now, base_url, self.bulk, version)
             result = execute(schema, document, context_value=context,
                              variable_values=variables, operation_name=operation_name,
                              middleware=[actual, ScopeGuard(self.limits.scopes)])
@@ -278,7 +277,7 @@ class ShopifySimulator:
     def _run_bulk(self, document: DocumentNode, version: str) -> tuple[dict[str, Any], set[str]]:
         """A bulk operation's inner query over whole connections (no cost, no throttle)."""
         context = Context(self.shop, self.limits, to_second(self.now()), "", self.bulk, version,
-                          self.limits.scopes, unbounded=True)
+                          unbounded=True)
         result = execute(schema_at(version), document, context_value=context,
                          middleware=[ScopeGuard(self.limits.scopes)])
         assert isinstance(result, ExecutionResult)
