@@ -7,6 +7,7 @@ daily quota, a response hub does not understand.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,13 +22,19 @@ from hub.plugin import (
 )
 from hub_hubspot.throttle import error_body, policy_name
 
+#: An e-mail address inside HubSpot's wording ("… anna@example.de is already subscribed").
+_ADDRESS = re.compile(r"[^\s@]+@[^\s@]+")
+
 
 def message(response: httpx.Response) -> str:
-    """HubSpot's own words for an error (its `message`, else the start of the body)."""
+    """HubSpot's own words for an error (its `message`, else the start of the body).
+
+    HubSpot quotes the contact's address in some answers; the words go into rejection reasons,
+    dead letters and exceptions, where no personal data belongs, so the address is replaced.
+    """
     body = error_body(response)
-    if body.get("message"):
-        return str(body["message"])[:1000]
-    return response.text[:300] or f"HTTP {response.status_code}"
+    text = str(body["message"])[:1000] if body.get("message") else response.text[:300]
+    return _ADDRESS.sub("<address>", text) or f"HTTP {response.status_code}"
 
 
 def missing_scopes(response: httpx.Response) -> list[str] | None:
