@@ -176,8 +176,3 @@ def exported(conn: Connection) -> Iterator[dict[str, Any]]:
                    "provenance": provenance,
                    "sources": [{"connector": r.connector, "record_id": r.external_id,
                                 "deleted": bool(r.deleted)} for r in mine]}
-
-
-def formula_safe(value: str) -> str:
-    """A CSV cell a spreadsheet shows as text: a leading = + - @ (or tab, CR) is escaped."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
