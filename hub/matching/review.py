@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
+from hub.clock import utcnow
 from hub.errors import HubError
 from hub.pipeline import golden
 from hub.pipeline.identity import Resolution, merge_contacts
@@ -102,13 +103,9 @@ def _pair(conn: Connection, candidate_id: int) -> Any:
     return row
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def accept(store: Store, candidate_id: int, *, actor: str) -> int:
     """Merge the pair's two contacts (audited); returns the contact that survives."""
-    now = _now()
+    now = utcnow()
     with store.begin() as conn:
         pair = _pair(conn, candidate_id)
         left, right = surviving(conn, pair.left_contact), surviving(conn, pair.right_contact)
@@ -132,7 +129,7 @@ def reject(store: Store, candidate_id: int, *, actor: str) -> None:
             raise ReviewError(f"pair {candidate_id} is already merged; undo it with "
                               "`hub contacts split CONTACT --records ...`")
         conn.execute(update(match_pairs).where(match_pairs.c.id == candidate_id).values(
-            status="rejected", decided_at=_now(), actor=actor))
+            status="rejected", decided_at=utcnow(), actor=actor))
 
 
 def record_key(connector: str, external_id: str) -> str:
@@ -147,7 +144,7 @@ def split(store: Store, contact_id: int, record_keys: Sequence[str], *, actor: s
     remembered as rejected so no later run joins them again, and each system's link moves
     with its record, so the next sync updates both people where they live.
     """
-    now = _now()
+    now = utcnow()
     wanted = list(dict.fromkeys(k.strip() for k in record_keys if k.strip()))
     if not wanted:
         raise ReviewError("name at least one record to split off, as CONNECTOR:ID")
