@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from hub.clock import utcnow
 from hub.errors import HubError
@@ -221,7 +221,7 @@ def blocked(conn: Connection, contact_ids: Sequence[int]) -> set[frozenset[int]]
         .join(left, left.c.id == match_pairs.c.left_record)
         .join(right, right.c.id == match_pairs.c.right_record)
         .where(match_pairs.c.status == "rejected",
-               or_(and_(left.c.contact_id.in_(ids), right.c.contact_id.in_(ids)))))
+               left.c.contact_id.in_(ids), right.c.contact_id.in_(ids)))
     return {frozenset((a, b)) for a, b in rows if a != b}
 
 
