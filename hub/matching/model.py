@@ -205,16 +205,15 @@ class Model:
                        and JaroWinkler.similarity(a.first, b.last) >= 0.9
                        and JaroWinkler.similarity(a.last, b.first) >= 0.9)
         first_verdict = name_verdict(a.first, b.first, a.first_code, b.first_code)
-        for name, mine, theirs, codes in (
-                ("first_name", a.first, b.first, (a.first_code, b.first_code)),
-                ("last_name", a.last, b.last, (a.last_code, b.last_code))):
+        for name, mine, theirs, prefix in (("first_name", a.first, b.first, "fn:"),
+                                           ("last_name", a.last, b.last, "ln:")):
             if not mine or not theirs:
                 continue
             if swapped:
                 note(name, "swapped", level(name, "close"))
                 continue
-            verdict = name_verdict(mine, theirs, *codes)
-            prefix = "fn:" if name == "first_name" else "ln:"
+            verdict = first_verdict if name == "first_name" else \
+                name_verdict(mine, theirs, a.last_code, b.last_code)
             note(name, verdict, self._exact(name, prefix + mine) if verdict == "exact"
                  else level(name, verdict))
         different_names = first_verdict == "different" and not swapped
