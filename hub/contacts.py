@@ -30,8 +30,7 @@ def find_contact(conn: Connection, email: str) -> int | None:
         address = Normalizer().email(email)
     except InvalidEmail:
         address = email.strip().casefold()
-    found = conn.execute(select(contacts.c.id, contacts.c.status, contacts.c.merged_into)
-                         .where(contacts.c.email == address)).first()
+    found = conn.execute(select(contacts.c.id).where(contacts.c.email == address)).first()
     if found is None:
         record = conn.execute(
             select(source_records.c.contact_id)
@@ -42,12 +41,23 @@ def find_contact(conn: Connection, email: str) -> int | None:
                 source_records.c.email == address).limit(1)).first()
         if record is None or record.contact_id is None:
             return None
-        found = conn.execute(select(contacts.c.id, contacts.c.status, contacts.c.merged_into)
-                             .where(contacts.c.id == record.contact_id)).first()
-    while found is not None and found.status == "merged" and found.merged_into is not None:
-        found = conn.execute(select(contacts.c.id, contacts.c.status, contacts.c.merged_into)
-                             .where(contacts.c.id == found.merged_into)).first()
-    return int(found.id) if found is not None else None
+        found = conn.execute(select(contacts.c.id).where(
+            contacts.c.id == record.contact_id)).first()
+    return surviving(conn, int(found.id)) if found is not None else None
+
+
+def surviving(conn: Connection, contact_id: int) -> int:
+    """The contact `contact_id` is now part of (following merges)."""
+    seen: set[int] = set()
+    current = contact_id
+    while current not in seen:
+        seen.add(current)
+        row = conn.execute(select(contacts.c.status, contacts.c.merged_into).where(
+            contacts.c.id == current)).first()
+        if row is None or row.status != "merged" or row.merged_into is None:
+            return current
+        current = int(row.merged_into)
+    return current
 
 
 def _records(conn: Connection, contact_id: int) -> list[Any]:

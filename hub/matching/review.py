@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from hub.clock import utcnow
+from hub.contacts import surviving
 from hub.errors import HubError
 from hub.pipeline import golden
 from hub.pipeline.identity import Resolution, merge_contacts
@@ -64,20 +65,6 @@ def evidence_of(stored: Any) -> list[Evidence]:
                               verdict=str(item.get("verdict", "")),
                               weight=float(item.get("weight", 0.0))))
     return items
-
-
-def surviving(conn: Connection, contact_id: int) -> int:
-    """The contact `contact_id` is now part of (following merges)."""
-    seen: set[int] = set()
-    current = contact_id
-    while current not in seen:
-        seen.add(current)
-        row = conn.execute(select(contacts.c.status, contacts.c.merged_into).where(
-            contacts.c.id == current)).first()
-        if row is None or row.status != "merged" or row.merged_into is None:
-            return current
-        current = int(row.merged_into)
-    return current
 
 
 def candidates(store: Store, *, status: str = "open", limit: int = 100,
