@@ -143,9 +143,11 @@ def split(store: Store, contact_id: int, record_keys: Sequence[str], *, actor: s
                                       source_records.c.external_id).where(
             source_records.c.contact_id == contact_id)).all()
         by_key = {record_key(r.connector, r.external_id): int(r.id) for r in records}
-        unknown = [k for k in wanted if k not in by_key]
+        unknown = [n for n, k in enumerate(wanted, 1) if k not in by_key]
         if unknown:
-            raise ReviewError(f"contact {contact_id} has no record {unknown[0]}; "
+            # the name is not echoed: a system may key its records by e-mail address
+            raise ReviewError(f"record {unknown[0]} of the {len(wanted)} named is not a "
+                              f"record of contact {contact_id} (name them CONNECTOR:ID); "
                               "`hub contacts explain` lists its records")
         moving = sorted(by_key[k] for k in wanted)
         staying = sorted(set(by_key.values()) - set(moving))
