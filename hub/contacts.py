@@ -6,7 +6,7 @@ without it), so scripts and people see the same facts.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -16,6 +16,7 @@ from hub.consent.policy import NONE
 from hub.pipeline.golden import candidates_of
 from hub.pipeline.merge import Survivorship
 from hub.pipeline.normalize import InvalidEmail, Normalizer
+from hub.store.bulk import chunks
 from hub.store.schema import (
     contacts,
     identity_keys,
@@ -48,16 +49,32 @@ def find_contact(conn: Connection, email: str) -> int | None:
 
 def surviving(conn: Connection, contact_id: int) -> int:
     """The contact `contact_id` is now part of (following merges)."""
-    seen: set[int] = set()
-    current = contact_id
-    while current not in seen:
-        seen.add(current)
-        row = conn.execute(select(contacts.c.status, contacts.c.merged_into).where(
-            contacts.c.id == current)).first()
-        if row is None or row.status != "merged" or row.merged_into is None:
-            return current
-        current = int(row.merged_into)
-    return current
+    return survivors(conn, [contact_id])[contact_id]
+
+
+def survivors(conn: Connection, contact_ids: Iterable[int]) -> dict[int, int]:
+    """`surviving` for many contacts, one query per step of the merge chains, not per id."""
+    wanted = set(contact_ids)
+    into: dict[int, int] = {}
+    looked: set[int] = set()
+    pending = set(wanted)
+    while pending:
+        looked |= pending
+        for part in chunks(sorted(pending)):
+            into.update((cid, int(target)) for cid, target in conn.execute(
+                select(contacts.c.id, contacts.c.merged_into).where(
+                    contacts.c.id.in_(part), contacts.c.status == "merged",
+                    contacts.c.merged_into.is_not(None))))
+        pending = set(into.values()) - looked
+    found: dict[int, int] = {}
+    for contact_id in wanted:
+        seen: set[int] = set()
+        current = contact_id
+        while current in into and current not in seen:  # `seen` guards a cycle
+            seen.add(current)
+            current = into[current]
+        found[contact_id] = current
+    return found
 
 
 def _records(conn: Connection, contact_id: int) -> list[Any]:

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from hub.clock import utcnow
-from hub.contacts import surviving
+from hub.contacts import surviving, survivors
 from hub.errors import HubError
 from hub.pipeline import golden
 from hub.pipeline.identity import Resolution, merge_contacts
@@ -77,8 +77,10 @@ def candidates(store: Store, *, status: str = "open", limit: int = 100,
             select(match_pairs).where(match_pairs.c.status.in_(_STORED[status]))
             .order_by(match_pairs.c.probability.desc(), match_pairs.c.id)
             .limit(limit).offset(offset)).all()
-        return [Candidate(id=row.id, left=surviving(conn, row.left_contact),
-                          right=surviving(conn, row.right_contact),
+        now_in = survivors(conn, [c for row in rows for c in (row.left_contact,
+                                                               row.right_contact)])
+        return [Candidate(id=row.id, left=now_in[row.left_contact],
+                          right=now_in[row.right_contact],
                           probability=float(row.probability), status=_SHOWN[row.status],
                           evidence=evidence_of(row.evidence)) for row in rows]
 
@@ -233,11 +235,13 @@ def listing(store: Store, *, status: str | None = None) -> list[dict[str, Any]]:
             [s for s, shown in LISTED.items() if shown == status]))
     with store.begin() as conn:
         rows = conn.execute(query).all()
+        now_in = survivors(conn, [c for row in rows for c in (row.left_contact,
+                                                               row.right_contact)])
         return [{"id": row.id,
                  "a": {"connector": row.lc, "record_id": row.le,
-                       "contact": surviving(conn, row.left_contact)},
+                       "contact": now_in[row.left_contact]},
                  "b": {"connector": row.rc, "record_id": row.re,
-                       "contact": surviving(conn, row.right_contact)},
+                       "contact": now_in[row.right_contact]},
                  "probability": round(float(row.probability), 6),
                  "status": LISTED.get(row.status, row.status),
                  "decided_by": row.actor,
