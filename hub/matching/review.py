@@ -161,13 +161,11 @@ def split(store: Store, contact_id: int, record_keys: Sequence[str], *, actor: s
             created_at=now, updated_at=now).returning(contacts.c.id)).scalar_one()
         conn.execute(update(source_records).where(source_records.c.id.in_(moving))
                      .values(contact_id=new_id))
+        moved = {(r.connector, r.external_id) for r in records if int(r.id) in moving}
         for connector, external_id in conn.execute(
                 select(sync_state.c.connector, sync_state.c.external_id).where(
                     sync_state.c.contact_id == contact_id)).all():
-            owner = conn.execute(select(source_records.c.contact_id).where(
-                source_records.c.connector == connector,
-                source_records.c.external_id == external_id)).scalar()
-            if owner == new_id:
+            if (connector, external_id) in moved:
                 conn.execute(update(sync_state).where(
                     sync_state.c.connector == connector,
                     sync_state.c.contact_id == contact_id).values(contact_id=new_id,
