@@ -48,7 +48,8 @@ class Profile:
     last_code: str = ""
     birthday: str = ""
     phone: str = ""
-    email: str = ""
+    #: Kept out of the repr (and so out of logs and tracebacks), like `shown`.
+    email: str = field(default="", repr=False)
     street: str = ""
     house: str = ""
     zip: str = ""
@@ -56,7 +57,7 @@ class Profile:
     #: Identifiers compared exactly (a customer number, a tax id): (name, value) pairs.
     ids: tuple[tuple[str, str], ...] = ()
     #: Raw values for the evidence shown to a reviewer, by field.
-    shown: Mapping[str, str] = field(default_factory=dict)
+    shown: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 def profile(record_id: int, contact_id: int | None, fields: Mapping[str, Any], *,
@@ -151,7 +152,8 @@ class Score:
 
     probability: float
     weight: float
-    evidence: dict[str, dict[str, Any]]
+    #: Holds the compared values, e-mail addresses among them: not in the repr.
+    evidence: dict[str, dict[str, Any]] = field(repr=False)
     veto: str | None
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime
 from typing import Any
 
@@ -39,8 +40,9 @@ class Evidence:
     """One field's comparison: the two values, the verdict and its weight (log2 odds)."""
 
     field: str
-    left: str | None
-    right: str | None
+    #: The values may be e-mail addresses: kept out of the repr (and so out of logs).
+    left: str | None = dataclass_field(repr=False)
+    right: str | None = dataclass_field(repr=False)
     verdict: str
     weight: float
 
