@@ -6,7 +6,7 @@ without it), so scripts and people see the same facts.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -16,6 +16,7 @@ from hub.consent.policy import NONE
 from hub.pipeline.golden import candidates_of
 from hub.pipeline.merge import Survivorship
 from hub.pipeline.normalize import InvalidEmail, Normalizer
+from hub.store.bulk import chunks
 from hub.store.schema import (
     contacts,
     identity_keys,
@@ -30,8 +31,7 @@ def find_contact(conn: Connection, email: str) -> int | None:
         address = Normalizer().email(email)
     except InvalidEmail:
         address = email.strip().casefold()
-    found = conn.execute(select(contacts.c.id, contacts.c.status, contacts.c.merged_into)
-                         .where(contacts.c.email == address)).first()
+    found = conn.execute(select(contacts.c.id).where(contacts.c.email == address)).first()
     if found is None:
         record = conn.execute(
             select(source_records.c.contact_id)
@@ -42,12 +42,39 @@ def find_contact(conn: Connection, email: str) -> int | None:
                 source_records.c.email == address).limit(1)).first()
         if record is None or record.contact_id is None:
             return None
-        found = conn.execute(select(contacts.c.id, contacts.c.status, contacts.c.merged_into)
-                             .where(contacts.c.id == record.contact_id)).first()
-    while found is not None and found.status == "merged" and found.merged_into is not None:
-        found = conn.execute(select(contacts.c.id, contacts.c.status, contacts.c.merged_into)
-                             .where(contacts.c.id == found.merged_into)).first()
-    return int(found.id) if found is not None else None
+        found = conn.execute(select(contacts.c.id).where(
+            contacts.c.id == record.contact_id)).first()
+    return surviving(conn, int(found.id)) if found is not None else None
+
+
+def surviving(conn: Connection, contact_id: int) -> int:
+    """The contact `contact_id` is now part of (following merges)."""
+    return survivors(conn, [contact_id])[contact_id]
+
+
+def survivors(conn: Connection, contact_ids: Iterable[int]) -> dict[int, int]:
+    """`surviving` for many contacts, one query per step of the merge chains, not per id."""
+    wanted = set(contact_ids)
+    into: dict[int, int] = {}
+    looked: set[int] = set()
+    pending = set(wanted)
+    while pending:
+        looked |= pending
+        for part in chunks(sorted(pending)):
+            into.update((cid, int(target)) for cid, target in conn.execute(
+                select(contacts.c.id, contacts.c.merged_into).where(
+                    contacts.c.id.in_(part), contacts.c.status == "merged",
+                    contacts.c.merged_into.is_not(None))))
+        pending = set(into.values()) - looked
+    found: dict[int, int] = {}
+    for contact_id in wanted:
+        seen: set[int] = set()
+        current = contact_id
+        while current in into and current not in seen:  # `seen` guards a cycle
+            seen.add(current)
+            current = into[current]
+        found[contact_id] = current
+    return found
 
 
 def _records(conn: Connection, contact_id: int) -> list[Any]:
@@ -176,8 +203,3 @@ def exported(conn: Connection) -> Iterator[dict[str, Any]]:
                    "provenance": provenance,
                    "sources": [{"connector": r.connector, "record_id": r.external_id,
                                 "deleted": bool(r.deleted)} for r in mine]}
-
-
-def formula_safe(value: str) -> str:
-    """A CSV cell a spreadsheet shows as text: a leading = + - @ (or tab, CR) is escaped."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

@@ -161,6 +161,7 @@ def contacts_export(
 
     from hub import contacts
     from hub.cli.app import fail
+    from hub.consent.export import formula_safe
     from hub.contact import GOLDEN_FIELDS
     from hub.errors import HubError
 
@@ -185,4 +186,4 @@ def contacts_export(
             row.append(" ".join(f"{s['connector']}:{s['record_id']}" for s in item["sources"]))
             row.append(" ".join(f"{f}={p['connector']}:{p['record_id']}"
                                 for f, p in item["provenance"].items()))
-            writer.writerow([contacts.formula_safe(cell) for cell in row])
+            writer.writerow([formula_safe(cell) for cell in row])

@@ -44,7 +44,7 @@ NICKNAMES = {
     "jim": "james", "jimmy": "james", "dick": "richard", "rick": "richard", "tony": "anthony",
     "peggy": "margaret", "maggie": "margaret", "greta": "margarete", "grete": "margarete",
 }
-_STREET_WORD = re.compile(r"(strasse|str|straße)$")
+_STREET_WORD = re.compile(r"(strasse|str)$")  # after `fold`, so ß is already ss
 _HOUSE = re.compile(r"^(.*?)\s*(\d+)\s*([a-z]?)(?:\s+\d+\s*[a-z]?)?$")
 _SUFFIXES = {"street": "str", "st": "str", "road": "rd", "avenue": "ave", "platz": "pl"}
 _GMAIL = frozenset({"gmail.com", "googlemail.com"})

@@ -15,7 +15,7 @@ not merged); a pair at or above ``review`` waits in `match_pairs` for `hub dupli
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -73,10 +73,9 @@ def _profiles(conn: Connection, ids: Sequence[int], id_fields: Sequence[str],
         for key, rid in conn.execute(select(identity_keys.c.key, identity_keys.c.source_record_id)
                                      .where(identity_keys.c.source_record_id.in_(part))):
             keys[rid].add(key)
-        crowded = {key for key, n in conn.execute(
-            select(identity_keys.c.key, func.count()).where(identity_keys.c.key.in_(
-                sorted({k for found in keys.values() for k in found})))
-            .group_by(identity_keys.c.key)) if n > max_records}
+        crowded = {key for key, n in _counts(
+            conn, identity_keys.c.key, {k for found in keys.values() for k in found}).items()
+            if n > max_records}
         for found in keys.values():
             found -= crowded
         for rid, contact_id, fields in conn.execute(
@@ -114,10 +113,7 @@ def link(conn: Connection, *, thresholds: Thresholds, run_id: int | None, now: d
                 [(key, rid) for rid, p in mine.items() for key in all_keys(p)])
 
     wanted = sorted({key for p in mine.values() for key in block_keys(p)})
-    sizes: dict[str, int] = {}
-    for keys in chunks(wanted):
-        sizes.update((k, n) for k, n in conn.execute(select(match_keys.c.key, func.count()).where(
-            match_keys.c.key.in_(keys)).group_by(match_keys.c.key)).all())
+    sizes = _counts(conn, match_keys.c.key, wanted)
     usable = [key for key in wanted if 1 < sizes.get(key, 0) <= MAX_BLOCK]
     members: dict[str, list[int]] = defaultdict(list)
     for keys in chunks(usable):
@@ -174,12 +170,17 @@ def _open_by_contacts(conn: Connection, contact_ids: Sequence[int]) -> dict[froz
     return found
 
 
+def _counts(conn: Connection, column: Any, keys: Iterable[str]) -> dict[str, int]:
+    """How many rows hold each of `keys` in `column` (a key column), in IN-sized chunks."""
+    found: dict[str, int] = {}
+    for part in chunks(sorted(set(keys))):
+        found.update((key, n) for key, n in conn.execute(
+            select(column, func.count()).where(column.in_(part)).group_by(column)))
+    return found
+
+
 def _frequencies(conn: Connection, profiles: Any) -> Frequencies:
-    terms = sorted({key for p in profiles for key in term_keys(p)})
-    counts: dict[str, int] = {}
-    for part in chunks(terms):
-        counts.update((k, n) for k, n in conn.execute(select(match_keys.c.key, func.count()).where(
-            match_keys.c.key.in_(part)).group_by(match_keys.c.key)).all())
+    counts = _counts(conn, match_keys.c.key, (key for p in profiles for key in term_keys(p)))
     total = conn.execute(select(func.count()).select_from(source_records).where(
         source_records.c.deleted.is_(False))).scalar_one()
     return Frequencies(counts, total)

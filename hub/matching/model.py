@@ -48,7 +48,8 @@ class Profile:
     last_code: str = ""
     birthday: str = ""
     phone: str = ""
-    email: str = ""
+    #: Kept out of the repr (and so out of logs and tracebacks), like `shown`.
+    email: str = field(default="", repr=False)
     street: str = ""
     house: str = ""
     zip: str = ""
@@ -56,7 +57,7 @@ class Profile:
     #: Identifiers compared exactly (a customer number, a tax id): (name, value) pairs.
     ids: tuple[tuple[str, str], ...] = ()
     #: Raw values for the evidence shown to a reviewer, by field.
-    shown: Mapping[str, str] = field(default_factory=dict)
+    shown: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 def profile(record_id: int, contact_id: int | None, fields: Mapping[str, Any], *,
@@ -151,7 +152,8 @@ class Score:
 
     probability: float
     weight: float
-    evidence: dict[str, dict[str, Any]]
+    #: Holds the compared values, e-mail addresses among them: not in the repr.
+    evidence: dict[str, dict[str, Any]] = field(repr=False)
     veto: str | None
 
 
@@ -205,16 +207,15 @@ class Model:
                        and JaroWinkler.similarity(a.first, b.last) >= 0.9
                        and JaroWinkler.similarity(a.last, b.first) >= 0.9)
         first_verdict = name_verdict(a.first, b.first, a.first_code, b.first_code)
-        for name, mine, theirs, codes in (
-                ("first_name", a.first, b.first, (a.first_code, b.first_code)),
-                ("last_name", a.last, b.last, (a.last_code, b.last_code))):
+        for name, mine, theirs, prefix in (("first_name", a.first, b.first, "fn:"),
+                                           ("last_name", a.last, b.last, "ln:")):
             if not mine or not theirs:
                 continue
             if swapped:
                 note(name, "swapped", level(name, "close"))
                 continue
-            verdict = name_verdict(mine, theirs, *codes)
-            prefix = "fn:" if name == "first_name" else "ln:"
+            verdict = first_verdict if name == "first_name" else \
+                name_verdict(mine, theirs, a.last_code, b.last_code)
             note(name, verdict, self._exact(name, prefix + mine) if verdict == "exact"
                  else level(name, verdict))
         different_names = first_verdict == "different" and not swapped

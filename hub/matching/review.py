@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import field as dataclass_field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
+from hub.clock import utcnow
+from hub.contacts import surviving, survivors
 from hub.errors import HubError
 from hub.pipeline import golden
 from hub.pipeline.identity import Resolution, merge_contacts
@@ -37,8 +40,9 @@ class Evidence:
     """One field's comparison: the two values, the verdict and its weight (log2 odds)."""
 
     field: str
-    left: str | None
-    right: str | None
+    #: The values may be e-mail addresses: kept out of the repr (and so out of logs).
+    left: str | None = dataclass_field(repr=False)
+    right: str | None = dataclass_field(repr=False)
     verdict: str
     weight: float
 
@@ -65,20 +69,6 @@ def evidence_of(stored: Any) -> list[Evidence]:
     return items
 
 
-def surviving(conn: Connection, contact_id: int) -> int:
-    """The contact `contact_id` is now part of (following merges)."""
-    seen: set[int] = set()
-    current = contact_id
-    while current not in seen:
-        seen.add(current)
-        row = conn.execute(select(contacts.c.status, contacts.c.merged_into).where(
-            contacts.c.id == current)).first()
-        if row is None or row.status != "merged" or row.merged_into is None:
-            return current
-        current = int(row.merged_into)
-    return current
-
-
 def candidates(store: Store, *, status: str = "open", limit: int = 100,
                offset: int = 0) -> list[Candidate]:
     """Scored pairs with `status` ("open", "accepted" or "rejected"), most probable first."""
@@ -89,8 +79,10 @@ def candidates(store: Store, *, status: str = "open", limit: int = 100,
             select(match_pairs).where(match_pairs.c.status.in_(_STORED[status]))
             .order_by(match_pairs.c.probability.desc(), match_pairs.c.id)
             .limit(limit).offset(offset)).all()
-        return [Candidate(id=row.id, left=surviving(conn, row.left_contact),
-                          right=surviving(conn, row.right_contact),
+        now_in = survivors(conn, [c for row in rows for c in (row.left_contact,
+                                                               row.right_contact)])
+        return [Candidate(id=row.id, left=now_in[row.left_contact],
+                          right=now_in[row.right_contact],
                           probability=float(row.probability), status=_SHOWN[row.status],
                           evidence=evidence_of(row.evidence)) for row in rows]
 
@@ -102,13 +94,9 @@ def _pair(conn: Connection, candidate_id: int) -> Any:
     return row
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def accept(store: Store, candidate_id: int, *, actor: str) -> int:
     """Merge the pair's two contacts (audited); returns the contact that survives."""
-    now = _now()
+    now = utcnow()
     with store.begin() as conn:
         pair = _pair(conn, candidate_id)
         left, right = surviving(conn, pair.left_contact), surviving(conn, pair.right_contact)
@@ -132,7 +120,7 @@ def reject(store: Store, candidate_id: int, *, actor: str) -> None:
             raise ReviewError(f"pair {candidate_id} is already merged; undo it with "
                               "`hub contacts split CONTACT --records ...`")
         conn.execute(update(match_pairs).where(match_pairs.c.id == candidate_id).values(
-            status="rejected", decided_at=_now(), actor=actor))
+            status="rejected", decided_at=utcnow(), actor=actor))
 
 
 def record_key(connector: str, external_id: str) -> str:
@@ -147,7 +135,7 @@ def split(store: Store, contact_id: int, record_keys: Sequence[str], *, actor: s
     remembered as rejected so no later run joins them again, and each system's link moves
     with its record, so the next sync updates both people where they live.
     """
-    now = _now()
+    now = utcnow()
     wanted = list(dict.fromkeys(k.strip() for k in record_keys if k.strip()))
     if not wanted:
         raise ReviewError("name at least one record to split off, as CONNECTOR:ID")
@@ -159,9 +147,11 @@ def split(store: Store, contact_id: int, record_keys: Sequence[str], *, actor: s
                                       source_records.c.external_id).where(
             source_records.c.contact_id == contact_id)).all()
         by_key = {record_key(r.connector, r.external_id): int(r.id) for r in records}
-        unknown = [k for k in wanted if k not in by_key]
+        unknown = [n for n, k in enumerate(wanted, 1) if k not in by_key]
         if unknown:
-            raise ReviewError(f"contact {contact_id} has no record {unknown[0]}; "
+            # the name is not echoed: a system may key its records by e-mail address
+            raise ReviewError(f"record {unknown[0]} of the {len(wanted)} named is not a "
+                              f"record of contact {contact_id} (name them CONNECTOR:ID); "
                               "`hub contacts explain` lists its records")
         moving = sorted(by_key[k] for k in wanted)
         staying = sorted(set(by_key.values()) - set(moving))
@@ -173,13 +163,11 @@ def split(store: Store, contact_id: int, record_keys: Sequence[str], *, actor: s
             created_at=now, updated_at=now).returning(contacts.c.id)).scalar_one()
         conn.execute(update(source_records).where(source_records.c.id.in_(moving))
                      .values(contact_id=new_id))
+        moved = {(r.connector, r.external_id) for r in records if int(r.id) in moving}
         for connector, external_id in conn.execute(
                 select(sync_state.c.connector, sync_state.c.external_id).where(
                     sync_state.c.contact_id == contact_id)).all():
-            owner = conn.execute(select(source_records.c.contact_id).where(
-                source_records.c.connector == connector,
-                source_records.c.external_id == external_id)).scalar()
-            if owner == new_id:
+            if (connector, external_id) in moved:
                 conn.execute(update(sync_state).where(
                     sync_state.c.connector == connector,
                     sync_state.c.contact_id == contact_id).values(contact_id=new_id,
@@ -224,7 +212,7 @@ def blocked(conn: Connection, contact_ids: Sequence[int]) -> set[frozenset[int]]
         .join(left, left.c.id == match_pairs.c.left_record)
         .join(right, right.c.id == match_pairs.c.right_record)
         .where(match_pairs.c.status == "rejected",
-               or_(and_(left.c.contact_id.in_(ids), right.c.contact_id.in_(ids)))))
+               left.c.contact_id.in_(ids), right.c.contact_id.in_(ids)))
     return {frozenset((a, b)) for a, b in rows if a != b}
 
 
@@ -247,11 +235,13 @@ def listing(store: Store, *, status: str | None = None) -> list[dict[str, Any]]:
             [s for s, shown in LISTED.items() if shown == status]))
     with store.begin() as conn:
         rows = conn.execute(query).all()
+        now_in = survivors(conn, [c for row in rows for c in (row.left_contact,
+                                                               row.right_contact)])
         return [{"id": row.id,
                  "a": {"connector": row.lc, "record_id": row.le,
-                       "contact": surviving(conn, row.left_contact)},
+                       "contact": now_in[row.left_contact]},
                  "b": {"connector": row.rc, "record_id": row.re,
-                       "contact": surviving(conn, row.right_contact)},
+                       "contact": now_in[row.right_contact]},
                  "probability": round(float(row.probability), 6),
                  "status": LISTED.get(row.status, row.status),
                  "decided_by": row.actor,
