@@ -64,7 +64,8 @@ def duplicates(ctx: typer.Context, config: ConfigOption = DEFAULT_PATH,
 
 
 @duplicates_app.command("accept")
-def accept(pair_id: int, config: ConfigOption = DEFAULT_PATH) -> None:
+def accept(pair_id: int, config: ConfigOption = DEFAULT_PATH,
+           as_json: JsonOption = False) -> None:
     """Merge the two contacts of pair PAIR_ID (audited; `hub contacts split` undoes it)."""
     from hub.matching import review
 
@@ -73,12 +74,16 @@ def accept(pair_id: int, config: ConfigOption = DEFAULT_PATH) -> None:
         survivor = review.accept(runtime.store, pair_id, actor=getpass.getuser())
     except HubError as exc:
         fail(exc)
+    if as_json:
+        print_json({"pair": pair_id, "status": "accepted", "contact": survivor})
+        return
     out.print(f"pair {pair_id} merged into contact {survivor}; the next `hub sync` tells the "
               "systems", highlight=False)
 
 
 @duplicates_app.command("reject")
-def reject(pair_id: int, config: ConfigOption = DEFAULT_PATH) -> None:
+def reject(pair_id: int, config: ConfigOption = DEFAULT_PATH,
+           as_json: JsonOption = False) -> None:
     """Keep the two contacts of pair PAIR_ID apart, now and in every later sync."""
     from hub.matching import review
 
@@ -87,4 +92,7 @@ def reject(pair_id: int, config: ConfigOption = DEFAULT_PATH) -> None:
         review.reject(runtime.store, pair_id, actor=getpass.getuser())
     except HubError as exc:
         fail(exc)
+    if as_json:
+        print_json({"pair": pair_id, "status": "rejected"})
+        return
     out.print(f"pair {pair_id} rejected: these contacts will not be merged", highlight=False)

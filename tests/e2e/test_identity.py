@@ -146,6 +146,24 @@ def test_accept_then_split_restores_both_people_and_tells_the_export(tmp_path: P
     assert written[str(new_id)]["zip"] == ""  # the crm's postcode went back with its record
 
 
+def test_accept_and_reject_answer_scripts_in_json(tmp_path: Path) -> None:
+    folder = setup(tmp_path / "ident")
+    assert run_hub("sync", cwd=folder).code == 0
+    pairs = [p for p in run_hub("duplicates", "--json", cwd=folder).json()["pairs"]
+             if p["status"] == "suggested"]
+    assert len(pairs) >= 2, pairs
+    accepted = run_hub("duplicates", "accept", str(pairs[0]["id"]), "--json", cwd=folder)
+    assert accepted.code == 0, accepted.stderr
+    answer = accepted.json()
+    assert answer["pair"] == pairs[0]["id"] and answer["status"] == "accepted"
+    assert answer["contact"] in (pairs[0]["a"]["contact"], pairs[0]["b"]["contact"])
+    rejected = run_hub("duplicates", "reject", str(pairs[1]["id"]), "--json", cwd=folder)
+    assert rejected.code == 0 and rejected.json() == {"pair": pairs[1]["id"],
+                                                      "status": "rejected"}
+    missing = run_hub("duplicates", "reject", "999999", "--json", cwd=folder)
+    assert missing.code == 2 and "999999" in missing.stderr
+
+
 def rows_by_id(folder: Path) -> dict[str, dict[str, str]]:
     with (folder / "out" / "contacts.csv").open(newline="") as f:
         return {row["hub_contact_id"]: row for row in csv.DictReader(f)}
