@@ -14,13 +14,14 @@ not merged); a pair at or above ``review`` waits in `match_pairs` for `hub dupli
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from hub.matching.folding import canonical_email
 from hub.matching.model import (
@@ -30,7 +31,6 @@ from hub.matching.model import (
     Profile,
     Score,
     all_keys,
-    block_keys,
     profile,
     term_keys,
 )
@@ -41,6 +41,10 @@ from hub.store.schema import identity_keys, match_keys, match_pairs, settings, s
 
 #: The `settings` row saying every record has its match keys (set after the first pass).
 KEYED = "matching.keyed"
+#: Records profiled and keyed at a time, and candidate pairs scored at a time: what bounds
+#: the memory of linking, whatever the size of the import.
+KEY_BATCH = 5000
+PAIR_BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -88,63 +92,114 @@ def _profiles(conn: Connection, ids: Sequence[int], id_fields: Sequence[str],
     return result
 
 
-def _to_key(conn: Connection) -> list[int]:
-    """Records whose keys must be (re)computed: the dirty ones, or all on the first pass."""
+def _to_key(conn: Connection) -> tuple[array[int], bool]:
+    """Records whose keys must be (re)computed: the dirty ones, or all on the first pass.
+
+    Returns the ids in order and whether this is the first pass.
+    """
     keyed = conn.execute(select(settings.c.value).where(settings.c.name == KEYED)).scalar()
-    query = select(source_records.c.id)
+    query = select(source_records.c.id).order_by(source_records.c.id)
     if keyed is None:
         conn.execute(insert(settings).values(name=KEYED, value="1"))
     else:
         query = query.where(source_records.c.dirty.is_(True))
-    return list(conn.execute(query).scalars())
+    return array("q", conn.execute(query).scalars()), keyed is None
 
 
 def link(conn: Connection, *, thresholds: Thresholds, run_id: int | None, now: datetime,
          id_fields: Sequence[str] = (), max_records: int = 25) -> Linking:
-    """Key, block and score this run's changed records; merge or suggest what matches."""
+    """Key, block and score this run's changed records; merge or suggest what matches.
+
+    Memory stays bounded by a batch, not by the import: records are keyed a batch at a
+    time and their profiles dropped, the candidate pairs come from the store (records
+    sharing a usable block, of different contacts, one of them changed), and each batch of
+    pairs loads only the profiles it scores. A million-record first import never holds a
+    million profiles.
+    """
     result = Linking()
-    ids = _to_key(conn)
+    ids, first_pass = _to_key(conn)
     if not ids:
         return result
-    for part in chunks(ids):
-        conn.execute(delete(match_keys).where(match_keys.c.source_record_id.in_(part)))
-    mine = _profiles(conn, ids, id_fields, max_records)
-    insert_rows(conn, match_keys, ("key", "source_record_id"),
-                [(key, rid) for rid, p in mine.items() for key in all_keys(p)])
+    fresh = conn.execute(select(match_keys.c.key).limit(1)).first() is None
+    for batch in chunks(ids, KEY_BATCH):
+        if not fresh:
+            for part in chunks(list(batch)):
+                conn.execute(delete(match_keys).where(match_keys.c.source_record_id.in_(part)))
+        keyed = _profiles(conn, batch, id_fields, max_records)
+        insert_rows(conn, match_keys, ("key", "source_record_id"),
+                    [(key, rid) for rid, p in keyed.items() for key in all_keys(p)])
+    del ids
 
-    wanted = sorted({key for p in mine.values() for key in block_keys(p)})
-    sizes = _counts(conn, match_keys.c.key, wanted)
-    usable = [key for key in wanted if 1 < sizes.get(key, 0) <= MAX_BLOCK]
-    members: dict[str, list[int]] = defaultdict(list)
-    for keys in chunks(usable):
-        for key, rid in conn.execute(select(match_keys.c.key, match_keys.c.source_record_id)
-                                     .where(match_keys.c.key.in_(keys))):
-            members[key].append(rid)
-    pairs: set[tuple[int, int]] = set()
-    for rids in members.values():
-        for rid in rids:
-            if rid in mine:
-                pairs.update((min(rid, o), max(rid, o)) for o in rids if o != rid)
-    if not pairs:
-        return result
-    others = {rid for pair in pairs for rid in pair} - set(mine)
-    everyone = {**mine, **_profiles(conn, sorted(others), id_fields, max_records)}
-    model = Model(_frequencies(conn, everyone.values()))
+    total = conn.execute(select(func.count()).select_from(source_records).where(
+        source_records.c.deleted.is_(False))).scalar_one()
+    terms: dict[str, int] = {}
     best: dict[frozenset[int], tuple[Score, int, int]] = {}
-    for left, right in sorted(pairs):
-        a, b = everyone.get(left), everyone.get(right)
-        if a is None or b is None or a.contact_id is None or a.contact_id == b.contact_id \
-                or b.contact_id is None:
-            continue
-        score = model.score(a, b)
-        if score.probability < thresholds.review:
-            continue
-        both = frozenset((a.contact_id, b.contact_id))
-        if both not in best or score.probability > best[both][0].probability:
-            best[both] = (score, left, right)
+    pairs = _candidate_pairs(conn, changed_only=not first_pass)
+    for start in range(0, len(pairs), 2 * PAIR_BATCH):
+        batch_pairs = pairs[start:start + 2 * PAIR_BATCH]
+        wanted = sorted(set(batch_pairs))
+        everyone = _profiles(conn, wanted, id_fields, max_records)
+        missing = {key for p in everyone.values() for key in term_keys(p)} - terms.keys()
+        terms.update(dict.fromkeys(missing, 0))
+        terms.update(_counts(conn, match_keys.c.key, missing))
+        model = Model(Frequencies(terms, total))
+        for i in range(0, len(batch_pairs), 2):
+            left, right = batch_pairs[i], batch_pairs[i + 1]
+            a, b = everyone.get(left), everyone.get(right)
+            if a is None or b is None or a.contact_id is None or b.contact_id is None \
+                    or a.contact_id == b.contact_id:
+                continue
+            score = model.score(a, b)
+            if score.probability < thresholds.review:
+                continue
+            both = frozenset((a.contact_id, b.contact_id))
+            if both not in best or score.probability > best[both][0].probability:
+                best[both] = (score, left, right)
     if best:
         _decide(conn, best, thresholds, run_id, now, result)
     return result
+
+
+#: Block-key prefixes (`hub.matching.model.block_keys`): only these keys make pairs.
+BLOCK_PREFIXES = ("em:", "ph:", "bd:", "zl:", "zf:", "nm:", "sh:", "cl:", "cf:", "id:")
+
+
+def _candidate_pairs(conn: Connection, *, changed_only: bool) -> array[int]:
+    """(left, right) record ids, flat, of records sharing a usable block key.
+
+    Usable: held by 2 to `MAX_BLOCK` records. Only pairs of two different contacts are
+    worth scoring (e-mail identity has joined the rest already), and, after the first
+    pass, only pairs with a changed record. The join runs in the store; the result is a
+    flat array of integers (16 bytes a pair), not a set of Python tuples.
+    """
+    left, right = match_keys.alias("l"), match_keys.alias("r")
+    mine, theirs = source_records.alias("mine"), source_records.alias("theirs")
+    keys = select(match_keys.c.key).where(
+        func.substr(match_keys.c.key, 1, 3).in_(BLOCK_PREFIXES))
+    if changed_only:
+        changed = (select(match_keys.c.key)
+                   .join(source_records, source_records.c.id == match_keys.c.source_record_id)
+                   .where(source_records.c.dirty.is_(True)))
+        keys = keys.where(match_keys.c.key.in_(changed))
+    blocks = (keys.group_by(match_keys.c.key)
+              .having(func.count().between(2, MAX_BLOCK)).cte("blocks"))
+    query = (
+        select(left.c.source_record_id, right.c.source_record_id).distinct()
+        .join(right, (right.c.key == left.c.key)
+              & (right.c.source_record_id > left.c.source_record_id))
+        .join(mine, mine.c.id == left.c.source_record_id)
+        .join(theirs, theirs.c.id == right.c.source_record_id)
+        .where(left.c.key.in_(select(blocks.c.key)),
+               mine.c.contact_id != theirs.c.contact_id,
+               mine.c.deleted.is_(False), theirs.c.deleted.is_(False))
+        .order_by(left.c.source_record_id, right.c.source_record_id))
+    if changed_only:
+        query = query.where(or_(mine.c.dirty.is_(True), theirs.c.dirty.is_(True)))
+    flat = array("q")
+    for a, b in conn.execute(query.execution_options(yield_per=PAIR_BATCH)):
+        flat.append(a)
+        flat.append(b)
+    return flat
 
 
 def _systems_of(conn: Connection, contact_ids: Sequence[int]) -> dict[int, set[str]]:
@@ -177,13 +232,6 @@ def _counts(conn: Connection, column: Any, keys: Iterable[str]) -> dict[str, int
         found.update((key, n) for key, n in conn.execute(
             select(column, func.count()).where(column.in_(part)).group_by(column)))
     return found
-
-
-def _frequencies(conn: Connection, profiles: Any) -> Frequencies:
-    counts = _counts(conn, match_keys.c.key, (key for p in profiles for key in term_keys(p)))
-    total = conn.execute(select(func.count()).select_from(source_records).where(
-        source_records.c.deleted.is_(False))).scalar_one()
-    return Frequencies(counts, total)
 
 
 def _decide(conn: Connection, best: dict[frozenset[int], tuple[Score, int, int]],

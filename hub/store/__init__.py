@@ -13,12 +13,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from hub.errors import StoreError
-from hub.store import schema
+from hub.store import bulk, schema
 
 __all__ = ["Store", "schema", "upsert"]
 
@@ -59,7 +60,10 @@ class Store:
             raise StoreError(f"[hub] store: unsupported database {parsed.get_backend_name()!r}; "
                              "use sqlite:///… or postgresql+psycopg://…")
         # hide_parameters: a failed statement's message (logged, shown) never quotes a row
-        engine = create_engine(parsed, hide_parameters=True, **kwargs)
+        # JSON columns through orjson both ways: golden records, source fields and lead rows
+        # are read and written by the million in an import
+        engine = create_engine(parsed, hide_parameters=True, json_serializer=bulk.json_text,
+                               json_deserializer=orjson.loads, **kwargs)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         store = cls(engine)
