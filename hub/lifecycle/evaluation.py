@@ -42,6 +42,7 @@ from hub.lifecycle.leads import SourceView, contact_batches, due, held_since, vi
 from hub.lifecycle.scoring import Fact, Score, Scorer, SignalFn
 from hub.lifecycle.stage import Stage
 from hub.store import upsert
+from hub.store.bulk import insert_rows, update_rows, upsert_rows
 from hub.store.schema import contacts, leads, settings, stage_changes
 
 #: The `settings` row holding the fingerprint of the rules the last run applied.
@@ -338,16 +339,25 @@ class Lifecycle:
                                   "to_stage": result.stage.value, "source": source,
                                   "reason": result.reason, "owner": owner})
             if rows:
-                upsert(conn, leads, rows, ("contact_id",))
+                upsert_rows(conn, leads, _LEAD_COLUMNS, ("contact_id",),
+                            [tuple(row[c] for c in _LEAD_COLUMNS) for row in rows])
             if marked:
                 report.changed += len(marked)
-                conn.execute(update(contacts).where(contacts.c.id.in_(marked))
-                             .values(updated_run=run_id))
+                update_rows(conn, contacts, ("updated_run",), "id",
+                            [(run_id, cid) for cid in marked])
             if moves:
-                conn.execute(insert(stage_changes), moves)
+                insert_rows(conn, stage_changes, _MOVE_COLUMNS,
+                            [tuple(move[c] for c in _MOVE_COLUMNS) for move in moves])
         if last != fingerprint:
             upsert(conn, settings, [{"name": RULES, "value": fingerprint}], ("name",))
         return report
+
+
+_LEAD_COLUMNS = ("contact_id", "stage", "stage_source", "score", "band", "owner", "disqualified",
+                 "tags", "value", "signals_seen", "provisional", "updated_at", "updated_run",
+                 "dirty")
+_MOVE_COLUMNS = ("contact_id", "at", "run_id", "from_stage", "to_stage", "source", "reason",
+                 "owner")
 
 
 def is_provisional(marker: Mapping[str, Any] | None) -> bool:

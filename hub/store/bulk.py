@@ -128,6 +128,23 @@ def update_rows(conn: Connection, table: Table, columns: Sequence[str], key: str
     conn.exec_driver_sql(sql, _convert(rows, [*_converters(conn, table, columns), None]))
 
 
+def upsert_rows(conn: Connection, table: Table, columns: Sequence[str], keys: Sequence[str],
+                rows: Sequence[Sequence[Any]]) -> None:
+    """INSERT many rows, updating the other columns where `keys` exist, in one executemany.
+
+    ``ON CONFLICT … DO UPDATE`` reads the same on SQLite (3.24+) and PostgreSQL.
+    """
+    if not rows:
+        return
+    mark = _placeholder(conn)
+    updated = [c for c in columns if c not in keys]
+    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
+           f"VALUES ({', '.join([mark] * len(columns))}) "
+           f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+           + ", ".join(f"{c} = excluded.{c}" for c in updated))
+    conn.exec_driver_sql(sql, _convert(rows, _converters(conn, table, columns)))
+
+
 def reserve_ids(conn: Connection, table: Table, count: int) -> list[int]:
     """`count` fresh primary keys for `table`, safe against concurrent writers.
 
