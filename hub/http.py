@@ -105,6 +105,10 @@ class RateLimit:
     rate: float
     burst: int = 1
     window: float | None = None
+    #: Limiters with the same key are one limiter in this process: clients of one account
+    #: (two connectors on the same HubSpot app, one run after another) share its window.
+    #: Make it a digest, never a credential.
+    shared: str | None = None
 
 
 class TokenBucket:
@@ -198,12 +202,26 @@ class SlidingWindow:
 Limiter = TokenBucket | SlidingWindow
 
 
+_SHARED: dict[tuple[str, float | None, int, float], Limiter] = {}
+_SHARED_LOCK = threading.Lock()
+
+
 def limiter(limit: RateLimit, *, clock: Callable[[], float] = time.monotonic,
             sleep: Callable[[float], None] = time.sleep) -> Limiter:
-    """The limiter a `RateLimit` describes: a rolling window when it names one."""
-    if limit.window is not None:
-        return SlidingWindow(limit, clock=clock, sleep=sleep)
-    return TokenBucket(limit, clock=clock, sleep=sleep)
+    """The limiter a `RateLimit` describes: a rolling window when it names one; the same
+    one for every `RateLimit` with the same `shared` key and numbers."""
+    def build() -> Limiter:
+        if limit.window is not None:
+            return SlidingWindow(limit, clock=clock, sleep=sleep)
+        return TokenBucket(limit, clock=clock, sleep=sleep)
+    if limit.shared is None:
+        return build()
+    key = (limit.shared, limit.window, limit.burst, limit.rate)
+    with _SHARED_LOCK:
+        found = _SHARED.get(key)
+        if found is None:
+            found = _SHARED[key] = build()
+        return found
 
 
 def retry_after(response: httpx.Response) -> float | None:
