@@ -57,6 +57,9 @@ class Row:
         calls = f"{self.name:<44}{self.calls:>7}{self.minimum:>8}{self.calls / self.minimum:>7.2f}"
         if self.floor is None:
             return f"{calls}{self.seconds:>9.1f}{'–':>9}{'–':>7}"
+        if self.floor < 1.0:
+            # under a second of limit: the wall time is the sandbox's own work, not waiting
+            return f"{calls}{self.seconds:>9.1f}{self.floor:>9.1f}{'–':>7}"
         ratio = self.seconds / self.floor if self.floor > 0 else 0.0
         return f"{calls}{self.seconds:>9.1f}{self.floor:>9.1f}{ratio:>7.2f}"
 
@@ -76,6 +79,13 @@ class Bench:
         took: list[float] = []
         yield lambda: took[0]
         took.append(time.perf_counter() - started)
+
+    def write(self, connector: Any, records: list[OutboundRecord], size: int) -> float:
+        """Write `records` in batches of `size`, as the engine drains an outbox; seconds."""
+        with self.timed() as took:
+            for start in range(0, len(records), size):
+                connector.write(records[start:start + size])
+        return took()
 
     def points(self) -> int:
         """Query cost points the Shopify simulator has charged so far."""
@@ -128,25 +138,21 @@ def mailchimp(bench: Bench) -> list[Row]:
                                        "first_name": r.fields.get("first_name", "")},
                           external_id=r.id, consent=status[r.signals["newsletter_status"]])
            for i, r in enumerate(members)]
-    with bench.timed() as took:
-        for start in range(0, len(new), 500):
-            writer.write(new[start:start + 500])
+    seconds = bench.write(writer, new, 500)
     rows.append(Row(f"mailchimp write {len(new)} members", writer.context.api_calls,
-                    math.ceil(len(new) / 500), took()))
+                    math.ceil(len(new) / 500), seconds))
     # lifecycle: stage and score as merge fields in the batch subscribe, hub's tag by segment
     lifecycle = connector()
     leads = [OutboundRecord(f"l{i}", i, {"email": r.fields["email"], "lead.stage": "mql",
                                          "lead.score": 60, "lead.tags": ["hub:mql"]},
                             external_id=r.id, consent=status[r.signals["newsletter_status"]])
              for i, r in enumerate(members)]
-    with bench.timed() as took:
-        for start in range(0, len(leads), 500):
-            lifecycle.write(leads[start:start + 500])
+    seconds = bench.write(lifecycle, leads, 500)
     # per 500 members: the batch subscribe and one segment call for the one tag; once: list
     # the merge fields, create LEADSTATUS and LEADSCORE, list the segments, create hub:mql
     batches = math.ceil(len(leads) / 500)
     rows.append(Row(f"mailchimp lifecycle tags {len(leads)} members",
-                    lifecycle.context.api_calls, 2 * batches + 5, took()))
+                    lifecycle.context.api_calls, 2 * batches + 5, seconds))
     return rows
 
 
@@ -186,23 +192,15 @@ def hubspot(bench: Bench) -> list[Row]:
         list(again.read("contacts", pages[-1].cursor))
     rows.append(row("hubspot incremental, no change", again, 2, took()))
     contacts = [r for p in pages for r in p.records if not r.deleted and r.fields.get("email")]
-    writer = connector()
-    records = [OutboundRecord(f"k{i}", i, {"email": r.fields["email"], "job_title": "Einkauf"},
-                              external_id=r.id) for i, r in enumerate(contacts)]
-    with bench.timed() as took:
-        for start in range(0, len(records), 100):
-            writer.write(records[start:start + 100])
-    rows.append(row(f"hubspot write {len(records)} contacts", writer,
-                    math.ceil(len(records) / 100), took()))
-    # lifecycle: the stage travels in the same batch upsert as the fields
-    lifecycle = connector()
-    leads = [OutboundRecord(f"l{i}", i, {"email": r.fields["email"], "lead.stage": "mql"},
-                            external_id=r.id) for i, r in enumerate(contacts)]
-    with bench.timed() as took:
-        for start in range(0, len(leads), 100):
-            lifecycle.write(leads[start:start + 100])
-    rows.append(row(f"hubspot lifecycle stage {len(leads)} contacts", lifecycle,
-                    math.ceil(len(leads) / 100), took()))
+    # writing back a field, then the lifecycle stage, which travels in the same batch upsert
+    for label, fields in (("write", {"job_title": "Einkauf"}),
+                          ("lifecycle stage", {"lead.stage": "mql"})):
+        writer = connector()
+        records = [OutboundRecord(f"{label}{i}", i, {"email": r.fields["email"], **fields},
+                                  external_id=r.id) for i, r in enumerate(contacts)]
+        seconds = bench.write(writer, records, 100)
+        rows.append(row(f"hubspot {label} {len(records)} contacts", writer,
+                        math.ceil(len(records) / 100), seconds))
     return rows
 
 
@@ -253,23 +251,19 @@ def shopify(bench: Bench) -> list[Row]:
     records = [OutboundRecord(f"k{i}", i, {"first_name": "Kundin"}, external_id=r.id)
                for i, r in enumerate(live)]
     before = bench.points()
-    with bench.timed() as took:
-        for start in range(0, len(records), writer.batch_size):
-            writer.write(records[start:start + writer.batch_size])
+    seconds = bench.write(writer, records, writer.batch_size)
     # one 10-point mutation each, at most 1000 points per document
     rows.append(row(f"shopify write {len(records)} customers", writer,
-                    math.ceil(len(records) / 99), took(), bench.points() - before))
+                    math.ceil(len(records) / 99), seconds, bench.points() - before))
     tagger = connector()
     tagged = [OutboundRecord(f"t{i}", i, {"lead.tags": ["hub:mql"], "lead.stage": "mql"},
                              external_id=r.id) for i, r in enumerate(live)]
     before = bench.points()
-    with bench.timed() as took:
-        for start in range(0, len(tagged), tagger.batch_size):
-            tagger.write(tagged[start:start + tagger.batch_size])
+    seconds = bench.write(tagger, tagged, tagger.batch_size)
     # per customer a tag and a metafield (metafieldsSet takes 25): reading the tags first
     # needs a query per 250 ids
     floor = math.ceil(len(tagged) * 1.04 / 99) + math.ceil(len(tagged) / 250)
-    rows.append(row(f"shopify lifecycle tags {len(tagged)} customers", tagger, floor, took(),
+    rows.append(row(f"shopify lifecycle tags {len(tagged)} customers", tagger, floor, seconds,
                     bench.points() - before))
     return rows
 
