@@ -5,7 +5,8 @@ A connector asks its context for a client (`ConnectorContext.http(...)`) and get
 
 - counts every request into `ConnectorContext.api_calls` (the run summary reports it),
 - waits before each request so the connector stays at, not over, its declared rate (a token
-  bucket: a large sync runs near the limit instead of bouncing off 429s),
+  bucket, or a rolling window where the vendor counts one: a large sync runs at the limit
+  instead of bouncing off 429s),
 - retries 429, 5xx, timeouts, connection errors and malformed answers (a body cut short, JSON
   that does not parse) with exponential backoff and jitter (tenacity), honouring
   ``Retry-After`` and whatever the connector's `classify` hook reads from the response
@@ -24,6 +25,7 @@ import json
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -91,10 +93,22 @@ def malformed(response: httpx.Response) -> RetryableError | None:
 
 @dataclass
 class RateLimit:
-    """At most `rate` requests per second on average, in bursts of up to `burst`."""
+    """At most `rate` requests per second on average, in bursts of up to `burst`.
+
+    With `window` (seconds) set, the limit is a rolling window instead, as HubSpot words its
+    own: at most `burst` requests in any `window` seconds (`SlidingWindow`). A token bucket
+    that must never exceed such a window has to trickle at the window's average from the
+    first request; the window lets the first `burst` go at once, so a run is never slower
+    than the vendor's limit allows.
+    """
 
     rate: float
     burst: int = 1
+    window: float | None = None
+    #: Limiters with the same key are one limiter in this process: clients of one account
+    #: (two connectors on the same HubSpot app, one run after another) share its window.
+    #: Make it a digest, never a credential.
+    shared: str | None = None
 
 
 class TokenBucket:
@@ -130,6 +144,84 @@ class TokenBucket:
         """The server said 'too many': empty the bucket so the next request waits too."""
         with self._lock:
             self._tokens = min(self._tokens, 0.0) - seconds * self.limit.rate
+
+
+class SlidingWindow:
+    """Client-side limiter for a rolling window: at most `burst` requests in any `window` s.
+
+    A request counts from when it is sent until `window` seconds after its answer came back:
+    the server stamps a request when it arrives, which is after it was sent and before the
+    answer, so counting to the answer keeps every window the server sees within the limit
+    whatever the network delay (`acquire()` before sending, `release()` after).
+    """
+
+    def __init__(self, limit: RateLimit, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        assert limit.window is not None
+        self.limit = limit
+        self.window = limit.window
+        self._clock = clock
+        self._sleep = sleep
+        self._done: deque[float] = deque()
+        self._in_flight = 0
+        self._not_before = 0.0
+        self._lock = threading.Lock()
+        self.waited = 0.0
+
+    def acquire(self) -> None:
+        """Wait until one more request fits the window, then count it as in flight."""
+        while True:
+            with self._lock:
+                now = self._clock()
+                while self._done and self._done[0] <= now - self.window:
+                    self._done.popleft()
+                wait = self._not_before - now
+                if wait <= 0:
+                    if self._in_flight + len(self._done) < self.limit.burst:
+                        self._in_flight += 1
+                        return
+                    # the oldest answered request leaves the window next (if none has been
+                    # answered, the in-flight ones will be: look again shortly)
+                    wait = self._done[0] + self.window - now if self._done else 0.01
+            wait = max(wait, 0.001)
+            self.waited += wait
+            self._sleep(wait)
+
+    def release(self) -> None:
+        """The answer to an acquired request came back (or it failed)."""
+        with self._lock:
+            self._in_flight = max(0, self._in_flight - 1)
+            self._done.append(self._clock())
+
+    def slow_down(self, seconds: float) -> None:
+        """The server said 'too many': send nothing more for `seconds`."""
+        with self._lock:
+            self._not_before = max(self._not_before, self._clock() + seconds)
+
+
+Limiter = TokenBucket | SlidingWindow
+
+
+_SHARED: dict[tuple[str, float | None, int, float], Limiter] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def limiter(limit: RateLimit, *, clock: Callable[[], float] = time.monotonic,
+            sleep: Callable[[float], None] = time.sleep) -> Limiter:
+    """The limiter a `RateLimit` describes: a rolling window when it names one; the same
+    one for every `RateLimit` with the same `shared` key and numbers."""
+    def build() -> Limiter:
+        if limit.window is not None:
+            return SlidingWindow(limit, clock=clock, sleep=sleep)
+        return TokenBucket(limit, clock=clock, sleep=sleep)
+    if limit.shared is None:
+        return build()
+    key = (limit.shared, limit.window, limit.burst, limit.rate)
+    with _SHARED_LOCK:
+        found = _SHARED.get(key)
+        if found is None:
+            found = _SHARED[key] = build()
+        return found
 
 
 def retry_after(response: httpx.Response) -> float | None:
@@ -171,7 +263,7 @@ class ResilientTransport(httpx.BaseTransport):
     """Wraps a transport with rate limiting, counting and retries (see module docstring)."""
 
     def __init__(self, inner: httpx.BaseTransport, *, classify: Classifier = default_classify,
-                 policy: RetryPolicy | None = None, bucket: TokenBucket | None = None,
+                 policy: RetryPolicy | None = None, bucket: Limiter | None = None,
                  counter: Counter | None = None, sleep: Callable[[float], None] = time.sleep,
                  rng: random.Random | None = None, name: str | None = None) -> None:
         #: What every final error starts with: which connector could not reach its system.
@@ -204,15 +296,23 @@ class ResilientTransport(httpx.BaseTransport):
             response.request = request
             response.read()  # a truncated body surfaces here, inside the retry
         except httpx.ConnectTimeout as exc:
+            self._release()
             raise _Unreachable("could not connect within the connect timeout "
                                f"({_seconds(request, 'connect')})") from exc
         except httpx.TimeoutException as exc:
+            self._release()
             raise _Unreachable(f"no answer within the read timeout ({_seconds(request, 'read')})"
                                ) from exc
         except httpx.ConnectError as exc:
+            self._release()
             raise _Unreachable(f"could not connect: {exc}") from exc
         except (httpx.TransportError, httpx.DecodingError) as exc:
+            self._release()
             raise RetryableError(f"connection problem: {type(exc).__name__}: {exc}") from exc
+        except BaseException:
+            self._release()
+            raise
+        self._release()
         status = response.status_code
         self.counter.by_status[status] = self.counter.by_status.get(status, 0) + 1
         problem = self._classify(response) or malformed(response)
@@ -224,6 +324,11 @@ class ResilientTransport(httpx.BaseTransport):
             response.close()
             raise problem
         return response
+
+    def _release(self) -> None:
+        """Tell a rolling-window limiter that the request's answer is in."""
+        if isinstance(self._bucket, SlidingWindow):
+            self._bucket.release()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send `request`, retrying transient failures; raise `UnreachableError` at the end."""
@@ -283,7 +388,7 @@ def build_client(*, base_url: str, headers: dict[str, str] | None = None,
         limits=httpx.Limits(max_connections=max_connections,
                             max_keepalive_connections=max_connections),
         retries=0)
-    bucket = TokenBucket(rate, clock=clock, sleep=sleep) if rate else None
+    bucket = limiter(rate, clock=clock, sleep=sleep) if rate else None
     resilient = ResilientTransport(inner, classify=classify, policy=policy, bucket=bucket,
                                    counter=counter, sleep=sleep, name=name)
     return httpx.Client(base_url=base_url, headers={"User-Agent": USER_AGENT, **(headers or {})},

@@ -8,7 +8,15 @@ import httpx
 import pytest
 
 from hub.errors import RetryableError, UnreachableError
-from hub.http import Counter, RateLimit, RetryPolicy, Timeouts, TokenBucket, build_client
+from hub.http import (
+    Counter,
+    RateLimit,
+    RetryPolicy,
+    SlidingWindow,
+    Timeouts,
+    TokenBucket,
+    build_client,
+)
 
 
 class FakeTime:
@@ -103,6 +111,35 @@ def test_token_bucket_keeps_to_the_rate_without_real_waiting() -> None:
         bucket.acquire()
     # 10 in the burst, then 20 more at 10/s: 2 seconds of waiting in total
     assert t.now == pytest.approx(2.0)
+
+
+def test_a_rolling_window_sends_the_whole_limit_at_once_and_never_more_per_window() -> None:
+    t = FakeTime()
+    sent: list[float] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(t.now)
+        t.now += 0.05  # the answer takes 50 ms
+        return httpx.Response(200, json={})
+    c, counter = client(httpx.MockTransport(answer), t,
+                        rate=RateLimit(rate=10, burst=100, window=10.0))
+    for _ in range(250):
+        c.get("/x")
+    # at most 100 in any 10 s counted from each answer, as the server sees arrivals
+    for i, moment in enumerate(sent):
+        assert sum(1 for s in sent[i:] if s < moment + 10.0) <= 100
+    # the first 100 go as fast as they are answered: 250 calls take two windows and the
+    # answers of the last 50 (2 × 10.05 s + 50 × 0.05 s), not 25 s at an even 10/s
+    assert counter.requests == 250 and t.now == pytest.approx(22.6)
+
+
+def test_a_rolling_window_waits_what_the_server_asked_after_a_429() -> None:
+    t = FakeTime()
+    window = SlidingWindow(RateLimit(rate=1, burst=10, window=10.0), clock=t.clock,
+                           sleep=t.sleep)
+    window.slow_down(3.0)
+    window.acquire()
+    assert t.now == pytest.approx(3.0)
 
 
 def test_rate_limited_client_spreads_requests() -> None:

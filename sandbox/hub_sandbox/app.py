@@ -41,14 +41,16 @@ class Sandbox:
                  now: Callable[[], datetime] = _utcnow,
                  hubspot_scopes: Iterable[str] | None = None,
                  hubspot_stages: Mapping[str, str] | None = None,
-                 shopify_scopes: Iterable[str] | None = None) -> None:
+                 shopify_scopes: Iterable[str] | None = None,
+                 hubspot_rate_per_10s: int = 100, shopify_plan: str = "standard") -> None:
         """`hubspot_scopes`, `shopify_scopes`: the tokens' scopes (None: all the simulator
         knows); `hubspot_stages`: the portal's lifecycle stages, value → label (None: HubSpot's
-        defaults)."""
+        defaults); `hubspot_rate_per_10s`: the private app's tier (100, 190 or 250 per rolling
+        10 s); `shopify_plan`: the shop's plan, which sets its restore rate."""
         self.seed = seed
         self.contacts = contacts
         self.people: list[Person] = generate(seed, contacts)
-        shopify = ShopifyLimits(rate_limit=rate_limit, rate_scale=rate_scale)
+        shopify = ShopifyLimits(rate_limit=rate_limit, rate_scale=rate_scale, plan=shopify_plan)
         if shopify_scopes is not None:
             shopify.scopes = normalized(shopify_scopes)
         self.shopify = ShopifySimulator(self.people, limits=shopify, clock=clock, now=now)
@@ -57,7 +59,7 @@ class Sandbox:
             clock=clock, now=now)
         # the HubSpot token's scopes (None: all) and the portal's lifecycle stages
         hubspot_limits = HubSpotLimits(
-            rate_limit=rate_limit, rate_scale=rate_scale,
+            rate_limit=rate_limit, rate_scale=rate_scale, rate_per_10s=hubspot_rate_per_10s,
             scopes=None if hubspot_scopes is None else frozenset(hubspot_scopes))
         if hubspot_stages is not None:
             hubspot_limits.lifecycle_stages = dict(hubspot_stages)

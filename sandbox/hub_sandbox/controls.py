@@ -139,9 +139,19 @@ class Controls:
                 await asyncio.sleep(self.latency_ms / 1000)
             status: list[int] = []
 
+            def count() -> None:
+                route = scope.get("route")
+                template = getattr(route, "path", scope["path"])
+                self.requests[system][f"{scope['method']} {template}"] += 1
+                if status:
+                    self.statuses[system][status[0]] += 1
+
             async def counting_send(message: Message) -> None:
                 if message["type"] == "http.response.start":
+                    # counted before the answer leaves: a client that reads the counters
+                    # right after its response sees its own request in them
                     status.append(int(message["status"]))
+                    count()
                 await send(message)
 
             fault = self._draw(system)
@@ -152,11 +162,8 @@ class Controls:
                     self.injected[f"{system}.{fault}"] += 1
                     await self._inject(fault, system, scope, receive, counting_send, app)
             finally:
-                route = scope.get("route")
-                template = getattr(route, "path", scope["path"])
-                self.requests[system][f"{scope['method']} {template}"] += 1
-                if status:
-                    self.statuses[system][status[0]] += 1
+                if not status:  # no answer started (the app raised): counted all the same
+                    count()
         return middleware
 
     async def _inject(self, fault: str, system: str, scope: Scope, receive: Receive,

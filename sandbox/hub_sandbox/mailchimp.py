@@ -3,7 +3,8 @@
 Faithful to Mailchimp's public API documentation: members by subscriber hash (MD5 of the lower-cased
 address; the raw address works too), offset paging (count ≤ 1000), `since_last_changed`,
 `status`, `fields`/`exclude_fields` with dot notation, PUT with `status_if_new`, batch
-subscribe (≤ 500 members, per-member errors, HTTP 200), tags, merge fields, permanent delete.
+subscribe (≤ 500 members, per-member errors, HTTP 200), tags (static segments, one member at
+a time or up to 500 added and 500 removed per segment call), merge fields, permanent delete.
 The consent rules are the point: `pending` is the double opt-in state and every time
 Mailchimp would send its confirmation mail the simulator records it in `confirmation_mails`;
 an unsubscribed or cleaned member cannot be set to `subscribed` (only to `pending`); a
@@ -86,6 +87,14 @@ class MailchimpLimits:
     max_count: int = 1000
     max_batch: int = 500
     max_connections: int = 10
+    #: Members per list of a static segment's batch add/remove: "members_to_add" and
+    #: "members_to_remove" take up to 500 addresses each (Marketing API reference, "Batch add
+    #: or remove members", https://mailchimp.com/developer/marketing/api/list-segments/batch-add-or-remove-members/).
+    max_segment_batch: int = 500
+    #: [U] What the segment batch does with an address that is not on the audience: report it
+    #: in `errors` (True), or ignore it silently (False; an R client's docs say "Any emails
+    #: provided that are not present on the list will be ignored" for static segments).
+    segment_reports_strangers: bool = True
     rate_limit: bool = True
     rate_scale: float = 1.0
     #: Domains (and their subdomains) refused as fake; see RESERVED_DOMAINS for the sources.
@@ -135,6 +144,8 @@ class MailchimpSimulator:
     def reset(self, people: Sequence[Person]) -> None:
         """Back to the seeded audience; nothing sent, nothing forgotten."""
         self.members: dict[str, dict[str, Any]] = {}
+        #: Tags are static segments (Mailchimp: "tags are static segments"); by segment id.
+        self.segments: dict[int, dict[str, Any]] = {}
         self.forgotten: set[str] = set()
         self.confirmation_mails: list[tuple[str, datetime]] = []
         self.merge_fields: dict[str, dict[str, Any]] = {
@@ -158,11 +169,45 @@ class MailchimpSimulator:
                 "timestamp_opt": _iso(view.timestamp_opt), "member_rating": view.member_rating,
                 "stats": {"avg_open_rate": view.avg_open_rate,
                           "avg_click_rate": view.avg_click_rate},
-                "source": view.source or "", "tags": [{"id": i + 1, "name": t}
-                                                      for i, t in enumerate(view.tags)],
+                "source": view.source or "",
+                "tags": [{"id": self._segment(t)["id"], "name": t} for t in view.tags],
             })
             member["tags_count"] = len(member["tags"])
             self.members[member["id"]] = member
+
+    def _segment(self, name: str) -> dict[str, Any]:
+        """The static segment (tag) called `name`, created when first used, as Mailchimp
+        creates a tag the first time a member gets it."""
+        for segment in self.segments.values():
+            if segment["name"] == name:
+                return segment
+        segment_id = max(self.segments, default=0) + 1
+        moment = _iso(self.now())
+        segment = {"id": segment_id, "name": name, "member_count": 0, "type": "static",
+                   "created_at": moment, "updated_at": moment, "options": {},
+                   "list_id": self.limits.list_id}
+        self.segments[segment_id] = segment
+        return segment
+
+    def _tag(self, member: dict[str, Any], name: str, on: bool) -> bool:
+        """Give `member` the tag `name` or take it away; True when that changed anything."""
+        names = {t["name"]: t for t in member["tags"]}
+        if on == (name in names):
+            return False
+        if on:
+            names[name] = {"id": self._segment(name)["id"], "name": name}
+        else:
+            del names[name]
+        member["tags"] = list(names.values())
+        member["tags_count"] = len(member["tags"])
+        member["last_changed"] = _iso(self.now())
+        return True
+
+    def _count_segment(self, segment: dict[str, Any]) -> dict[str, Any]:
+        segment["member_count"] = sum(
+            1 for m in self.members.values()
+            if m["status"] != "archived" and any(t["id"] == segment["id"] for t in m["tags"]))
+        return segment
 
     def _new_member(self, email: str, status: str, changed: datetime) -> dict[str, Any]:
         member_id = subscriber_hash(email)
@@ -309,6 +354,9 @@ class MailchimpSimulator:
             Route(member + "/actions/delete-permanent", self._endpoint(self._forget),
                   methods=["POST"]),
             Route(member + "/tags", self._endpoint(self._tags), methods=["GET", "POST"]),
+            Route(base + "/segments", self._endpoint(self._segments), methods=["GET", "POST"]),
+            Route(base + "/segments/{segment_id}", self._endpoint(self._segment_members),
+                  methods=["GET", "POST"]),
             Route(base + "/merge-fields", self._endpoint(self._merge_fields),
                   methods=["GET", "POST"]),
             Route("/_sandbox/mailchimp/confirm", self._confirm_click, methods=["POST"]),
@@ -450,16 +498,87 @@ class MailchimpSimulator:
         if request.method == "GET":
             return {"tags": member["tags"], "total_items": len(member["tags"])}
         body = await request.json()
-        names = {t["name"]: t for t in member["tags"]}
         for tag in body.get("tags") or []:
-            if tag.get("status") == "inactive":
-                names.pop(tag["name"], None)
-            elif tag["name"] not in names:
-                names[tag["name"]] = {"id": len(names) + 1, "name": tag["name"]}
-        member["tags"] = list(names.values())
-        member["tags_count"] = len(member["tags"])
-        member["last_changed"] = _iso(self.now())
+            self._tag(member, str(tag["name"]), tag.get("status") != "inactive")
         return Response(status_code=204)
+
+    async def _segments(self, request: Request) -> Any:
+        """List segments (``type=static`` lists the tags) or create one.
+
+        Marketing API reference, "List segments" (GET /lists/{list_id}/segments: `count`
+        default 10, max 1000, `offset`, `type` saved|static|fuzzy) and "Add segment" (POST
+        with `name` and `static_segment`, an array of addresses; an empty one makes an empty
+        static segment), https://mailchimp.com/developer/marketing/api/list-segments/.
+        """
+        if request.method == "POST":
+            body = await request.json()
+            name = str(body.get("name") or "").strip()
+            if not name:
+                raise MailchimpError(400, "Invalid Resource", "The resource submitted could not "
+                                     "be validated.", [{"field": "name", "message":
+                                                        "This value should not be blank."}])
+            moment = _iso(self.now())
+            segment_id = max(self.segments, default=0) + 1
+            segment = {"id": segment_id, "name": name, "member_count": 0, "type": "static",
+                       "created_at": moment, "updated_at": moment, "options": {},
+                       "list_id": self.limits.list_id}
+            self.segments[segment_id] = segment
+            for address in body.get("static_segment") or []:
+                member = self.members.get(subscriber_hash(str(address)))
+                if member is not None:
+                    self._tag(member, name, True)
+            return self._count_segment(segment)
+        q = request.query_params
+        count = min(int(q.get("count", 10)), self.limits.max_count)
+        offset = int(q.get("offset", 0))
+        chosen = [s for s in self.segments.values()
+                  if not q.get("type") or s["type"] == q["type"]]
+        page = [self._count_segment(s) for s in chosen[offset:offset + count]]
+        return _select({"segments": page, "list_id": self.limits.list_id,
+                        "total_items": len(chosen), "_links": []},
+                       q.get("fields"), q.get("exclude_fields"))
+
+    async def _segment_members(self, request: Request) -> Any:
+        """Batch add or remove members of a static segment (POST), or read the segment (GET).
+
+        Marketing API reference, "Batch add or remove members"
+        (https://mailchimp.com/developer/marketing/api/list-segments/batch-add-or-remove-members/):
+        body `members_to_add` and `members_to_remove`, arrays of addresses; the answer lists
+        `members_added` and `members_removed` (member objects), `errors` (`email_addresses`,
+        `error`), `total_added`, `total_removed`, `error_count`. Each array takes at most 500
+        addresses; a longer one is refused as a whole, before anything changes.
+        """
+        segment = self.segments.get(_int(request.path_params["segment_id"]))
+        if segment is None:
+            raise _not_found()
+        if request.method == "GET":
+            return self._count_segment(segment)
+        body = await request.json()
+        adding = [str(a) for a in body.get("members_to_add") or []]
+        removing = [str(a) for a in body.get("members_to_remove") or []]
+        for name, addresses in (("members_to_add", adding), ("members_to_remove", removing)):
+            if len(addresses) > self.limits.max_segment_batch:
+                raise MailchimpError(400, "Invalid Resource", "The resource submitted could not "
+                                     "be validated.", [{"field": name, "message": "Maximum of "
+                                                        f"{self.limits.max_segment_batch} "
+                                                        "members"}])
+        added: list[dict[str, Any]] = []
+        removed: list[dict[str, Any]] = []
+        strangers: list[str] = []
+        for addresses, on, done in ((adding, True, added), (removing, False, removed)):
+            for address in addresses:
+                member = self.members.get(subscriber_hash(address))
+                if member is None or member["status"] == "archived":
+                    strangers.append(address)
+                elif self._tag(member, segment["name"], on):
+                    done.append(member)
+        errors = [{"email_addresses": strangers,
+                   "error": "Email addresses are not subscribed to the list"}] \
+            if strangers and self.limits.segment_reports_strangers else []
+        segment["updated_at"] = _iso(self.now())
+        return {"members_added": added, "members_removed": removed, "errors": errors,
+                "total_added": len(added), "total_removed": len(removed),
+                "error_count": len(strangers) if errors else 0, "_links": []}
 
     async def _merge_fields(self, request: Request) -> Any:
         if request.method == "GET":
@@ -485,6 +604,11 @@ class MailchimpSimulator:
             return JSONResponse(self.confirm(str(body.get("email_address", ""))))
         except MailchimpError as exc:
             return exc.response()
+
+
+def _int(value: str) -> int:
+    """A numeric path segment; anything else matches nothing (-1)."""
+    return int(value) if value.isdigit() else -1
 
 
 def _flag(value: str | None) -> bool:

@@ -210,3 +210,37 @@ def test_seeded_members_carry_consent_evidence(running: RunningSandbox) -> None:
     assert any(m["timestamp_opt"] for m in subscribed)
     assert any(not m["timestamp_opt"] for m in subscribed)  # imported without evidence
     assert datetime.fromisoformat(subscribed[0]["last_changed"]).utcoffset() is not None
+
+
+def test_tags_are_static_segments_batched_500_at_a_time(
+        running: RunningSandbox, client: mailchimp_marketing.Client) -> None:
+    lid = list_id(running)
+    sim = running.sandbox.mailchimp
+    members = [m for m in sim.members.values() if m["status"] != "archived"][:3]
+    emails = [m["email_address"] for m in members]
+    segment = client.lists.create_segment(lid, {"name": "hub:sql", "static_segment": []})
+    assert segment["type"] == "static" and segment["member_count"] == 0
+    answer = client.lists.batch_segment_members(
+        {"members_to_add": emails[:2], "members_to_remove": [emails[2]]}, lid, segment["id"])
+    assert answer["total_added"] == 2 and answer["total_removed"] == 0
+    assert "hub:sql" in [t["name"] for t in client.lists.get_list_member_tags(
+        lid, members[0]["id"])["tags"]]
+    listed = client.lists.list_segments(lid, type="static", count=1000)["segments"]
+    counts = {s["name"]: s["member_count"] for s in listed}
+    assert counts["hub:sql"] == 2
+    # a member's own tag endpoint and the segment are one thing
+    client.lists.update_list_member_tags(lid, members[0]["id"], {"tags": [
+        {"name": "hub:sql", "status": "inactive"}]})
+    assert client.lists.get_segment(lid, segment["id"])["member_count"] == 1
+    # more than 500 addresses in one list is refused as a whole, nothing changes
+    with pytest.raises(ApiClientError) as info:
+        client.lists.batch_segment_members(
+            {"members_to_add": emails + [f"n{i}@sonnenpost.de" for i in range(498)]},
+            lid, segment["id"])
+    assert info.value.status_code == 400
+    assert "500" in str(problem(info.value)["errors"])
+    assert client.lists.get_segment(lid, segment["id"])["member_count"] == 1
+    # addresses not on the audience come back as errors (a setting: [U])
+    strangers = client.lists.batch_segment_members(
+        {"members_to_add": ["niemand@sonnenpost.de"]}, lid, segment["id"])
+    assert strangers["error_count"] == 1 and strangers["total_added"] == 0

@@ -10,6 +10,7 @@ app's rolling 10 s window, a slower one for the search API's per-second policy.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from functools import cached_property
 from typing import ClassVar
@@ -80,18 +81,27 @@ class HubSpotConnector(Connector):
         return {"Authorization": f"Bearer {token.get_secret_value()}",
                 "Accept": "application/json"}
 
+    def _account_key(self) -> str:
+        """Which app's limits a client counts against: a digest of base URL and token, so
+        connectors of one app in this process share its windows (never the token itself)."""
+        token = self.context.secret(self.settings.token).get_secret_value()
+        return hashlib.sha256(f"{self.settings.base_url}\0{token}".encode()).hexdigest()
+
     @cached_property
     def client(self) -> httpx.Client:
         """Every endpoint but search: limited to the app's rolling 10 s window."""
         return self.context.client(base_url=self.settings.base_url, headers=self._headers(),
-                                   classify=classify, rate=app_rate(self.settings.rate_per_10s))
+                                   classify=classify,
+                                   rate=app_rate(self.settings.rate_per_10s,
+                                                 self._account_key()))
 
     @cached_property
     def search_client(self) -> httpx.Client:
         """The search endpoint: its own, slower per-second limit."""
         return self.context.client(base_url=self.settings.base_url, headers=self._headers(),
                                    classify=classify,
-                                   rate=search_rate(self.settings.search_rate_per_s))
+                                   rate=search_rate(self.settings.search_rate_per_s,
+                                                    self._account_key()))
 
     @cached_property
     def subscriptions(self) -> Subscriptions:

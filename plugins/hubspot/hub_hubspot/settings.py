@@ -29,11 +29,12 @@ class HubSpotSettings(ConnectorSettings):
     #: Golden field → HubSpot internal property name, over the defaults in `mapping.py`;
     #: "" unmaps a field.
     properties: dict[str, str] = Field(default_factory=dict)
-    #: The private app's burst limit per rolling 10 s: 100 (Free/Starter), 190
-    #: (Professional/Enterprise), 250 (with the API limit increase pack). hub stays just under.
+    #: The private app's limit per rolling 10 s: 100 (Free/Starter), 190
+    #: (Professional/Enterprise), 250 (with the API limit increase pack). hub uses all of it,
+    #: counting each call until 10 s after its answer (never over the window HubSpot sees).
     rate_per_10s: int = Field(default=100, ge=1, le=250)
-    #: Search API requests per second; HubSpot allows 5, hub defaults under it.
-    search_rate_per_s: float = Field(default=4.0, gt=0, le=5)
+    #: Search API requests per second; HubSpot allows 5 per account (counted the same way).
+    search_rate_per_s: float = Field(default=5.0, gt=0, le=5)
     #: Read each contact's e-mail subscription status with the contacts.
     read_subscriptions: bool = True
     #: The marketing subscription type hub reads and writes; default: the first active

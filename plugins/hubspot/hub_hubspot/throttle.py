@@ -78,15 +78,28 @@ def classify(response: httpx.Response) -> RetryableError | None:
     return None
 
 
-def app_rate(rate_per_10s: int) -> RateLimit:
-    """The client-side limit for the app's rolling 10 s window.
+def app_rate(rate_per_10s: int, account: str | None = None) -> RateLimit:
+    """The client-side limit for the app's rolling 10 s window: the tier's limit, as a window.
 
-    A token bucket lets through ``burst + rate × 10 s`` requests in any 10 s, so with a burst of
-    one the rate is one request short of the limit: at the limit, never over it.
+    HubSpot counts a private app's calls in a rolling 10-second window (100 per 10 s on
+    Free/Starter, 190 on Professional/Enterprise, 250 with the API limit increase: "API usage
+    guidelines and limits", https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines).
+    A window lets the first `rate_per_10s` calls go at once and then one per answered call
+    that leaves the window, so hub is never slower than the tier allows (a token bucket
+    that may never exceed the window must trickle from the start). `account` (a digest of the
+    token) makes every client of the same app in this process share one window, as HubSpot
+    counts them together.
     """
-    return RateLimit(rate=max(rate_per_10s - 1, 1) / 10.0, burst=1)
+    return RateLimit(rate=rate_per_10s / 10.0, burst=rate_per_10s, window=10.0,
+                     shared=account)
 
 
-def search_rate(per_second: float) -> RateLimit:
-    """The client-side limit for the search API (its own per-second policy)."""
-    return RateLimit(rate=per_second, burst=1)
+def search_rate(per_second: float, account: str | None = None) -> RateLimit:
+    """The client-side limit for the search API's own per-second policy (``SECONDLY``).
+
+    HubSpot's search endpoints allow 5 requests per second per account ("Search the CRM",
+    https://developers.hubspot.com/docs/guides/api/crm/search#limitations), counted apart
+    from the 10-second window; shared per `account` like `app_rate`.
+    """
+    return RateLimit(rate=per_second, burst=max(1, int(per_second)), window=1.0,
+                     shared=account)

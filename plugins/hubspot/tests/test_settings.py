@@ -14,7 +14,7 @@ def test_defaults_are_the_documented_ones() -> None:
     settings = HubSpotSettings.model_validate(BASE)
     assert settings.base_url == "https://api.hubapi.com"
     assert settings.rate_per_10s == 100
-    assert settings.search_rate_per_s == 4.0
+    assert settings.search_rate_per_s == 5.0
     assert settings.read_subscriptions is True
     assert settings.subscription_id is None
 

@@ -51,8 +51,9 @@ def test_answers_are_handed_back(status: int) -> None:
     assert classify(answer(status)) is None
 
 
-def test_client_side_rates_stay_under_the_limits() -> None:
-    limit = app_rate(100)
-    assert limit.burst + limit.rate * 10 <= 100
-    assert app_rate(190).rate * 10 == pytest.approx(189)
-    assert search_rate(4.0).rate == 4.0
+def test_client_side_limits_are_the_tiers_windows() -> None:
+    # the tier's whole limit per rolling window: never slower than HubSpot allows, and the
+    # window (counted to each answer) never lets more through than HubSpot counts
+    assert (app_rate(100).burst, app_rate(100).window) == (100, 10.0)
+    assert app_rate(190).rate * 10 == pytest.approx(190)
+    assert (search_rate(5.0).burst, search_rate(5.0).window) == (5, 1.0)

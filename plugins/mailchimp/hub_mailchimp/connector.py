@@ -17,7 +17,6 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -92,6 +91,8 @@ class MailchimpConnector(Connector):
         Capability.DELETE_CONTACTS})
     page_size = 1000
     batch_size = 500
+    #: Addresses per list of a segment's batch add/remove (Mailchimp takes 500 of each).
+    segment_batch: ClassVar[int] = 500
     default_write_fields: ClassVar[tuple[str, ...]] = ("email", "first_name", "last_name",
                                                        "phone")
 
@@ -109,6 +110,8 @@ class MailchimpConnector(Connector):
                                    max_connections=settings.max_connections, timeout=120.0)
         self.tags = {**MERGE_TAGS, **settings.merge_fields}
         self._lead_field_ready = False
+        #: hub's tags (static segments) on the audience, name → segment id, once listed
+        self._segments: dict[str, int] | None = None
 
     def close(self) -> None:
         """Close the HTTP client."""
@@ -223,8 +226,15 @@ class MailchimpConnector(Connector):
 
     # -- writing -------------------------------------------------------------------------
     def write(self, records: Sequence[OutboundRecord]) -> list[WriteResult]:
-        """Batch subscribe (≤ 500), then lead status and tags; one answer per record."""
+        """Batch subscribe (≤ 500), then hub's tags by segment; one answer per record.
+
+        A batch of N members costs one batch subscribe plus, per ``hub:`` tag that changes for
+        any of them, one segment call (≤ 500 added and 500 removed at once): the members' own
+        tags come back in the batch answer, so no member is read or tagged one by one.
+        """
         results: dict[str, WriteResult] = {}
+        #: the member's ``hub:`` tags as Mailchimp's answer showed them, by record key
+        shown: dict[str, set[str]] = {}
         batch: list[dict[str, Any]] = []
         by_email: dict[str, OutboundRecord] = {}
         for record in records:
@@ -242,7 +252,7 @@ class MailchimpConnector(Connector):
             if record.consent is None:
                 # no decision: an existing member keeps its status; nobody is added without
                 # one (docs/consent.md, rule 11: not even as pending, which mails them)
-                results[record.key] = self._patch(record, email)
+                results[record.key] = self._patch(record, email, shown)
                 continue
             member: dict[str, Any] = {"email_address": email, "status": record.consent,
                                       "merge_fields": self._merge(record)}
@@ -261,24 +271,32 @@ class MailchimpConnector(Connector):
                     if sent is not None:
                         results[sent.key] = WriteResult(sent.key, status,
                                                         external_id=m.get("id"))
+                        shown[sent.key] = self._hub_tags(m)
             for error in body.get("errors", []):
                 sent = by_email.get(str(error.get("email_address", "")).lower())
                 if sent is not None:
                     status, reason = refusal(error)
                     results[sent.key] = WriteResult(sent.key, status, reason=reason)
-        tagging = []
+        tagging: list[tuple[OutboundRecord, str]] = []
         for record in records:
             result = results.get(record.key)
             if result is None:
                 results[record.key] = WriteResult(record.key, "retry",
                                                   reason="Mailchimp gave no answer for it")
-            elif result.status in ("created", "updated"):
-                tagging.append((record, result))
-        # tags are written member by member: use the connections Mailchimp allows at once
-        with ThreadPoolExecutor(max_workers=self.settings.max_connections) as pool:
-            for done in [pool.submit(self._lead_status, r, res) for r, res in tagging]:
-                done.result()
+            elif result.status in ("created", "updated") and \
+                    record.fields.get("lead.tags") is not None:
+                tagging.append((record, str(record.fields.get("email") or "").strip()))
+        for key in self._lead_tags(tagging, shown):
+            done = results[key]
+            results[key] = WriteResult(key, "retry", external_id=done.external_id,
+                                       reason="Mailchimp did not apply hub's tags to the "
+                                              "member; hub tries again next run")
         return [results[r.key] for r in records]
+
+    def _hub_tags(self, member: dict[str, Any]) -> set[str]:
+        """The member's tags that are hub's (the prefix), from a member object."""
+        return {str(t.get("name")) for t in member.get("tags") or ()
+                if str(t.get("name", "")).startswith(self.settings.tag_prefix)}
 
     def _merge(self, record: OutboundRecord) -> dict[str, str]:
         merge = {tag: str(record.fields[golden]) for golden, tag in self.tags.items()
@@ -290,8 +308,11 @@ class MailchimpConnector(Connector):
             merge.update({tag: str(v) for tag, v in lead.items() if v is not None})
         return merge
 
-    def _patch(self, record: OutboundRecord, email: str) -> WriteResult:
-        """Merge fields of an existing member; PATCH never creates one, so nobody is added."""
+    def _patch(self, record: OutboundRecord, email: str,
+               shown: dict[str, set[str]]) -> WriteResult:
+        """Merge fields of an existing member; PATCH never creates one, so nobody is added.
+
+        The answer is the member, whose tags go into `shown` for the segment calls."""
         member = _member_id(record, email)
         response = self.http.patch(self._list(f"/members/{member}"),
                                    json={"merge_fields": self._merge(record)})
@@ -299,7 +320,9 @@ class MailchimpConnector(Connector):
             return WriteResult(record.key, "rejected", reason=_UNDECIDED)
         if response.status_code >= 400:
             return WriteResult(record.key, "rejected", reason=_detail(response))
-        return WriteResult(record.key, "updated", external_id=response.json().get("id"))
+        body = response.json()
+        shown[record.key] = self._hub_tags(body)
+        return WriteResult(record.key, "updated", external_id=body.get("id"))
 
     def _archive(self, record: OutboundRecord) -> WriteResult:
         if record.external_id is None:
@@ -333,20 +356,68 @@ class MailchimpConnector(Connector):
                                                json={"tag": tag, "name": name, "type": kind}))
         self._lead_field_ready = True
 
-    def _lead_status(self, record: OutboundRecord, result: WriteResult) -> None:
-        """Replace the member's `hub:` tags with the ones hub decided (only when sent)."""
-        wanted = record.fields.get("lead.tags")
-        if wanted is None or result.external_id is None:
-            return
-        current = self.http.get(self._list(f"/members/{result.external_id}/tags"))
-        self._raise_for(current)
-        mine = {t["name"] for t in current.json().get("tags", [])
-                if t["name"].startswith(self.settings.tag_prefix)}
-        changes = [{"name": n, "status": "active"} for n in sorted(set(wanted) - mine)] + \
-                  [{"name": n, "status": "inactive"} for n in sorted(mine - set(wanted))]
-        if changes:
-            self._raise_for(self.http.post(self._list(f"/members/{result.external_id}/tags"),
-                                           json={"tags": changes}))
+    def _lead_tags(self, tagging: Sequence[tuple[OutboundRecord, str]],
+                   shown: dict[str, set[str]]) -> set[str]:
+        """Replace the members' ``hub:`` tags with hub's, one segment call per changed tag.
+
+        Tags are static segments: `POST /lists/{id}/segments/{segment_id}` adds up to 500
+        members and removes up to 500 in one call (Marketing API reference, "Batch add or
+        remove members", https://mailchimp.com/developer/marketing/api/list-segments/batch-add-or-remove-members/),
+        where the member endpoint's tags take one call per member. Returns the keys of the
+        records Mailchimp reported as not tagged.
+        """
+        adding: dict[str, list[str]] = {}
+        removing: dict[str, list[str]] = {}
+        key_of: dict[str, str] = {}
+        for record, email in tagging:
+            wanted = set(record.fields.get("lead.tags") or ())
+            mine = shown.get(record.key, set())
+            key_of[email.lower()] = record.key
+            for tag in sorted(wanted - mine):
+                adding.setdefault(tag, []).append(email)
+            for tag in sorted(mine - wanted):
+                removing.setdefault(tag, []).append(email)
+        missed: set[str] = set()
+        step = self.segment_batch
+        for tag in sorted(set(adding) | set(removing)):
+            segment = self._segment_id(tag)
+            add, remove = adding.get(tag, []), removing.get(tag, [])
+            for start in range(0, max(len(add), len(remove)), step):
+                response = self.http.post(
+                    self._list(f"/segments/{segment}"),
+                    json={"members_to_add": add[start:start + step],
+                          "members_to_remove": remove[start:start + step]})
+                self._raise_for(response)
+                for error in response.json().get("errors") or ():
+                    missed.update(key_of[a.lower()] for a in error.get("email_addresses") or ()
+                                  if a.lower() in key_of)
+        return missed
+
+    def _segment_id(self, tag: str) -> int:
+        """The id of the static segment (tag) called `tag`, created empty when missing.
+
+        The audience's static segments are listed once per connector (1000 a page)."""
+        if self._segments is None:
+            found: dict[str, int] = {}
+            offset = 0
+            while True:
+                listed = self.http.get(self._list("/segments"), params={
+                    "type": "static", "count": 1000, "offset": offset,
+                    "fields": "segments.id,segments.name,total_items"})
+                self._raise_for(listed)
+                body = listed.json()
+                page = body.get("segments") or []
+                found.update({str(s["name"]): int(s["id"]) for s in page})
+                offset += len(page)
+                if not page or offset >= int(body.get("total_items") or 0):
+                    break
+            self._segments = found
+        if tag not in self._segments:
+            created = self.http.post(self._list("/segments"),
+                                     json={"name": tag, "static_segment": []})
+            self._raise_for(created)
+            self._segments[tag] = int(created.json()["id"])
+        return self._segments[tag]
 
 
 def consent_of(member: dict[str, Any]) -> tuple[ConsentObservation, ...]:

@@ -71,7 +71,8 @@ OPERATIONS = _operations()
 
 # Body fields per operation, from the Marketing API reference ("Add or update list member",
 # "Update list member", "Batch subscribe or unsubscribe", "Add or remove member tags", "Add
-# merge field"); member status values exclude "archived", which only DELETE produces.
+# merge field", "Add segment", "Batch add or remove members"); member status values exclude
+# "archived", which only DELETE produces.
 _MEMBER = {"email_address", "email_type", "status", "merge_fields", "interests", "language",
            "vip", "location", "marketing_permissions", "ip_signup", "timestamp_signup",
            "ip_opt", "timestamp_opt"}
@@ -81,6 +82,8 @@ BODIES: dict[str, set[str]] = {
     "update_list_member": _MEMBER,
     "batch_list_members": {"members", "update_existing", "sync_tags"},
     "update_list_member_tags": {"tags", "is_syncing"},
+    "create_segment": {"name", "static_segment", "options"},
+    "batch_segment_members": {"members_to_add", "members_to_remove"},
     "add_list_merge_field": {"tag", "name", "type", "required", "default_value", "public",
                              "display_order", "options", "help_text"},
 }
@@ -103,6 +106,10 @@ def check_body(operation: str, body: Any) -> None:
         assert all(isinstance(v, str) for v in (member.get("merge_fields") or {}).values())
     for tag in body.get("tags", []):
         assert set(tag) == {"name", "status"} and tag["status"] in ("active", "inactive")
+    for name in ("members_to_add", "members_to_remove", "static_segment"):
+        # addresses, at most 500 per list (the segment batch's documented limit)
+        assert len(body.get(name, [])) <= 500
+        assert all(isinstance(a, str) and "@" in a for a in body.get(name, []))
     if operation == "add_list_merge_field":
         assert body["type"] in MERGE_TYPES and body["tag"] == body["tag"].upper()
 
@@ -226,8 +233,8 @@ def test_every_request_the_connector_sends_is_the_official_clients(
     # the drive reached every kind of request the connector makes
     assert used == {"ping.get"} | {f"lists.{m}" for m in (
         "get_list", "get_list_members_info", "batch_list_members", "update_list_member",
-        "get_list_merge_fields", "add_list_merge_field", "get_list_member_tags",
-        "update_list_member_tags", "delete_list_member", "delete_list_member_permanent")}
+        "get_list_merge_fields", "add_list_merge_field", "list_segments", "create_segment",
+        "batch_segment_members", "delete_list_member", "delete_list_member_permanent")}
 
 
 def test_the_body_check_refuses_what_mailchimp_does_not_document() -> None:
@@ -238,3 +245,6 @@ def test_the_body_check_refuses_what_mailchimp_does_not_document() -> None:
         check_body("update_list_member", {"merge_fields": {}, "consent": "subscribed"})
     with pytest.raises(AssertionError):
         check_body("update_list_member_tags", {"tags": [{"name": "x", "status": "on"}]})
+    with pytest.raises(AssertionError):
+        check_body("batch_segment_members", {"members_to_add": [f"a{i}@b.de"
+                                                                for i in range(501)]})

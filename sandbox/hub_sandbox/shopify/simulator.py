@@ -166,6 +166,9 @@ class ShopifySimulator:
             self.shop = Shop(people, currency=self.limits.currency)
             self.bucket = CostBucket(self.limits.bucket,
                                      self.limits.rate * self.limits.rate_scale, self.clock)
+            #: Points the executed queries cost (actual cost, after refunds): what the
+            #: restore rate has to make up for, the benchmark's time floor.
+            self.points_spent = 0
             self.bulk = BulkOperations(self._run_bulk,
                                        lambda: to_second(self.now()),
                                        polls_to_complete=self.limits.bulk_polls_to_complete,
@@ -186,7 +189,8 @@ class ShopifySimulator:
     def summary(self) -> dict[str, int]:
         """Counts for `/_sandbox/stats`."""
         with self._lock:
-            return {"customers": len(self.shop.customers), "orders": len(self.shop.orders)}
+            return {"customers": len(self.shop.customers), "orders": len(self.shop.orders),
+                    "points_spent": self.points_spent}
 
     def rate_limited_response(self, requested_cost: int = 1) -> Response:
         """The THROTTLED answer a 429 storm sends: HTTP 200, as Shopify throttles GraphQL."""
@@ -265,6 +269,7 @@ class ShopifySimulator:
                              variable_values=variables, operation_name=operation_name,
                              middleware=[actual, ScopeGuard(self.limits.scopes)])
             assert isinstance(result, ExecutionResult)
+            self.points_spent += actual.total
             if self.limits.rate_limit:
                 self.bucket.refund(requested - actual.total)
             body: Body = {}
