@@ -245,17 +245,21 @@ def _existing_owners(conn: Connection, bulk: bool) -> Iterator[tuple[str, int]]:
     if bulk and conn.execute(select(source_records.c.id).where(
             source_records.c.dirty.is_(False)).limit(1)).first() is None:
         return  # first import: nothing resolved before
-    mine = identity_keys.alias("mine")
-    dirty_keys = (select(mine.c.key)
-                  .join(source_records, source_records.c.id == mine.c.source_record_id)
-                  .where(source_records.c.dirty.is_(True)))
-    clean = source_records.alias("clean")
-    rows = conn.execute(
-        select(identity_keys.c.key, clean.c.contact_id).distinct()
-        .join(clean, clean.c.id == identity_keys.c.source_record_id)
-        .where(clean.c.dirty.is_(False), clean.c.contact_id.is_not(None),
-               identity_keys.c.key.in_(dirty_keys)))
-    yield from ((key, contact_id) for key, contact_id in rows.all())
+    # the dirty keys first, then the clean holders of each chunk of them by the key's
+    # index: one query with the keys as a subquery had SQLite scan every clean record for
+    # each key (520 s of CPU for 6,000 changed rows in a 200,000-row store)
+    dirty_keys = sorted(set(conn.execute(
+        select(identity_keys.c.key)
+        .join(source_records, source_records.c.id == identity_keys.c.source_record_id)
+        .where(source_records.c.dirty.is_(True))).scalars()))
+    # the dirty flag is checked here, not in SQL: given it, SQLite walks the flag's index
+    # (every clean record) instead of the few rows holding the keys
+    for part in chunks(dirty_keys):
+        found = {(key, contact_id) for key, contact_id, dirty in conn.execute(
+            select(identity_keys.c.key, source_records.c.contact_id, source_records.c.dirty)
+            .join(source_records, source_records.c.id == identity_keys.c.source_record_id)
+            .where(identity_keys.c.key.in_(part))) if not dirty and contact_id is not None}
+        yield from sorted(found)
 
 
 def merge_contacts(conn: Connection, target: int, other: int, *, run_id: int | None,
