@@ -131,6 +131,11 @@ class _Cache(dict[Any, Any]):
 _MISSING = object()
 
 
+#: Bumped whenever normalisation itself changes what it makes of a value: records read
+#: again then count as changed and are normalised anew (`Normalizer.fingerprint`).
+VERSION = 1
+
+
 class Normalizer:
     """Normalises records; holds the caches, so build one per run and reuse it."""
 
@@ -138,6 +143,13 @@ class Normalizer:
                  identity: IdentitySettings | None = None, cache_size: int = 200_000) -> None:
         self.default_region = default_region
         self.identity = identity or IdentitySettings()
+        #: What decides the normalised form besides the record: part of every record's
+        #: content hash, so a changed region or placeholder list re-normalises what is read.
+        self.fingerprint = "|".join((
+            str(VERSION), default_region,
+            *(",".join(sorted(values)) for values in (
+                self.identity.placeholder_emails, self.identity.placeholder_local_parts,
+                self.identity.role_local_parts))))
         self._emails = _Cache(cache_size)
         self._phones = _Cache(cache_size)
         self._keys = _Cache(cache_size)

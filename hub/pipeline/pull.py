@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, delete, insert, select, update
 
 from hub.clock import as_utc
@@ -103,11 +104,31 @@ def _apply_page(conn: Connection, name: str, page: Page, *, normalizer: Normaliz
     for rejection in page.rejected:
         letters.append(_letter(name, run_id, now, rejection))
         on_reject(name, rejection)
-    rows: dict[str, tuple[Any, ...]] = {}
-    keys: dict[str, tuple[str, ...]] = {}
+    # the record as delivered, hashed before any normalising: a re-read whose records did
+    # not change (a re-exported CSV, a full read) costs a hash and a lookup per record
+    latest: dict[str, tuple[SourceRecord, str]] = {}
     for record in page.records:
         stats.read += 1
-        prepared = _prepare(name, record, normalizer, now)
+        if record.deleted:
+            stats.deleted += 1
+        latest[record.id] = (record, _digest(record, normalizer.fingerprint))
+    existing: dict[str, tuple[int, str]] = {}
+    if known:
+        for part in chunks(list(latest)):
+            for rid, ext, digest in conn.execute(
+                select(source_records.c.id, source_records.c.external_id,
+                       source_records.c.content_hash)
+                .where(source_records.c.connector == name,
+                       source_records.c.external_id.in_(part))):
+                existing[ext] = (rid, digest)
+
+    rows: dict[str, tuple[Any, ...]] = {}
+    keys: dict[str, tuple[str, ...]] = {}
+    for ext, (record, digest) in latest.items():
+        if ext in existing and existing[ext][1] == digest:
+            stats.skipped_unchanged += 1
+            continue
+        prepared = _prepare(name, record, normalizer, now, digest)
         if isinstance(prepared, Rejection):
             letters.append(_letter(name, run_id, now, prepared))
             on_reject(name, prepared)
@@ -116,30 +137,16 @@ def _apply_page(conn: Connection, name: str, page: Page, *, normalizer: Normaliz
         if suppressed.refuses((row[2], *merge_keys)):
             stats.suppressed += 1  # erased: never stored, never written anywhere
             continue
-        rows[record.id] = row  # a system listing one id twice: the later entry wins
-        keys[record.id] = merge_keys
-        if record.deleted:
-            stats.deleted += 1
+        rows[ext] = row  # a system listing one id twice: the later entry wins
+        keys[ext] = merge_keys
     stats.rejected += len(letters)
     if letters:
         conn.execute(insert(dead_letters), letters)
     if not rows:
         return
 
-    existing: dict[str, tuple[int, str]] = {}
-    if known:
-        for part in chunks(list(rows)):
-            for rid, ext, digest in conn.execute(
-                select(source_records.c.id, source_records.c.external_id,
-                       source_records.c.content_hash)
-                .where(source_records.c.connector == name,
-                       source_records.c.external_id.in_(part))):
-                existing[ext] = (rid, digest)
-
     fresh = [(ext, row) for ext, row in rows.items() if ext not in existing]
-    changed = [(existing[ext][0], ext, row) for ext, row in rows.items()
-               if ext in existing and existing[ext][1] != row[_HASH]]
-    stats.skipped_unchanged += len(rows) - len(fresh) - len(changed)
+    changed = [(existing[ext][0], ext, row) for ext, row in rows.items() if ext in existing]
     stats.changed += len(fresh) + len(changed)
 
     key_rows: list[tuple[str, int]] = []
@@ -160,8 +167,20 @@ def _apply_page(conn: Connection, name: str, page: Page, *, normalizer: Normaliz
     insert_rows(conn, identity_keys, ("key", "source_record_id"), key_rows)
 
 
-def _prepare(name: str, record: SourceRecord, normalizer: Normalizer,
-             now: datetime) -> tuple[tuple[Any, ...], tuple[str, ...]] | Rejection:
+def _digest(record: SourceRecord, fingerprint: str) -> str:
+    """What a record's content hash is made of: its fields, consent, signals, deletion.
+
+    Not its time or origin (a re-export moves both without changing anyone), and with the
+    normaliser's `fingerprint`, so new normalisation settings make every record new again.
+    """
+    blob = orjson.dumps((fingerprint, record.fields, record.consent, record.signals,
+                         record.deleted), default=str,
+                        option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    return hashlib.md5(blob, usedforsecurity=False).hexdigest()
+
+
+def _prepare(name: str, record: SourceRecord, normalizer: Normalizer, now: datetime,
+             digest: str) -> tuple[tuple[Any, ...], tuple[str, ...]] | Rejection:
     """The store row for `record` (in `_COLUMNS` order) and its merge keys, or why not."""
     normalised = normalizer.record(record.fields)
     if normalised.invalid_email is not None:
@@ -171,8 +190,6 @@ def _prepare(name: str, record: SourceRecord, normalizer: Normalizer,
     problems = dumps([list(p) for p in normalised.problems]) if normalised.problems else None
     consent = dumps([_consent_json(c) for c in record.consent]) if record.consent else None
     signals = dumps(dict(record.signals)) if record.signals else None
-    blob = f"{fields}|{consent}|{signals}|{record.deleted}".encode()
-    digest = hashlib.md5(blob, usedforsecurity=False).hexdigest()
     row = (name, record.id, normalised.email, fields, problems, signals, consent, digest,
            as_utc(record.updated_at), now, record.deleted, True, record.origin)
     # a record deleted in its system keeps its contact link but joins nobody any more

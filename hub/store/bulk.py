@@ -56,8 +56,16 @@ def dumps(value: Any) -> Json:
 
 
 def json_text(value: Any) -> str:
-    """The store engine's JSON serialiser: `dumps`, so Core writes match bulk writes."""
-    return dumps(value)
+    """The store engine's JSON serialiser (Core writes): orjson, keys in the given order.
+
+    Unlike `dumps`, keys are not sorted: a run summary keeps the order it is documented in.
+    """
+    try:
+        return orjson.dumps(value, default=str,
+                            option=orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+                            ).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(value, default=str, ensure_ascii=False)
 
 
 def _converters(conn: Connection, table: Table, columns: Sequence[str]) -> list[Any]:
