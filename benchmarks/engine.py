@@ -480,11 +480,11 @@ def report(store: str, rows: int, changed: int, hub: dict[str, dict[str, Any]],
          "dlt-arrow"),
         ("no-change re-run", rerun, rows / rerun["seconds"],
          f"≥ {TARGET_RERUN_SPEEDUP}× faster", speedup >= TARGET_RERUN_SPEEDUP, "dlt-arrow-rerun"),
-        (f"{changed:,} changed", change, changed / change["seconds"],
+        (f"{changed:,} changed rows", change, changed / change["seconds"],
          f"≥ {TARGET_CHANGE_ROWS_S:,} rows/s", changed / change["seconds"] >= TARGET_CHANGE_ROWS_S,
          "dlt-arrow-change"),
     ]
-    print(f"{'':<18}{'seconds':>9}{'rows/s':>10}{'peak RSS MB':>13}  "
+    print(f"{'':<21}{'seconds':>9}{'rows/s':>10}{'peak RSS MB':>13}  "
           f"{'target (and ≤ ' + str(TARGET_PEAK_MB) + ' MB)':<26}{'met?':<6}"
           f"{'peer s':>8}{'hub/peer':>10}")
     for label, r, rate, target, fast, peer_phase in lines:
@@ -494,7 +494,7 @@ def report(store: str, rows: int, changed: int, hub: dict[str, dict[str, Any]],
         if peer and peer_phase in peer:
             peer_s = f"{peer[peer_phase]['seconds']:.1f}"
             peer_ratio = f"{r['seconds'] / peer[peer_phase]['seconds']:.2f}×"
-        print(f"{label:<18}{r['seconds']:>9.1f}{rate:>10,.0f}{r['peak_rss_mb']:>13,.0f}  "
+        print(f"{label:<21}{r['seconds']:>9.1f}{rate:>10,.0f}{r['peak_rss_mb']:>13,.0f}  "
               f"{target:<26}{met:<6}{peer_s:>8}{peer_ratio:>10}")
     line = (f"re-run is {speedup:,.0f}× faster than the full import "
             f"(target ≥ {TARGET_RERUN_SPEEDUP}×)")
