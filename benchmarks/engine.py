@@ -502,9 +502,12 @@ def report(store: str, rows: int, changed: int, hub: dict[str, dict[str, Any]],
         line += (f"; dlt-arrow's re-run: "
                  f"{peer['dlt-arrow']['seconds'] / peer['dlt-arrow-rerun']['seconds']:.1f}×")
     print(line)
+    taken = change["rows"] - change["skipped"] - change["rejected"]
     print(f"change: {changed:,} rows changed or added; hub re-read {change['rows']:,} rows, "
-          f"skipped {change['skipped']:,} as unchanged, so it took "
-          f"{change['rows'] - change['skipped'] - change['rejected']:,} as changed")
+          f"skipped {change['skipped']:,} as unchanged, so it took {taken:,} as changed")
+    if taken != changed:
+        print(f"  ≠ {changed:,}: the content hashes of unchanged rows moved between the phases "
+              "(hub's normalisation changed under the run?) — the change row measures more")
     print(f"full import by stage: {_stages(full['stages'])}")
     print(f"re-run by stage:      {_stages(rerun['stages'])}")
     print(f"change by stage:      {_stages(change['stages'])}")
