@@ -16,8 +16,9 @@ already holding those keys are loaded in bulk, and the new links are written wit
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
@@ -44,46 +45,84 @@ class Resolution:
     merged_away: set[int] = field(default_factory=set)
 
 
-class _Components:
-    """Union-find over nodes that are either keys (str) or existing contact ids (int)."""
+class _Forest:
+    """Union-find on integers in flat arrays: a record is node `id`, a contact `offset + id`.
 
-    def __init__(self) -> None:
-        self.parent: dict[str | int, str | int] = {}
+    Arrays of machine integers instead of dicts of strings: a million-record import holds
+    16 bytes a node, and no key text at all.
+    """
 
-    def find(self, node: str | int) -> str | int:
+    def __init__(self, records: int, contacts: int) -> None:
+        self.offset = records + 1
+        self.parent = array("q", range(self.offset + contacts + 1))
+
+    def contact(self, contact_id: int) -> int:
+        return self.offset + contact_id
+
+    def find(self, node: int) -> int:
         parent = self.parent
-        root = parent.setdefault(node, node)
+        root = node
         while parent[root] != root:
             root = parent[root]
         while parent[node] != root:  # path compression
             parent[node], node = root, parent[node]
         return root
 
-    def union(self, a: str | int, b: str | int) -> None:
+    def union(self, a: int, b: int) -> None:
         ra, rb = self.find(a), self.find(b)
         if ra != rb:
-            self.parent[ra] = rb
+            self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def _dirty_records(conn: Connection) -> Iterator[tuple[int, int | None, list[str]]]:
-    """(record id, current contact, its keys) for each dirty record, streamed in id order."""
-    rows = conn.execute(
-        select(source_records.c.id, source_records.c.contact_id, identity_keys.c.key)
-        .outerjoin(identity_keys, identity_keys.c.source_record_id == source_records.c.id)
-        .where(source_records.c.dirty.is_(True))
-        .order_by(source_records.c.id)
-        .execution_options(yield_per=STREAM))
-    for record_id, group in groupby(rows, key=lambda row: row[0]):
-        items = list(group)
-        yield record_id, items[0][1], [key for _, _, key in items if key is not None]
+def _dirty_records(conn: Connection) -> Iterator[tuple[int, int | None]]:
+    """(record id, current contact) of each dirty record, streamed in id order."""
+    for record_id, contact_id in conn.execute(
+            select(source_records.c.id, source_records.c.contact_id)
+            .where(source_records.c.dirty.is_(True))
+            .order_by(source_records.c.id)
+            .execution_options(yield_per=STREAM)):
+        yield record_id, contact_id
+
+
+def _key_holders(conn: Connection, first_import: bool
+                 ) -> Iterator[tuple[str, list[tuple[int, bool, int | None]]]]:
+    """Each key a dirty record carries, with every record holding it (id, dirty, contact).
+
+    Streamed in key order, so no key is kept once its group is done. On a first import
+    every record is dirty and one query in the key index's order does; otherwise the
+    (few) keys of the dirty records are looked up a chunk at a time.
+    """
+    columns = (identity_keys.c.key, identity_keys.c.source_record_id,
+               source_records.c.dirty, source_records.c.contact_id)
+    joined = select(*columns).join(
+        source_records, source_records.c.id == identity_keys.c.source_record_id)
+    if first_import:
+        rows: Iterable[Any] = conn.execute(
+            joined.where(source_records.c.dirty.is_(True)).order_by(identity_keys.c.key)
+            .execution_options(yield_per=STREAM))
+        for key, group in groupby(rows, key=lambda row: row[0]):
+            yield key, [(rid, bool(dirty), cid) for _, rid, dirty, cid in group]
+        return
+    keys = sorted(set(conn.execute(
+        select(identity_keys.c.key)
+        .join(source_records, source_records.c.id == identity_keys.c.source_record_id)
+        .where(source_records.c.dirty.is_(True))).scalars()))
+    for part in chunks(keys):
+        # the dirty flag is not in the WHERE: given it, SQLite walks the flag's index
+        # (every clean record) instead of the few rows holding the keys
+        found = conn.execute(joined.where(identity_keys.c.key.in_(part))
+                             .order_by(identity_keys.c.key)).all()
+        for key, group in groupby(found, key=lambda row: row[0]):
+            yield key, [(rid, bool(dirty), cid) for _, rid, dirty, cid in group]
 
 
 def resolve(conn: Connection, *, max_records: int, run_id: int | None, now: datetime) -> Resolution:
     """Link every dirty source record to a golden contact; merge contacts that now share a key.
 
-    Three streamed passes over the dirty records keep memory to the union-find itself (a
-    million-record import never holds a million Python records): join their keys, decide
-    each component's contact, write the links.
+    Records and contacts are nodes of an array-based union-find: the records holding one
+    usable key join, and a record joins the contact it is already linked to. Each group's
+    contact is the smallest existing one among it (the others merge into it), or a new one.
+    Memory is the two arrays plus the contacts this run touches, never a dict of keys.
     """
     result = Resolution()
     dirty = conn.execute(select(func.count()).select_from(source_records).where(
@@ -95,47 +134,54 @@ def resolve(conn: Connection, *, max_records: int, run_id: int | None, now: date
     _claim_returning(conn)
     crowded = _crowded_keys(conn, max_records, bulk)
     shared = _shared_keys(conn, bulk, crowded)
+    first_import = dirty == total
+    top_record = conn.execute(select(func.coalesce(func.max(source_records.c.id), 0))
+                              ).scalar_one()
+    top_contact = conn.execute(select(func.coalesce(func.max(contacts.c.id), 0))).scalar_one()
+    forest = _Forest(int(top_record), int(top_contact))
 
-    def usable(current: int | None, keys: list[str]) -> list[str | int]:
-        nodes: list[str | int] = [k for k in keys if k not in crowded and k not in shared]
+    # what belongs together: a record and its contact; the holders of one usable key
+    involved: set[int] = set()  # existing contacts in play
+    for record_id, current in _dirty_records(conn):
         if current is not None:
-            nodes.append(current)
-        return nodes
+            involved.add(current)
+            forest.union(record_id, forest.contact(current))
+    for key, holders in _key_holders(conn, first_import):
+        if key in crowded or key in shared:
+            continue
+        nodes: list[int] = []
+        for rid, is_dirty, cid in holders:
+            if is_dirty:
+                nodes.append(rid)
+            elif cid is not None:  # a clean record stands for the contact it belongs to
+                involved.add(cid)
+                nodes.append(forest.contact(cid))
+        for node in nodes[1:]:
+            forest.union(nodes[0], node)
 
-    # pass 1: everything a dirty record carries belongs together
-    components = _Components()
-    for _, current, keys in _dirty_records(conn):
-        nodes = usable(current, keys)
-        if nodes:
-            components.find(nodes[0])  # registers a lone node too, so its contact is seen below
-            for other in nodes[1:]:
-                components.union(nodes[0], other)
-    for key, contact_id in _existing_owners(conn, bulk):
-        if key not in crowded and key not in shared:
-            components.union(key, contact_id)
-
-    # each component's contact: the smallest existing id (others merge into it), or a new one
-    existing_in: dict[object, list[int]] = defaultdict(list)
-    for node in list(components.parent):
-        if isinstance(node, int):
-            existing_in[components.find(node)].append(node)
-    target_of_root: dict[object, int] = {}
-    new_roots: dict[object, None] = {}  # insertion-ordered set
-    for record_id, current, keys in _dirty_records(conn):  # pass 2
-        nodes = usable(current, keys)
-        root: object = components.find(nodes[0]) if nodes else ("own", record_id)
-        if root in target_of_root or root in new_roots:
+    # each group's contact: the smallest existing one (others merge into it), or a new one
+    existing_in: dict[int, list[int]] = defaultdict(list)
+    for contact_id in sorted(involved):
+        existing_in[forest.find(forest.contact(contact_id))].append(contact_id)
+    del involved
+    target_of = array("q", bytes(8 * len(forest.parent)))  # root → contact; 0: undecided
+    new_roots = array("q")
+    for record_id, _ in _dirty_records(conn):
+        root = forest.find(record_id)
+        if target_of[root]:
             continue
         existing = existing_in.get(root)
         if existing:
-            target = min(existing)
-            target_of_root[root] = target
-            for other in sorted(set(existing) - {target}):
+            target = existing[0]
+            target_of[root] = target
+            for other in existing[1:]:
                 merge_contacts(conn, target, other, run_id=run_id, now=now, result=result,
                                reason=f"contact {other} shares an identity key with contact "
                                       f"{target}")
         else:
-            new_roots[root] = None
+            target_of[root] = -1  # new: its id is reserved below
+            new_roots.append(root)
+    del existing_in
     if new_roots:
         # placeholders: golden.rebuild fills them; content_hash "" marks them as new
         ids = reserve_ids(conn, contacts, len(new_roots))
@@ -145,17 +191,16 @@ def resolve(conn: Connection, *, max_records: int, run_id: int | None, now: date
                                          "created_at", "updated_at", "updated_run"),
                         [(cid, empty, empty, "active", "", now, now, run_id)
                          for cid in ids[start:start + STREAM]])
-        target_of_root.update(zip(new_roots, ids, strict=True))
+        for root, contact_id in zip(new_roots, ids, strict=True):
+            target_of[root] = contact_id
         result.created = len(ids)
-        del new_roots
+        del new_roots, ids
 
-    # pass 3: write the links; a row is updated only after it was read, and the update does
-    # not change what the stream selects or how it is ordered
+    # write the links; a row is updated only after it was read, and the update does not
+    # change what the stream selects or how it is ordered
     links: list[tuple[int, int]] = []
-    for record_id, current, keys in _dirty_records(conn):
-        nodes = usable(current, keys)
-        root = components.find(nodes[0]) if nodes else ("own", record_id)
-        target = target_of_root[root]
+    for record_id, current in _dirty_records(conn):
+        target = target_of[forest.find(record_id)]
         result.touched.add(target)
         if current != target:
             links.append((target, record_id))
@@ -238,28 +283,6 @@ def _claim_returning(conn: Connection) -> None:
         if len(writers) == 1:
             claims.append((writers.pop(), rid))
     update_rows(conn, source_records, ("contact_id",), "id", claims)
-
-
-def _existing_owners(conn: Connection, bulk: bool) -> Iterator[tuple[str, int]]:
-    """(key, contact) for already-resolved (clean) records sharing a key with a dirty one."""
-    if bulk and conn.execute(select(source_records.c.id).where(
-            source_records.c.dirty.is_(False)).limit(1)).first() is None:
-        return  # first import: nothing resolved before
-    # the dirty keys first, then the clean holders of each chunk of them by the key's
-    # index: one query with the keys as a subquery had SQLite scan every clean record for
-    # each key (520 s of CPU for 6,000 changed rows in a 200,000-row store)
-    dirty_keys = sorted(set(conn.execute(
-        select(identity_keys.c.key)
-        .join(source_records, source_records.c.id == identity_keys.c.source_record_id)
-        .where(source_records.c.dirty.is_(True))).scalars()))
-    # the dirty flag is checked here, not in SQL: given it, SQLite walks the flag's index
-    # (every clean record) instead of the few rows holding the keys
-    for part in chunks(dirty_keys):
-        found = {(key, contact_id) for key, contact_id, dirty in conn.execute(
-            select(identity_keys.c.key, source_records.c.contact_id, source_records.c.dirty)
-            .join(source_records, source_records.c.id == identity_keys.c.source_record_id)
-            .where(identity_keys.c.key.in_(part))) if not dirty and contact_id is not None}
-        yield from sorted(found)
 
 
 def merge_contacts(conn: Connection, target: int, other: int, *, run_id: int | None,

@@ -1,5 +1,9 @@
 """Bulk writes for the hot paths (a million source records in one import).
 
+On PostgreSQL, batches go by COPY (into the table, or into a scratch table that one
+UPDATE or INSERT … ON CONFLICT applies); on SQLite, where a statement costs no round trip,
+by executemany.
+
 SQLAlchemy Core is used everywhere else; here its per-row parameter processing and its
 one-statement-per-row fallback for INSERT … RETURNING on SQLite cost more than the work
 itself. So ids are reserved up front (`reserve_ids`) and rows go to the driver's
@@ -114,43 +118,96 @@ def _convert(rows: Sequence[Sequence[Any]], converters: list[Any]) -> list[tuple
     return out
 
 
+#: Below this many rows a plain executemany costs less than COPY and a scratch table.
+COPY_FROM = 64
+
+
+def _copy(conn: Connection, target: str, columns: Sequence[str],
+          rows: Sequence[Sequence[Any]]) -> None:
+    """Stream `rows` into `target` with PostgreSQL's COPY (one round trip, no statements)."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY {target} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    finally:
+        cursor.close()
+
+
+def _scratch(conn: Connection, table: Table, columns: Sequence[str],
+             rows: Sequence[Sequence[Any]]) -> str:
+    """A temporary table with `columns` of `table`, filled with `rows` by COPY; its name.
+
+    Dropped at commit, so a run that dies leaves nothing behind.
+    """
+    name = f"hub_scratch_{table.name}"
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {name} ON COMMIT DROP AS "
+                         f"SELECT {', '.join(columns)} FROM {table.name} WITH NO DATA")
+    _copy(conn, name, columns, rows)
+    return name
+
+
 def insert_rows(conn: Connection, table: Table, columns: Sequence[str],
                 rows: Sequence[Sequence[Any]]) -> None:
-    """INSERT many rows (tuples in `columns` order) in one driver executemany."""
+    """INSERT many rows (tuples in `columns` order): COPY on PostgreSQL, else executemany."""
     if not rows:
+        return
+    values = _convert(rows, _converters(conn, table, columns))
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_FROM:
+        _copy(conn, table.name, columns, values)
         return
     mark = _placeholder(conn)
     sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
            f"VALUES ({', '.join([mark] * len(columns))})")
-    conn.exec_driver_sql(sql, _convert(rows, _converters(conn, table, columns)))
+    conn.exec_driver_sql(sql, values)
 
 
 def update_rows(conn: Connection, table: Table, columns: Sequence[str], key: str,
                 rows: Sequence[Sequence[Any]]) -> None:
-    """UPDATE many rows by `key`: each row is the new `columns` values followed by the key."""
+    """UPDATE many rows by `key`: each row is the new `columns` values followed by the key.
+
+    PostgreSQL: the rows are copied into a scratch table and applied in one UPDATE … FROM.
+    """
     if not rows:
+        return
+    values = _convert(rows, [*_converters(conn, table, columns), None])
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_FROM:
+        scratch = _scratch(conn, table, [*columns, key], values)
+        conn.exec_driver_sql(
+            f"UPDATE {table.name} SET {', '.join(f'{c} = s.{c}' for c in columns)} "
+            f"FROM {scratch} s WHERE {table.name}.{key} = s.{key}")
+        conn.exec_driver_sql(f"DROP TABLE {scratch}")
         return
     mark = _placeholder(conn)
     sql = (f"UPDATE {table.name} SET {', '.join(f'{c} = {mark}' for c in columns)} "
            f"WHERE {key} = {mark}")
-    conn.exec_driver_sql(sql, _convert(rows, [*_converters(conn, table, columns), None]))
+    conn.exec_driver_sql(sql, values)
 
 
 def upsert_rows(conn: Connection, table: Table, columns: Sequence[str], keys: Sequence[str],
                 rows: Sequence[Sequence[Any]]) -> None:
-    """INSERT many rows, updating the other columns where `keys` exist, in one executemany.
+    """INSERT many rows, updating the other columns where `keys` exist.
 
-    ``ON CONFLICT … DO UPDATE`` reads the same on SQLite (3.24+) and PostgreSQL.
+    ``ON CONFLICT … DO UPDATE`` reads the same on SQLite (3.24+) and PostgreSQL; on
+    PostgreSQL the rows arrive by COPY into a scratch table first. Each key once per call.
     """
     if not rows:
         return
-    mark = _placeholder(conn)
+    values = _convert(rows, _converters(conn, table, columns))
     updated = [c for c in columns if c not in keys]
-    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
-           f"VALUES ({', '.join([mark] * len(columns))}) "
-           f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
-           + ", ".join(f"{c} = excluded.{c}" for c in updated))
-    conn.exec_driver_sql(sql, _convert(rows, _converters(conn, table, columns)))
+    conflict = (f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+                + ", ".join(f"{c} = excluded.{c}" for c in updated))
+    listed = ", ".join(columns)
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_FROM:
+        scratch = _scratch(conn, table, columns, values)
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({listed}) SELECT {listed} "
+                             f"FROM {scratch} {conflict}")
+        conn.exec_driver_sql(f"DROP TABLE {scratch}")
+        return
+    mark = _placeholder(conn)
+    conn.exec_driver_sql(f"INSERT INTO {table.name} ({listed}) "
+                         f"VALUES ({', '.join([mark] * len(columns))}) {conflict}", values)
 
 
 def reserve_ids(conn: Connection, table: Table, count: int) -> list[int]:
