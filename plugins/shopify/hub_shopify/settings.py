@@ -45,9 +45,9 @@ class ShopifySettings(ConnectorSettings):
     #: cancelling it and paging instead (bulk jobs on dense shops have run "endlessly").
     bulk_poll_s: float = Field(default=2.0, gt=0)
     bulk_timeout_s: float = Field(default=3600.0, gt=0)
-    #: Customers per page in paged reads; each costs about 34 points (25 orders nested), and
-    #: one query may cost at most 1000.
-    page_size: int = Field(default=25, ge=1, le=28)
+    #: Customers in the first page of a paged read; every later page is sized from the query
+    #: cost Shopify reported for the one before (one query may cost at most 1000 points).
+    page_size: int = Field(default=50, ge=1, le=250)
     #: The app's leaky bucket until Shopify's first answer reports the real one (size and
     #: restore rate in points; the restore rate is the plan's: Standard 100/s, Advanced 200,
     #: Plus 1000, Enterprise 2000).

@@ -87,10 +87,10 @@ def test_the_check_fails_a_document_a_version_lacks() -> None:
 @pytest.mark.parametrize("version", SERVED)
 def test_a_full_read_and_a_write_work_at_every_version(sandbox: RunningSandbox,
                                                         version: str) -> None:
-    """Bulk read (polled the way the version allows), then every kind of mutation."""
+    """Count and bulk read (polled the way the version allows), then every mutation."""
     sandbox.sandbox.shopify.limits.calendar_at = day_of(version)
     sandbox.sandbox.reset()
-    shop, transport = connector(sandbox, version, clock=day_of(version), bulk_threshold=0,
+    shop, transport = connector(sandbox, version, clock=day_of(version), bulk_threshold=1,
                                 create_customers=True)
     try:
         assert [f for f in shop.check() if f.subject == "api version"] == []
