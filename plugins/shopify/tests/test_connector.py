@@ -263,3 +263,26 @@ def test_throttled_answers_inside_http_200_are_retried(make: Build,
     records = _records(list(connector.read("contacts", None)))
     assert len(records) == len(sandbox.sandbox.shopify.shop.customers)
     assert connector.context.retries >= 4
+
+
+def test_lead_tags_are_written_without_reading_tags_first(make: Build,
+                                                          sandbox: RunningSandbox) -> None:
+    shop = sandbox.sandbox.shopify.shop
+    targets = sorted(shop.customers.values(), key=lambda c: c.id)[:90]
+    connector = make()
+
+    def tag(stage: str) -> int:
+        before = connector.context.api_calls
+        results = connector.write([OutboundRecord(f"{stage}{i}", i, {
+            "lead.tags": [f"hub:{stage}"], "lead.stage": stage}, external_id=c.gid)
+            for i, c in enumerate(targets)])
+        assert {r.status for r in results} == {"updated"}
+        return connector.context.api_calls - before
+
+    # 90 tagsAdd and 4 metafieldsSet: one document, no lookup
+    assert tag("lead") == 1
+    # a stage move: tagsAdd answers with the old tag, which one more document removes
+    assert tag("mql") == 2
+    assert all(c.tags.count("hub:mql") == 1 and "hub:lead" not in c.tags for c in targets)
+    # the same stage again: nothing older to remove
+    assert tag("mql") == 1

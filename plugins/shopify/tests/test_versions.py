@@ -113,6 +113,11 @@ def test_a_full_read_and_a_write_work_at_every_version(sandbox: RunningSandbox,
         assert [r.status for r in retagged] == ["updated"]
         assert customers[targets[0].id].tags.count("hub:customer") == 1
         assert "hub:lead" not in customers[targets[0].id].tags
+        # no hub tag left to add: the current tags are read first
+        cleared = shop.write([OutboundRecord("a3", 1, {"lead.tags": []},
+                                             external_id=targets[0].gid)])
+        assert [r.status for r in cleared] == ["updated"]
+        assert not [t for t in customers[targets[0].id].tags if t.startswith("hub:")]
     finally:
         shop.close()
     sent = "\n".join(transport.documents)
