@@ -249,7 +249,7 @@ def shopify(bench: Bench) -> list[Row]:
         rows.append(row(f"shopify full read, bulk ({len(customers)} customers)", first, 3,
                         took(), bench.points() - before))
     else:
-        rows.append(row(f"shopify full read, under bulk_threshold ({len(customers)})", first,
+        rows.append(row(f"shopify full read ({len(customers)}, paged)", first,
                         paged_floor, took(), bench.points() - before))
     paged = connector(bulk_threshold=10**9)
     before = bench.points()
