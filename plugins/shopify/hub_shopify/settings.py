@@ -39,7 +39,7 @@ class ShopifySettings(ConnectorSettings):
     #: by default hub only updates customers it has read from it.
     create_customers: bool = False
     #: A first full read uses a bulk operation when the shop has at least this many customers
-    #: (one query instead of a page per 50, and no query cost); smaller shops are paged.
+    #: (one job instead of a page per ~120 customers, and no query cost); smaller shops are paged.
     bulk_threshold: int = Field(default=2500, ge=0)
     #: Seconds between polls of a running bulk operation, and how long to wait for one before
     #: cancelling it and paging instead (bulk jobs on dense shops have run "endlessly").
