@@ -66,3 +66,19 @@ class CostBudget:
         """Seconds until `cost` points would be available (for a THROTTLED retry)."""
         with self._lock:
             return max(0.0, (min(cost, self.size) - self._refilled()) / self.rate)
+
+
+_SHARED: dict[tuple[str, Callable[[float], None]], CostBudget] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_budget(app: str, size: float, rate: float, *,
+                  sleep: Callable[[float], None] = time.sleep) -> CostBudget:
+    """The one budget of `app` (a digest of shop and token) in this process: Shopify's bucket
+    is per app and shop, so a connector made after another one drained it must not start
+    from a full bucket and be THROTTLED. Budgets with another `sleep` (tests) stay apart."""
+    with _SHARED_LOCK:
+        budget = _SHARED.get((app, sleep))
+        if budget is None:
+            budget = _SHARED[(app, sleep)] = CostBudget(size, rate, sleep=sleep)
+        return budget

@@ -11,6 +11,7 @@ new ones only with ``create_customers = true``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator, Sequence
 from datetime import UTC
@@ -31,7 +32,7 @@ from hub.plugin import (
     SystemKind,
     WriteResult,
 )
-from hub_shopify.budget import CostBudget
+from hub_shopify.budget import CostBudget, shared_budget
 from hub_shopify.bulk import BulkRead
 from hub_shopify.graphql import ShopifyAPI, classify
 from hub_shopify.queries import CHECK
@@ -71,8 +72,15 @@ class ShopifyConnector(Connector):
             settings = ShopifySettings.model_validate(settings.model_dump())
         super().__init__(settings, context)
         self.creates_records = self.settings.create_customers
-        self.budget = CostBudget(self.settings.bucket_size, self.settings.restore_rate,
-                                 sleep=context.sleep)
+
+    @cached_property
+    def budget(self) -> CostBudget:
+        """The app's leaky bucket as hub sees it, one per shop and token in this process
+        (a digest of them is the key, never the token itself)."""
+        token = self.context.secret(self.settings.token).get_secret_value()
+        app = hashlib.sha256(f"{self.settings.root}\0{token}".encode()).hexdigest()
+        return shared_budget(app, self.settings.bucket_size, self.settings.restore_rate,
+                             sleep=self.context.sleep)
 
     # -- clients (built on first use, so a connector that is never run needs no secret) -----
     @cached_property

@@ -11,7 +11,7 @@ to the `CostBudget` so the next query waits for the bucket instead of being thro
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -27,6 +27,9 @@ from hub.plugin import (
 from hub_shopify.budget import CostBudget
 from hub_shopify.scopes import NEEDED
 
+#: "A single query may not exceed a cost of 1,000 points" (shopify.dev, GraphQL Admin API rate
+#: limits); what MAX_COST_EXCEEDED answers say when they carry no `maxCost`.
+MAX_QUERY_COST = 1000.0
 #: Shopify's REST answer to too many requests says 2 s; GraphQL's THROTTLED says nothing.
 DEFAULT_WAIT = 2.0
 
@@ -52,6 +55,13 @@ def _throttle_wait(body: Mapping[str, Any]) -> float:
         return max(0.1, missing / float(status["restoreRate"]))
     except (KeyError, TypeError, ValueError, ZeroDivisionError):
         return DEFAULT_WAIT
+
+
+def _extensions(errors: Any, code: str) -> Iterator[dict[str, Any]]:
+    """The `extensions` of each error with `code`."""
+    for error in errors if isinstance(errors, list) else ():
+        if isinstance(error, dict) and _code(error) == code:
+            yield dict(error.get("extensions") or {})
 
 
 def classify(response: httpx.Response) -> RetryableError | None:
@@ -84,6 +94,16 @@ def classify(response: httpx.Response) -> RetryableError | None:
     return None
 
 
+class CostExceeded(ConnectorError):
+    """Shopify refused a query for costing more than one query may (MAX_COST_EXCEEDED); the
+    caller asks for less. `requested` and `maximum` are the numbers Shopify reported."""
+
+    def __init__(self, message: str, requested: float, maximum: float) -> None:
+        super().__init__(message)
+        self.requested = requested
+        self.maximum = maximum
+
+
 class ShopifyAPI:
     """The shop's GraphQL endpoint: cost-budgeted queries that return ``data`` or raise."""
 
@@ -96,6 +116,8 @@ class ShopifyAPI:
         self.token = token
         #: Requested cost per query text, learned from Shopify's answers.
         self._costs: dict[str, float] = {}
+        #: `extensions.cost` of the last answer (requested and actual cost, throttle status).
+        self.last_cost: dict[str, Any] = {}
         #: The API version that answered last (`X-Shopify-API-Version`): another one than the
         #: configured means the configured version is no longer supported.
         self.answered_version: str | None = None
@@ -104,8 +126,8 @@ class ShopifyAPI:
             doing: str, cost: float = 0.0) -> dict[str, Any]:
         """Run one query or mutation; `doing` names it in errors ("reading customers").
 
-        `cost` estimates a query never sent before (mutation documents differ per batch);
-        a repeated query waits for the cost Shopify reported for it last time.
+        `cost` estimates a document built for this call (mutations, read steps); a fixed
+        document waits for the cost Shopify reported for it last time.
         """
         body = self._answer(query, variables, doing, cost)
         if body.get("errors"):
@@ -129,7 +151,9 @@ class ShopifyAPI:
 
     def _answer(self, query: str, variables: Mapping[str, Any] | None, doing: str,
                 cost: float) -> dict[str, Any]:
-        self.budget.reserve(self._costs.get(query, cost))
+        # a document built per call (an estimate given) is planned by its caller; a fixed one
+        # waits for what Shopify charged it last time
+        self.budget.reserve(cost if cost else self._costs.get(query, 0.0))
         response = self.http.post(self.endpoint, json={"query": query,
                                                        "variables": dict(variables or {})})
         self.refused(response, doing)
@@ -144,9 +168,10 @@ class ShopifyAPI:
         if not isinstance(body, dict):
             raise ConnectorError(f"connector {self.connector!r}: Shopify sent no data {doing}")
         report = (body.get("extensions") or {}).get("cost")
+        self.last_cost = dict(report or {})
         if report:
             self.budget.observe(report)
-            if report.get("requestedQueryCost") is not None:
+            if report.get("requestedQueryCost") is not None and not cost:
                 self._costs[query] = float(report["requestedQueryCost"])
         return body
 
@@ -186,6 +211,12 @@ class ShopifyAPI:
                         for e in errors]
             codes = _error_codes({"errors": errors})
         text = "; ".join(messages)[:500]
+        if "MAX_COST_EXCEEDED" in codes:
+            extensions = next(_extensions(errors, "MAX_COST_EXCEEDED"), {})
+            return CostExceeded(f"connector {self.connector!r}: Shopify refused the query "
+                                f"{doing} as too costly: {text}",
+                                float(extensions.get("cost") or 0),
+                                float(extensions.get("maxCost") or MAX_QUERY_COST))
         if "ACCESS_DENIED" in codes:
             return ConnectorError(f"connector {self.connector!r}: access denied {doing}: {text} "
                                   "— grant the custom app the scope it names")

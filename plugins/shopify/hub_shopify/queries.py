@@ -1,8 +1,9 @@
 """The GraphQL documents the connector sends, in one place so their cost is easy to see.
 
-A paged customer costs about 31 points (the customer, three objects, and 25 nested orders for
-customer value), so 25 customers make a page of ~780, under Shopify's 1000-point cap per query.
-Bulk operations cost nothing per object and have no page size.
+Shopify's cap is 1000 points per query, and what a query is charged depends on its selection
+(a real `customers(first: 250)` was answered with a requested cost of 25, far below a
+field-count estimate), so `hub_shopify.pages` sizes every document from the costs Shopify
+reports, not from a formula. Bulk operations cost nothing per object and have no page size.
 
 Two documents differ by API version (`hub_shopify.versions`): the count (`limit:` exists from
 2025-07) and the bulk poll (`bulkOperation(id:)` exists from 2026-01). `documents(version)`
@@ -12,10 +13,9 @@ of every served version.
 
 from __future__ import annotations
 
-from hub_shopify.versions import has_bulk_operation_query, has_count_limit
+from collections.abc import Sequence
 
-#: Orders nested per customer in a paged read; customers with more get a follow-up query.
-NESTED_ORDERS = 25
+from hub_shopify.versions import has_bulk_operation_query, has_count_limit
 
 _ORDER = "createdAt displayFinancialStatus cancelledAt"
 _PROFILE = """
@@ -26,42 +26,54 @@ _PROFILE = """
 """
 
 
-def customers_query(nested_orders: int = NESTED_ORDERS) -> str:
-    """A page of customers by update time, each with its first `nested_orders` orders."""
-    return f"""
-query HubCustomers($first: Int!, $after: String, $query: String) {{
-  customers(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) {{
-    pageInfo {{ hasNextPage endCursor }}
-    nodes {{
-      {_PROFILE}
-      orders(first: {nested_orders}, sortKey: CREATED_AT) {{
-        pageInfo {{ hasNextPage endCursor }}
-        nodes {{ {_ORDER} }}
-      }}
-    }}
-  }}
-}}
-"""
+def _count_field(version: str) -> str:
+    limit = ", limit: null" if has_count_limit(version) else ""
+    return f"customersCount(query: $query{limit}) {{ count precision }}"
 
+
+def read_query(version: str, *, page: bool = True, count: bool = False, nested: int = 0,
+               orders: Sequence[int] = ()) -> str:
+    """One read document: a page of customers by update time (`page`), the number of
+    customers matching (`count`, folded into the first page of a full read), and the orders
+    of customers met on earlier pages: one aliased field ``o{i}`` per entry of `orders`, each
+    asking for that many orders of customer ``$id{i}`` after ``$after{i}``.
+
+    Customers come with `nested` orders each (the first document of a read, so that a short
+    read is one call) or none: a nested connection is charged `first` per customer whether the
+    customer has orders or not, while an order follow-up asks for exactly ``numberOfOrders``
+    of the customers that have any.
+    """
+    declared = ([*(["$first: Int!", "$after: String"] if page else []),
+                 *(["$query: String"] if page or count else [])]
+                + [f"$id{i}: ID!, $after{i}: String" for i in range(len(orders))])
+    fields = []
+    if count:
+        fields.append(_count_field(version))
+    if page:
+        fields.append(f"""customers(first: $first, after: $after, sortKey: UPDATED_AT,
+            query: $query) {{
+    pageInfo {{ hasNextPage endCursor }}
+    nodes {{ {_PROFILE} {_nested(nested)} }}
+  }}""")
+    for i, first in enumerate(orders):
+        fields.append(f"o{i}: customer(id: $id{i}) {{ id orders(first: {first}, after: $after{i}, "
+                      f"sortKey: CREATED_AT) {{ pageInfo {{ hasNextPage endCursor }} "
+                      f"nodes {{ {_ORDER} }} }} }}")
+    head = f"({', '.join(declared)})" if declared else ""
+    return f"query HubRead{head} {{\n  " + "\n  ".join(fields) + "\n}\n"
+
+
+def _nested(orders: int) -> str:
+    if not orders:
+        return ""
+    return (f"orders(first: {orders}, sortKey: CREATED_AT) {{ pageInfo {{ hasNextPage "
+            f"endCursor }} nodes {{ {_ORDER} }} }}")
 
 
 def count_query(version: str) -> str:
     """How many customers match; uncapped (`limit: null`) where the version caps by default."""
-    limit = ", limit: null" if has_count_limit(version) else ""
-    return ("query HubCustomersCount($query: String) {\n"
-            f"  customersCount(query: $query{limit}) {{ count precision }}\n}}\n")
+    return read_query(version, page=False, count=True)
 
-
-MORE_ORDERS = f"""
-query HubCustomerOrders($id: ID!, $after: String) {{
-  customer(id: $id) {{
-    orders(first: 250, after: $after, sortKey: CREATED_AT) {{
-      pageInfo {{ hasNextPage endCursor }}
-      nodes {{ {_ORDER} }}
-    }}
-  }}
-}}
-"""
 
 #: The inner query of a bulk read: every customer with every order (children become their
 #: own JSONL lines with ``__parentId``).
@@ -142,8 +154,12 @@ query HubFindCustomer($query: String!) {
 def documents(version: str) -> dict[str, str]:
     """Every fixed document the connector sends at `version`, by name (mutations that are
     built per batch are in `hub_shopify.writes`)."""
-    return {"check": CHECK, "count": count_query(version), "customers": customers_query(),
-            "more orders": MORE_ORDERS, "bulk inner query": BULK_CUSTOMERS,
+    return {"check": CHECK, "count": count_query(version),
+            "customers": read_query(version),
+            "first page": read_query(version, count=True, nested=10),
+            "customers and orders": read_query(version, orders=(3, 250)),
+            "orders": read_query(version, page=False, orders=(1, 2)),
+            "bulk inner query": BULK_CUSTOMERS,
             "bulk run": BULK_RUN, "bulk status": bulk_status_query(version),
             "bulk node": BULK_NODE, "bulk current": BULK_CURRENT, "bulk cancel": BULK_CANCEL,
             "tags": TAGS, "find by email": FIND_BY_EMAIL}

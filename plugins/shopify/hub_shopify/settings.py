@@ -39,15 +39,15 @@ class ShopifySettings(ConnectorSettings):
     #: by default hub only updates customers it has read from it.
     create_customers: bool = False
     #: A first full read uses a bulk operation when the shop has at least this many customers
-    #: (one query instead of a page per 50, and no query cost); smaller shops are paged.
+    #: (one job instead of a page per ~120 customers, and no query cost); smaller shops are paged.
     bulk_threshold: int = Field(default=2500, ge=0)
     #: Seconds between polls of a running bulk operation, and how long to wait for one before
     #: cancelling it and paging instead (bulk jobs on dense shops have run "endlessly").
     bulk_poll_s: float = Field(default=2.0, gt=0)
     bulk_timeout_s: float = Field(default=3600.0, gt=0)
-    #: Customers per page in paged reads; each costs about 34 points (25 orders nested), and
-    #: one query may cost at most 1000.
-    page_size: int = Field(default=25, ge=1, le=28)
+    #: Customers in the first page of a paged read; every later page is sized from the query
+    #: cost Shopify reported for the one before (one query may cost at most 1000 points).
+    page_size: int = Field(default=50, ge=1, le=250)
     #: The app's leaky bucket until Shopify's first answer reports the real one (size and
     #: restore rate in points; the restore rate is the plan's: Standard 100/s, Advanced 200,
     #: Plus 1000, Enterprise 2000).

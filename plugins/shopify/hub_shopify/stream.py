@@ -1,8 +1,11 @@
 """Reading customers: a bulk operation for a large shop's first full read, then pages.
 
-See `hub_shopify.cursor` for the phases. A first read asks how many customers the shop has
-(one cheap query): at `bulk_threshold` or more it reads them all through one bulk operation,
-otherwise it pages. Every later read pages through the customers changed since the last one.
+See `hub_shopify.cursor` for the phases. A first read asks how many customers the shop has,
+folded into the first page of customers (so a paged read pays no call for it): at
+`bulk_threshold` or more it reads them all through one bulk operation instead (that first
+page is dropped; the file has them), otherwise it goes on paging. Every later read pages
+through the customers changed since the last one, starting where the bulk job started: changes
+made while the job ran are read then, not by an extra query right after the file.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from hub_shopify.bulk import BulkRead, BulkUnavailable
 from hub_shopify.cursor import Cursor
 from hub_shopify.customer import OrderTotals, to_record, when
 from hub_shopify.graphql import ShopifyAPI
-from hub_shopify.queries import MORE_ORDERS, NESTED_ORDERS, count_query, customers_query
+from hub_shopify.pages import FIRST_NESTED, PagedRead
 from hub_shopify.settings import ShopifySettings
 
 #: Customers per page handed to the engine from a bulk file (each page is one commit).
@@ -32,10 +35,11 @@ class CustomerStream:
 
     def __init__(self, api: ShopifyAPI, bulk: BulkRead, settings: ShopifySettings, *,
                  clock: Callable[[], datetime], log: Callable[[str], None],
-                 bulk_page: int = BULK_PAGE, nested_orders: int = NESTED_ORDERS) -> None:
+                 bulk_page: int = BULK_PAGE, nested_orders: int = FIRST_NESTED) -> None:
         self.api = api
         self.bulk_page = bulk_page
-        self.query = customers_query(nested_orders)
+        self.paged = PagedRead(api, settings.api_version, first_page=settings.page_size,
+                               first_nested=nested_orders)
         self.bulk = bulk
         self.settings = settings
         self.clock = clock
@@ -44,22 +48,27 @@ class CustomerStream:
     def read(self, text: str | None) -> Iterator[Page]:
         """Pages of customers changed since the cursor `text` (None: all of them)."""
         cursor = Cursor.load(text)
-        total: int | None = None
+        if cursor is None and self.settings.bulk_threshold == 0:
+            cursor = Cursor(phase="bulk")
         if cursor is None:
-            count = self.api.run(count_query(self.settings.api_version), {"query": None},
-                                 doing="counting customers")
-            counted = count.get("customersCount") or {}
-            total = int(counted.get("count") or 0) if counted.get("precision") == "EXACT" \
-                else None
-            big = int(counted.get("count") or 0) >= self.settings.bulk_threshold
-            cursor = Cursor(phase="bulk") if big else Cursor()
+            big: list[bool] = []
+
+            def to_bulk(counted: dict[str, Any]) -> bool:
+                big.append(int(counted.get("count") or 0) >= self.settings.bulk_threshold)
+                return big[0]
+
+            yield from self._pages(Cursor(), count=to_bulk)
+            if not big or not big[0]:
+                return
+            cursor = Cursor(phase="bulk")
         if cursor.phase == "bulk":
             try:
-                cursor = yield from self._bulk(cursor)
+                yield from self._bulk(cursor)
+                return
             except BulkUnavailable as why:
                 self.log(f"bulk read unavailable ({why}); paging instead")
                 cursor = Cursor()
-        yield from self._pages(cursor, total)
+        yield from self._pages(cursor)
 
     # -- bulk ----------------------------------------------------------------------------------
     def _bulk(self, cursor: Cursor) -> Generator[Page, None, Cursor]:
@@ -91,21 +100,25 @@ class CustomerStream:
         return after_bulk
 
     # -- pages ---------------------------------------------------------------------------------
-    def _pages(self, cursor: Cursor, total: int | None) -> Iterator[Page]:
+    def _pages(self, cursor: Cursor,
+               count: Callable[[dict[str, Any]], bool] | None = None) -> Iterator[Page]:
+        """Customers updated since `cursor.since`, with their orders; `count` (a full read's
+        first document) is told how many customers there are and may stop the read."""
         query = f"updated_at:>='{cursor.since}'" if cursor.since else None
-        after, newest = cursor.after, cursor.newest
-        while True:
-            data = self.api.run(self.query, {"first": self.settings.page_size, "after": after,
-                                            "query": query}, doing="reading customers")
-            connection = data["customers"]
+        newest = cursor.newest
+        total: int | None = None
+        batches = self.paged.read(query, cursor.after, count=count is not None,
+                                  stop=count or (lambda _c: False))
+        for batch in batches:
+            counted = self.paged.count or {}
+            if counted.get("precision") == "EXACT":
+                total = int(counted.get("count") or 0)
             records = []
-            for node in connection["nodes"]:
-                records.append(self._record(node, self._orders(node)))
+            for node, orders in batch.customers:
+                records.append(self._record(node, orders))
                 newest = max(newest or "", node.get("updatedAt") or "") or None
-            info = connection["pageInfo"]
-            if info["hasNextPage"]:
-                after = info["endCursor"]
-                yield Page(records, cursor.advanced(phase="page", after=after,
+            if batch.has_next:
+                yield Page(records, cursor.advanced(phase="page", after=batch.end_cursor,
                                                     newest=newest).dump(), total=total)
                 continue
             since, moment = cursor.since, when(newest)
@@ -113,20 +126,6 @@ class CustomerStream:
                 since = _iso(moment - timedelta(seconds=self.settings.overlap_s))
             yield Page(records, Cursor(phase="page", since=since).dump(), total=total)
             return
-
-    def _orders(self, node: dict[str, Any]) -> OrderTotals:
-        """Order totals of a paged customer, fetching past the nested first page if needed."""
-        orders = node.get("orders") or {}
-        totals = OrderTotals.of(orders.get("nodes") or ())
-        info = orders.get("pageInfo") or {}
-        while info.get("hasNextPage"):
-            data = self.api.run(MORE_ORDERS, {"id": node["id"], "after": info["endCursor"]},
-                                doing="reading a customer's orders")
-            more = (data.get("customer") or {}).get("orders") or {}
-            for order in more.get("nodes") or ():
-                totals.add(order)
-            info = more.get("pageInfo") or {}
-        return totals
 
     def _record(self, node: dict[str, Any], orders: OrderTotals) -> SourceRecord:
         return to_record(node, orders, shop=self.settings.shop,

@@ -1,12 +1,14 @@
 """Writing a batch: every change for every customer in as few GraphQL documents as fit.
 
 Shopify has no batch endpoint for customers, but one GraphQL document may hold many aliased
-mutations, each costing 10 points, up to 1000 per document. A batch becomes: at most one
-lookup of the customers' current tags (only when lead tags are written), then one document
-with, per customer, a `customerUpdate` (or `customerCreate` where config allows), `tagsAdd`
-and `tagsRemove` for hub's own tags, an e-mail consent update when hub decided one, plus one
-`metafieldsSet` per 25 lead metafields. 90 profile updates are one request; when hub's tags
-change, the tag lookup and the larger documents make it three.
+mutations, each costing 10 points, up to 1000 per document. A batch becomes one document with,
+per customer, a `customerUpdate` (or `customerCreate` where config allows), a `tagsAdd` of
+hub's lead tags, an e-mail consent update when hub decided one, plus one `metafieldsSet` per
+25 lead metafields. hub's tags are written without reading them first: `tagsAdd` answers with
+the customer's tags after the change (`node { ... on Customer { tags } }`, inside the
+mutation's 10 points), and only customers that still carry an older ``hub:`` tag, i.e. whose
+stage moved, get a `tagsRemove` in one more document. Only a record whose lead tags become
+empty needs the current tags read first (nothing to add, so nothing answers with them).
 
 A mutation Shopify refuses for a missing access scope (ACCESS_DENIED) rejects only the records
 it served, naming the scope; the rest of the document was carried out.
@@ -51,6 +53,8 @@ class _Mutation:
     field: str
     arguments: dict[str, tuple[str, Any]]  # argument name → (GraphQL type, value)
     selection: str
+    #: For a `tagsAdd`: hub's tags the customer should carry, so older ones can be removed.
+    wanted: frozenset[str] | None = None
 
 
 @dataclass
@@ -77,8 +81,10 @@ class CustomerWrites:
         outcomes = {r.key: _Outcome(external_id=r.external_id) for r in records}
         mutations: list[_Mutation] = []
         metafields: list[tuple[str, dict[str, Any]]] = []
-        current = self._current_tags([r for r in records
-                                      if r.external_id and "lead.tags" in r.fields])
+        # only records losing every hub tag need them read: nothing to add answers with them
+        current = self._current_tags([r for r in records if r.external_id
+                                      and "lead.tags" in r.fields
+                                      and not r.fields.get("lead.tags")])
         for n, record in enumerate(records):
             outcome = outcomes[record.key]
             if record.operation == "erase":
@@ -91,7 +97,7 @@ class CustomerWrites:
             if record.external_id is None:
                 mutations.extend(self._create(n, record, outcome))
                 continue
-            mutations.extend(self._update(n, record, current.get(record.external_id, [])))
+            mutations.extend(self._update(n, record, current.get(record.external_id)))
             metafield = self._metafield(record)
             if metafield is not None:
                 metafields.append((record.key, metafield))
@@ -101,7 +107,11 @@ class CustomerWrites:
                 tuple(key for key, _item in chunk), f"lead{start}", "metafieldsSet",
                 {"metafields": ("[MetafieldsSetInput!]!", [item for _key, item in chunk])},
                 "metafields { id } userErrors { field message code elementIndex }"))
-        self._send(mutations, outcomes)
+        stale = self._send(mutations, outcomes)
+        self._send([_Mutation(m.keys, f"r{m.alias[1:]}", "tagsRemove",
+                              {"id": ("ID!", customer), "tags": ("[String!]!", tags)},
+                              f"node {{ id }} {_ERRORS}") for m, customer, tags in stale],
+                   outcomes)
         self._link_taken(records, outcomes)
         return [self._result(r.key, outcomes[r.key]) for r in records]
 
@@ -132,7 +142,9 @@ class CustomerWrites:
         return [_Mutation((record.key,), f"c{n}", "customerCreate",
                           {"input": ("CustomerInput!", data)}, f"customer {{ id }} {_ERRORS}")]
 
-    def _update(self, n: int, record: OutboundRecord, tags: list[str]) -> list[_Mutation]:
+    def _update(self, n: int, record: OutboundRecord,
+                tags: list[str] | None) -> list[_Mutation]:
+        """`tags`: the customer's current tags when they were read (None: not read)."""
         customer = record.external_id
         assert customer is not None
         planned: list[_Mutation] = []
@@ -142,13 +154,15 @@ class CustomerWrites:
                                      {"input": ("CustomerInput!", {"id": customer, **data})},
                                      f"customer {{ id }} {_ERRORS}"))
         if "lead.tags" in record.fields:
-            wanted = set(record.fields.get("lead.tags") or ())
-            mine = {t for t in tags if t.startswith(self.settings.tag_prefix)}
-            if wanted - mine:
+            wanted = frozenset(record.fields.get("lead.tags") or ())
+            if wanted:
+                # answers with the tags after adding: older hub tags are removed after that
                 planned.append(_Mutation((record.key,), f"a{n}", "tagsAdd",
                                          {"id": ("ID!", customer),
-                                          "tags": ("[String!]!", sorted(wanted - mine))},
-                                         f"node {{ id }} {_ERRORS}"))
+                                          "tags": ("[String!]!", sorted(wanted))},
+                                         f"node {{ id ... on Customer {{ tags }} }} {_ERRORS}",
+                                         wanted=wanted))
+            mine = {t for t in tags or () if t.startswith(self.settings.tag_prefix)}
             if mine - wanted:
                 planned.append(_Mutation((record.key,), f"r{n}", "tagsRemove",
                                          {"id": ("ID!", customer),
@@ -190,7 +204,11 @@ class CustomerWrites:
         return {str(node["id"]): list(node.get("tags") or ())
                 for node in data.get("nodes") or () if node}
 
-    def _send(self, mutations: Sequence[_Mutation], outcomes: dict[str, _Outcome]) -> None:
+    def _send(self, mutations: Sequence[_Mutation],
+              outcomes: dict[str, _Outcome]) -> list[tuple[_Mutation, str, list[str]]]:
+        """Send `mutations` in documents of at most `MAX_FIELDS`; returns, per `tagsAdd`
+        whose customer still carries other hub tags, (mutation, customer id, those tags)."""
+        stale: list[tuple[_Mutation, str, list[str]]] = []
         for start in range(0, len(mutations), MAX_FIELDS):
             chunk = mutations[start:start + MAX_FIELDS]
             declared, variables, fields = [], {}, []
@@ -216,8 +234,16 @@ class CustomerWrites:
                 payload = data.get(m.alias) or {}
                 if m.field == "metafieldsSet":
                     self._absorb_metafields(m, payload, outcomes)
-                else:
-                    self._absorb(m, payload, outcomes[m.keys[0]])
+                    continue
+                self._absorb(m, payload, outcomes[m.keys[0]])
+                node = payload.get("node") or {}
+                if m.wanted is not None and not payload.get("userErrors") and node.get("id"):
+                    older = sorted(t for t in node.get("tags") or ()
+                                   if t.startswith(self.settings.tag_prefix)
+                                   and t not in m.wanted)
+                    if older:
+                        stale.append((m, str(node["id"]), older))
+        return stale
 
     @staticmethod
     def _absorb_metafields(mutation: _Mutation, payload: Mapping[str, Any],

@@ -50,3 +50,14 @@ def test_a_query_dearer_than_the_bucket_waits_for_a_full_bucket_only() -> None:
     budget.reserve(1000)
     budget.reserve(5000)
     assert clock.slept == [20.0]
+
+
+def test_connectors_of_one_app_share_its_bucket() -> None:
+    from hub_shopify.budget import shared_budget
+
+    def sleep(_s: float) -> None:
+        return None
+
+    one = shared_budget("app-a", 2000, 100, sleep=sleep)
+    assert shared_budget("app-a", 2000, 100, sleep=sleep) is one
+    assert shared_budget("app-b", 2000, 100, sleep=sleep) is not one

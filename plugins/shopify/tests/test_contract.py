@@ -53,5 +53,5 @@ class TestShopifyContract(ConnectorContract):
                     ({"plugin": "shopify", "shop": "x.myshopify.com", "token": {"secret": "t"},
                       "api_version": "2025-02"}, "api_version"),
                     ({"plugin": "shopify", "shop": "x.myshopify.com", "token": {"secret": "t"},
-                      "page_size": 200}, "page_size")],
+                      "page_size": 251}, "page_size")],
             )

@@ -87,10 +87,10 @@ def test_the_check_fails_a_document_a_version_lacks() -> None:
 @pytest.mark.parametrize("version", SERVED)
 def test_a_full_read_and_a_write_work_at_every_version(sandbox: RunningSandbox,
                                                         version: str) -> None:
-    """Bulk read (polled the way the version allows), then every kind of mutation."""
+    """Count and bulk read (polled the way the version allows), then every mutation."""
     sandbox.sandbox.shopify.limits.calendar_at = day_of(version)
     sandbox.sandbox.reset()
-    shop, transport = connector(sandbox, version, clock=day_of(version), bulk_threshold=0,
+    shop, transport = connector(sandbox, version, clock=day_of(version), bulk_threshold=1,
                                 create_customers=True)
     try:
         assert [f for f in shop.check() if f.subject == "api version"] == []
@@ -113,6 +113,11 @@ def test_a_full_read_and_a_write_work_at_every_version(sandbox: RunningSandbox,
         assert [r.status for r in retagged] == ["updated"]
         assert customers[targets[0].id].tags.count("hub:customer") == 1
         assert "hub:lead" not in customers[targets[0].id].tags
+        # no hub tag left to add: the current tags are read first
+        cleared = shop.write([OutboundRecord("a3", 1, {"lead.tags": []},
+                                             external_id=targets[0].gid)])
+        assert [r.status for r in cleared] == ["updated"]
+        assert not [t for t in customers[targets[0].id].tags if t.startswith("hub:")]
     finally:
         shop.close()
     sent = "\n".join(transport.documents)

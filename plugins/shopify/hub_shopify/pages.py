@@ -1,0 +1,218 @@
+"""Paging customers with their orders in as few queries as Shopify's cost cap allows.
+
+Shopify charges a query its *requested* cost before running it and refuses one above 1000
+points (MAX_COST_EXCEEDED). What a selection is charged is Shopify's business: its documented
+rule (objects 1, connections 2 + `first` × an item) gave ~500 for a `customers(first: 250)`
+that a real shop answered with a requested cost of 25. So every document here is planned with
+that rule as a *shape* only, and scaled by what Shopify reported for the previous document
+(`extensions.cost.requestedQueryCost` ÷ the rule's estimate); a MAX_COST_EXCEEDED answer
+doubles the scale (or takes the reported cost) and the same step is sent smaller.
+
+Customers are read without nested orders: a nested `orders(first: k)` is charged k for every
+customer, with orders or without. Instead each document carries, next to the next page of
+customers, one aliased ``customer(id:) { orders(first: numberOfOrders) }`` per customer of
+earlier pages that has orders, so a customer's orders cost what it has. A page is handed on
+once every one of its customers' orders is in, pages in order; new pages are only asked for
+when every waiting order follow-up fits the document, so the backlog stays one page deep.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub_shopify.customer import OrderTotals
+from hub_shopify.graphql import MAX_QUERY_COST, CostExceeded, ShopifyAPI
+from hub_shopify.queries import read_query
+
+#: Shopify's largest page ("first/last max 250") and the most follow-ups one document carries.
+MAX_PAGE = 250
+#: The rule's shape (Shopify's "Calculating query costs": object 1, connection 2 + first ×
+#: item): a customer is its node and three objects (amountSpent, emailMarketingConsent,
+#: defaultAddress); an order follow-up is the customer object, its orders connection and
+#: one per order asked for; the customers connection and the count add their own.
+CUSTOMER_UNITS = 4
+FOLLOW_UP_UNITS = 3
+CONNECTION_UNITS = 2
+COUNT_UNITS = 1
+#: Orders nested per customer in a read's first document: a read of a few changed customers
+#: is then one call (most customers have fewer orders; those with more get a follow-up).
+FIRST_NESTED = 10
+
+
+@dataclass
+class _Customer:
+    node: dict[str, Any]
+    totals: OrderTotals = field(default_factory=OrderTotals)
+    waiting: bool = False
+
+
+@dataclass
+class _FollowUp:
+    customer: _Customer
+    first: int
+    after: str | None = None
+    seen: int = 0
+
+
+@dataclass
+class Batch:
+    """One page of customers with complete order totals, and where the read stands."""
+
+    customers: list[tuple[dict[str, Any], OrderTotals]]
+    end_cursor: str | None
+    has_next: bool
+
+
+@dataclass
+class _Page:
+    customers: list[_Customer]
+    end_cursor: str | None
+    has_next: bool
+
+
+class PagedRead:
+    """Pages of ``customers(sortKey: UPDATED_AT, query:)`` with each customer's orders."""
+
+    def __init__(self, api: ShopifyAPI, version: str, *, first_page: int,
+                 first_nested: int = FIRST_NESTED, max_cost: float = MAX_QUERY_COST) -> None:
+        self.api = api
+        self.first_nested = first_nested
+        self.version = version
+        self.first_page = min(MAX_PAGE, max(1, first_page))
+        self.max_cost = max_cost
+        #: Points Shopify charges per unit of the rule's estimate, learned from its answers;
+        #: None until the first answer (the first page is then `first_page` customers).
+        self.scale: float | None = None
+        #: The count of a full read's first document (`customersCount`), when asked for.
+        self.count: dict[str, Any] | None = None
+
+    def read(self, query: str | None, after: str | None, *, count: bool = False,
+             stop: Callable[[dict[str, Any]], bool] = lambda _count: False) -> Iterator[Batch]:
+        """Complete pages from `after` on; with `count`, the first document also counts the
+        customers matching and `stop(count)` may end the read right there."""
+        pending: deque[_FollowUp] = deque()
+        pages: deque[_Page] = deque()
+        more = True
+        while more or pending:
+            nested = self.first_nested if self.scale is None else 0
+            picked, page_size, units = self._plan(pending, more, count, nested)
+            variables: dict[str, Any] = {"query": query} if (page_size or count) else {}
+            if page_size:
+                variables.update(first=page_size, after=after)
+            for i, item in enumerate(picked):
+                variables[f"id{i}"] = item.customer.node["id"]
+                variables[f"after{i}"] = item.after
+            document = read_query(self.version, page=bool(page_size), count=count,
+                                  nested=nested, orders=[item.first for item in picked])
+            try:
+                data = self.api.run(document, variables, doing="reading customers",
+                                    cost=units * (self.scale or 1.0))
+            except CostExceeded as refused:
+                # the same step again, smaller: by what Shopify reported, at least halved
+                reported = refused.requested / units if refused.requested else 0.0
+                self.scale = max(2 * (self.scale or 1.0), reported)
+                pending.extendleft(reversed(picked))
+                continue
+            self._learn(units)
+            if count:
+                count = False
+                self.count = dict(data.get("customersCount") or {})
+                if stop(self.count):
+                    return
+            for i, item in enumerate(picked):
+                self._absorb(item, data.get(f"o{i}"), pending)
+            if page_size:
+                connection = data["customers"]
+                customers = [_Customer(node) for node in connection["nodes"]]
+                for customer in customers:
+                    self._first_orders(customer, bool(nested), pending)
+                info = connection["pageInfo"]
+                more = bool(info["hasNextPage"])
+                after = info["endCursor"] or after
+                pages.append(_Page(customers, after, more))
+            while pages and not any(c.waiting for c in pages[0].customers):
+                done = pages.popleft()
+                yield Batch([(c.node, c.totals) for c in done.customers], done.end_cursor,
+                            done.has_next)
+
+    def _plan(self, pending: deque[_FollowUp], more: bool, count: bool,
+              nested: int) -> tuple[list[_FollowUp], int, float]:
+        """What the next document carries: follow-ups first, then a page if all of them fit."""
+        budget = self.max_cost / (self.scale or 1.0)
+        units = CONNECTION_UNITS + (COUNT_UNITS if count else 0) if more else 0.0
+        picked: list[_FollowUp] = []
+        while pending and len(picked) < MAX_PAGE:
+            item = pending[0]
+            cost = FOLLOW_UP_UNITS + item.first
+            if units + cost > budget:
+                if picked:
+                    break
+                # a single customer's orders over budget: ask for fewer of them
+                item.first = max(1, math.floor(budget - units - FOLLOW_UP_UNITS))
+                cost = FOLLOW_UP_UNITS + item.first
+            picked.append(pending.popleft())
+            units += cost
+        page_size = 0
+        per_customer = CUSTOMER_UNITS + (CONNECTION_UNITS + nested if nested else 0)
+        if more and not pending:
+            fits = math.floor((budget - units) / per_customer)
+            page_size = max(1, min(MAX_PAGE, fits if self.scale is not None
+                                   else self.first_page))
+        if not page_size and more:
+            units -= CONNECTION_UNITS + (COUNT_UNITS if count else 0)
+        if page_size:
+            units += per_customer * page_size
+        return picked, page_size, max(units, 1.0)
+
+    def _learn(self, units: float) -> None:
+        requested = self.api.last_cost.get("requestedQueryCost")
+        if requested is not None and units > 0:
+            self.scale = max(float(requested) / units, 1e-3)
+
+    @staticmethod
+    def _first_orders(customer: _Customer, nested: bool, pending: deque[_FollowUp]) -> None:
+        """The nested orders a customer came with; a follow-up for the ones it did not."""
+        total = _number(customer.node.get("numberOfOrders"))
+        orders = customer.node.pop("orders", None) if nested else None
+        after, seen = None, 0
+        if orders is not None:
+            nodes = orders.get("nodes") or ()
+            for order in nodes:
+                customer.totals.add(order)
+            seen = len(nodes)
+            if not (orders.get("pageInfo") or {}).get("hasNextPage"):
+                return
+            after = (orders.get("pageInfo") or {}).get("endCursor")
+        elif total == 0:
+            return
+        customer.waiting = True
+        pending.append(_FollowUp(customer, min(MAX_PAGE, max(total - seen, 1)), after, seen))
+
+    @staticmethod
+    def _absorb(item: _FollowUp, answer: dict[str, Any] | None,
+                pending: deque[_FollowUp]) -> None:
+        """Add a follow-up's orders; ask again where Shopify has more."""
+        orders = (answer or {}).get("orders") or {}
+        nodes = orders.get("nodes") or ()
+        for order in nodes:
+            item.customer.totals.add(order)
+        item.seen += len(nodes)
+        info = orders.get("pageInfo") or {}
+        if answer is not None and info.get("hasNextPage"):
+            left = _number(item.customer.node.get("numberOfOrders")) - item.seen
+            pending.appendleft(_FollowUp(item.customer, min(MAX_PAGE, max(left, 1)),
+                                         info.get("endCursor"), item.seen))
+        else:
+            item.customer.waiting = False
+
+
+def _number(value: Any) -> int:
+    """An UnsignedInt64 (Shopify serializes it as a string)."""
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError):
+        return 0
