@@ -304,9 +304,11 @@ def _run(runtime: Runtime, store: Store, options: SyncOptions, progress: Progres
                 identity_config.auto_merge, identity_config.review), run_id=run_id,
                 now=started, id_fields=identity_config.identifiers,
                 max_records=identity_config.max_records_per_contact)
-            resolution.touched |= matched.touched | golden.stale_ids(conn)
+            # in place: `touched` holds every contact of a first import
+            resolution.touched.update(matched.touched)
+            resolution.touched.update(golden.stale_ids(conn))
             if golden.rules_changed(conn, runtime.config.config.merge):
-                resolution.touched |= golden.active_ids(conn)  # a [merge] rule changed
+                resolution.touched.update(golden.active_ids(conn))  # a [merge] rule changed
             for name, n in _joined_counts(conn).items():
                 if name in tally.counts:
                     tally.connector(name).merged += n
