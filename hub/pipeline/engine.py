@@ -49,7 +49,7 @@ from hub.pipeline.summary import (
     RunSummary,
 )
 from hub.runtime import Runtime
-from hub.store import Store, locks
+from hub.store import ANALYZE_FROM, Store, analyze, locks
 from hub.store.schema import contacts, runs, source_records
 
 log = logging.getLogger("hub.engine")
@@ -291,6 +291,11 @@ def _run(runtime: Runtime, store: Store, options: SyncOptions, progress: Progres
 
         if options.stop is not None and options.stop.is_set():
             raise Interrupted("stopped after reading, before merging")
+        large = sum(c.read - c.skipped_unchanged for c in tally.counts.values()) \
+            >= ANALYZE_FROM
+        if large:
+            with store.begin() as conn:
+                analyze(conn, ("source_records", "identity_keys"))
         progress.stage("resolve", None)
         began = time.monotonic()
         with store.begin() as conn:
@@ -322,6 +327,9 @@ def _run(runtime: Runtime, store: Store, options: SyncOptions, progress: Progres
         progress.done()
         timed("resolve", began)
         began = time.monotonic()
+        if large:
+            with store.begin() as conn:
+                analyze(conn, ("contacts", "source_records", "leads", "match_keys"))
         with store.begin() as conn:
             lead_report = lifecycle_of(runtime).apply(
                 conn, run_id=run_id, now=started,

@@ -76,12 +76,11 @@ class _Forest:
 
 def _dirty_records(conn: Connection) -> Iterator[tuple[int, int | None]]:
     """(record id, current contact) of each dirty record, streamed in id order."""
-    for record_id, contact_id in conn.execute(
-            select(source_records.c.id, source_records.c.contact_id)
-            .where(source_records.c.dirty.is_(True))
-            .order_by(source_records.c.id)
-            .execution_options(yield_per=STREAM)):
-        yield record_id, contact_id
+    rows = conn.execute(select(source_records.c.id, source_records.c.contact_id)
+                        .where(source_records.c.dirty.is_(True))
+                        .order_by(source_records.c.id)
+                        .execution_options(yield_per=STREAM))
+    yield from ((record_id, contact_id) for record_id, contact_id in rows)
 
 
 def _key_holders(conn: Connection, first_import: bool

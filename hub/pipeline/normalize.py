@@ -140,8 +140,9 @@ class Normalizer:
     """Normalises records; holds the caches, so build one per run and reuse it.
 
     Each cache forgets everything at `cache_size` entries: three of 200,000 cost about
-    60 MB more at the peak of reading a million rows than three of 50,000, and repeats (a shared office phone, the
-    same person in two exports read one after the other) mostly fall within 50,000.
+    60 MB more at the peak of reading a million rows than three of 50,000, and repeats
+    (a shared office phone, the same person in two exports read one after the other)
+    mostly fall within 50,000.
     """
 
     def __init__(self, *, default_region: str = "DE",

@@ -226,3 +226,29 @@ def test_a_stop_request_ends_the_run_at_a_checkpoint_and_the_next_run_completes(
     resumed = sync(runtime, SyncOptions())
     assert resumed["contacts"]["total"] == 40 and count(runtime, source_records) == 28 + 25 + 21
     runtime.store.close()
+
+
+@pytest.mark.postgres
+def test_a_large_run_refreshes_postgresql_statistics_before_resolving_and_deciding(
+        tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stale statistics after a big import made the planner scan whole tables per batch."""
+    runtime = runtime_for(tmp_path, postgres_url)
+    calls: list[tuple[str, ...]] = []
+    real = engine.analyze
+
+    def spy(conn: Any, tables: Any) -> None:
+        calls.append(tuple(tables))
+        real(conn, tables)
+
+    monkeypatch.setattr(engine, "analyze", spy)
+    monkeypatch.setattr(engine, "ANALYZE_FROM", 1)
+    engine.sync(runtime, SyncOptions())
+    assert calls == [("source_records", "identity_keys"),
+                     ("contacts", "source_records", "leads", "match_keys")]
+    with runtime.store.begin() as conn:
+        analysed = {name for name, at in conn.exec_driver_sql(
+            "SELECT relname, last_analyze FROM pg_stat_user_tables") if at is not None}
+    assert {"source_records", "identity_keys", "contacts", "leads"} <= analysed
+    calls.clear()
+    engine.sync(runtime, SyncOptions())  # nothing changed: no statistics to refresh
+    assert calls == []
