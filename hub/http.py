@@ -140,6 +140,9 @@ class TokenBucket:
         self.waited += wait
         self._sleep(wait)
 
+    def release(self) -> None:
+        """A bucket's tokens refill with time alone: an answer changes nothing."""
+
     def slow_down(self, seconds: float) -> None:
         """The server said 'too many': empty the bucket so the next request waits too."""
         with self._lock:
@@ -296,23 +299,18 @@ class ResilientTransport(httpx.BaseTransport):
             response.request = request
             response.read()  # a truncated body surfaces here, inside the retry
         except httpx.ConnectTimeout as exc:
-            self._release()
             raise _Unreachable("could not connect within the connect timeout "
                                f"({_seconds(request, 'connect')})") from exc
         except httpx.TimeoutException as exc:
-            self._release()
             raise _Unreachable(f"no answer within the read timeout ({_seconds(request, 'read')})"
                                ) from exc
         except httpx.ConnectError as exc:
-            self._release()
             raise _Unreachable(f"could not connect: {exc}") from exc
         except (httpx.TransportError, httpx.DecodingError) as exc:
-            self._release()
             raise RetryableError(f"connection problem: {type(exc).__name__}: {exc}") from exc
-        except BaseException:
-            self._release()
-            raise
-        self._release()
+        finally:
+            if self._bucket is not None:
+                self._bucket.release()  # the answer is in (or the request failed)
         status = response.status_code
         self.counter.by_status[status] = self.counter.by_status.get(status, 0) + 1
         problem = self._classify(response) or malformed(response)
@@ -324,11 +322,6 @@ class ResilientTransport(httpx.BaseTransport):
             response.close()
             raise problem
         return response
-
-    def _release(self) -> None:
-        """Tell a rolling-window limiter that the request's answer is in."""
-        if isinstance(self._bucket, SlidingWindow):
-            self._bucket.release()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send `request`, retrying transient failures; raise `UnreachableError` at the end."""

@@ -96,11 +96,9 @@ def _key_holders(conn: Connection, first_import: bool
     joined = select(*columns).join(
         source_records, source_records.c.id == identity_keys.c.source_record_id)
     if first_import:
-        rows: Iterable[Any] = conn.execute(
+        yield from _grouped(conn.execute(
             joined.where(source_records.c.dirty.is_(True)).order_by(identity_keys.c.key)
-            .execution_options(yield_per=STREAM))
-        for key, group in groupby(rows, key=lambda row: row[0]):
-            yield key, [(rid, bool(dirty), cid) for _, rid, dirty, cid in group]
+            .execution_options(yield_per=STREAM)))
         return
     keys = sorted(set(conn.execute(
         select(identity_keys.c.key)
@@ -109,10 +107,14 @@ def _key_holders(conn: Connection, first_import: bool
     for part in chunks(keys):
         # the dirty flag is not in the WHERE: given it, SQLite walks the flag's index
         # (every clean record) instead of the few rows holding the keys
-        found = conn.execute(joined.where(identity_keys.c.key.in_(part))
-                             .order_by(identity_keys.c.key)).all()
-        for key, group in groupby(found, key=lambda row: row[0]):
-            yield key, [(rid, bool(dirty), cid) for _, rid, dirty, cid in group]
+        yield from _grouped(conn.execute(joined.where(identity_keys.c.key.in_(part))
+                                         .order_by(identity_keys.c.key)))
+
+
+def _grouped(rows: Iterable[Any]) -> Iterator[tuple[str, list[tuple[int, bool, int | None]]]]:
+    """(key, [(record, dirty, contact), …]) from rows ordered by key."""
+    for key, group in groupby(rows, key=lambda row: row[0]):
+        yield key, [(rid, bool(dirty), cid) for _, rid, dirty, cid in group]
 
 
 def resolve(conn: Connection, *, max_records: int, run_id: int | None, now: datetime) -> Resolution:

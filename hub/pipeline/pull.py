@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, delete, insert, select, update
 
 from hub.clock import as_utc
@@ -94,7 +93,6 @@ def pull(store: Store, connector: Connector, stream: str, *, normalizer: Normali
 
 _COLUMNS = ("connector", "external_id", "email", "fields", "problems", "signals", "consent",
             "content_hash", "source_updated_at", "seen_at", "deleted", "dirty", "origin")
-_HASH = _COLUMNS.index("content_hash")
 
 
 def _apply_page(conn: Connection, name: str, page: Page, *, normalizer: Normalizer,
@@ -111,6 +109,7 @@ def _apply_page(conn: Connection, name: str, page: Page, *, normalizer: Normaliz
         stats.read += 1
         if record.deleted:
             stats.deleted += 1
+        # a system listing one id twice: the later entry wins
         latest[record.id] = (record, _digest(record, normalizer.fingerprint))
     existing: dict[str, tuple[int, str]] = {}
     if known:
@@ -137,7 +136,7 @@ def _apply_page(conn: Connection, name: str, page: Page, *, normalizer: Normaliz
         if suppressed.refuses((row[2], *merge_keys)):
             stats.suppressed += 1  # erased: never stored, never written anywhere
             continue
-        rows[ext] = row  # a system listing one id twice: the later entry wins
+        rows[ext] = row
         keys[ext] = merge_keys
     stats.rejected += len(letters)
     if letters:
@@ -173,10 +172,8 @@ def _digest(record: SourceRecord, fingerprint: str) -> str:
     Not its time or origin (a re-export moves both without changing anyone), and with the
     normaliser's `fingerprint`, so new normalisation settings make every record new again.
     """
-    blob = orjson.dumps((fingerprint, record.fields, record.consent, record.signals,
-                         record.deleted), default=str,
-                        option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
-    return hashlib.md5(blob, usedforsecurity=False).hexdigest()
+    blob = dumps((fingerprint, record.fields, record.consent, record.signals, record.deleted))
+    return hashlib.md5(blob.encode(), usedforsecurity=False).hexdigest()
 
 
 def _prepare(name: str, record: SourceRecord, normalizer: Normalizer, now: datetime,

@@ -42,21 +42,26 @@ class Json(str):
     __slots__ = ()
 
 
-#: orjson writes the same text as ``json.dumps(sort_keys=True, separators=(",", ":"),
-#: ensure_ascii=False, default=str)`` for what records hold, several times faster; a
-#: million-record import serialises every record and golden contact at least once.
-_ORJSON = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+#: orjson writes the same text as ``json.dumps(separators=(",", ":"), ensure_ascii=False,
+#: default=str)`` for what records hold, several times faster; a million-record import
+#: serialises every record and golden contact at least once.
+_ORJSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def _text(value: Any, *, sort_keys: bool) -> str:
+    try:
+        return orjson.dumps(value, default=str, option=_ORJSON | (
+            orjson.OPT_SORT_KEYS if sort_keys else 0)).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        # what orjson refuses (an integer past 64 bits) keeps the standard library's text;
+        # a NaN becomes null, which PostgreSQL's json accepts and NaN it would not
+        return json.dumps(value, sort_keys=sort_keys, separators=(",", ":"), default=str,
+                          ensure_ascii=False)
 
 
 def dumps(value: Any) -> Json:
     """Serialise once, canonically (sorted keys), for storage and hashing alike."""
-    try:
-        return Json(orjson.dumps(value, default=str, option=_ORJSON).decode())
-    except (TypeError, orjson.JSONEncodeError):
-        # what orjson refuses (an integer past 64 bits) keeps the standard library's text;
-        # a NaN becomes null, which PostgreSQL's json accepts and NaN it would not
-        return Json(json.dumps(value, sort_keys=True, separators=(",", ":"), default=str,
-                               ensure_ascii=False))
+    return Json(_text(value, sort_keys=True))
 
 
 def json_text(value: Any) -> str:
@@ -64,12 +69,7 @@ def json_text(value: Any) -> str:
 
     Unlike `dumps`, keys are not sorted: a run summary keeps the order it is documented in.
     """
-    try:
-        return orjson.dumps(value, default=str,
-                            option=orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
-                            ).decode()
-    except (TypeError, orjson.JSONEncodeError):
-        return json.dumps(value, default=str, ensure_ascii=False)
+    return _text(value, sort_keys=False)
 
 
 def _converters(conn: Connection, table: Table, columns: Sequence[str]) -> list[Any]:
