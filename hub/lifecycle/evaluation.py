@@ -330,8 +330,12 @@ class Lifecycle:
                     continue
                 rows.append({**row, "updated_at": now, "updated_run": run_id, "dirty": False})
                 if shown:
-                    # only what the systems are told makes the outbox look again
-                    marked.append(contact.id)
+                    # only what the systems are told makes the outbox look again; a contact
+                    # rebuilt in this run carries the stamp already (every contact of a first
+                    # import: stamping them again rewrote each row and its indexes)
+                    report.changed += 1
+                    if contact.updated_run != run_id:
+                        marked.append(contact.id)
                 if previous is not result.stage:
                     report.moves[result.stage.value] = report.moves.get(result.stage.value, 0) + 1
                     moves.append({"contact_id": contact.id, "at": now, "run_id": run_id,
@@ -342,7 +346,6 @@ class Lifecycle:
                 upsert_rows(conn, leads, _LEAD_COLUMNS, ("contact_id",),
                             [tuple(row[c] for c in _LEAD_COLUMNS) for row in rows])
             if marked:
-                report.changed += len(marked)
                 update_rows(conn, contacts, ("updated_run",), "id",
                             [(run_id, cid) for cid in marked])
             if moves:

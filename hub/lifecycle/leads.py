@@ -56,8 +56,9 @@ def due(conn: Connection, touched: set[int]) -> list[int]:
 
 
 def contact_batches(conn: Connection, ids: list[int] | None) -> Iterator[list[Any]]:
-    """Active contacts (id, fields) in id order, in batches: `ids` only, or all (None)."""
-    columns = (contacts.c.id, contacts.c.fields)
+    """Active contacts (id, fields, updated_run) in id order, in batches: `ids` only, or all
+    (None)."""
+    columns = (contacts.c.id, contacts.c.fields, contacts.c.updated_run)
     if ids is not None:
         for part in chunks(ids):
             yield list(conn.execute(select(*columns).where(
