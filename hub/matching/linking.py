@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
@@ -32,6 +32,7 @@ from hub.matching.model import (
     Score,
     all_keys,
     profile,
+    stored_key,
     term_keys,
 )
 from hub.matching.review import blocked
@@ -45,6 +46,8 @@ KEYED = "matching.keyed"
 #: the memory of linking, whatever the size of the import.
 KEY_BATCH = 5000
 PAIR_BATCH = 5000
+
+K = TypeVar("K", str, int)
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ def link(conn: Connection, *, thresholds: Thresholds, run_id: int | None, now: d
                 conn.execute(delete(match_keys).where(match_keys.c.source_record_id.in_(part)))
         keyed = _profiles(conn, batch, id_fields, max_records)
         insert_rows(conn, match_keys, ("key", "source_record_id"),
-                    [(key, rid) for rid, p in keyed.items() for key in all_keys(p)])
+                    [(stored_key(key), rid) for rid, p in keyed.items() for key in all_keys(p)])
     del ids
 
     total = conn.execute(select(func.count()).select_from(source_records).where(
@@ -141,7 +144,7 @@ def link(conn: Connection, *, thresholds: Thresholds, run_id: int | None, now: d
         everyone = _profiles(conn, wanted, id_fields, max_records)
         missing = {key for p in everyone.values() for key in term_keys(p)} - terms.keys()
         terms.update(dict.fromkeys(missing, 0))
-        terms.update(_counts(conn, match_keys.c.key, missing))
+        terms.update(_term_counts(conn, missing))
         model = Model(Frequencies(terms, total))
         for i in range(0, len(batch_pairs), 2):
             left, right = batch_pairs[i], batch_pairs[i + 1]
@@ -160,10 +163,6 @@ def link(conn: Connection, *, thresholds: Thresholds, run_id: int | None, now: d
     return result
 
 
-#: Block-key prefixes (`hub.matching.model.block_keys`): only these keys make pairs.
-BLOCK_PREFIXES = ("em:", "ph:", "bd:", "zl:", "zf:", "nm:", "sh:", "cl:", "cf:", "id:")
-
-
 def _candidate_pairs(conn: Connection, *, changed_only: bool) -> array[int]:
     """(left, right) record ids, flat, of records sharing a usable block key.
 
@@ -174,8 +173,7 @@ def _candidate_pairs(conn: Connection, *, changed_only: bool) -> array[int]:
     """
     left, right = match_keys.alias("l"), match_keys.alias("r")
     mine, theirs = source_records.alias("mine"), source_records.alias("theirs")
-    keys = select(match_keys.c.key).where(
-        func.substr(match_keys.c.key, 1, 3).in_(BLOCK_PREFIXES))
+    keys = select(match_keys.c.key).where(match_keys.c.key >= 0)  # blocks (`stored_key`)
     if changed_only:
         changed = (select(match_keys.c.key)
                    .join(source_records, source_records.c.id == match_keys.c.source_record_id)
@@ -225,13 +223,19 @@ def _open_by_contacts(conn: Connection, contact_ids: Sequence[int]) -> dict[froz
     return found
 
 
-def _counts(conn: Connection, column: Any, keys: Iterable[str]) -> dict[str, int]:
+def _counts(conn: Connection, column: Any, keys: Iterable[K]) -> dict[K, int]:
     """How many rows hold each of `keys` in `column` (a key column), in IN-sized chunks."""
-    found: dict[str, int] = {}
+    found: dict[K, int] = {}
     for part in chunks(sorted(set(keys))):
         found.update((key, n) for key, n in conn.execute(
             select(column, func.count()).where(column.in_(part)).group_by(column)))
     return found
+
+
+def _term_counts(conn: Connection, keys: Iterable[str]) -> dict[str, int]:
+    """How many records hold each of the term `keys` (stored as `stored_key`)."""
+    named = {stored_key(key): key for key in keys}
+    return {named[stored]: n for stored, n in _counts(conn, match_keys.c.key, named).items()}
 
 
 def _decide(conn: Connection, best: dict[frozenset[int], tuple[Score, int, int]],

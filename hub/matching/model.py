@@ -21,6 +21,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from hashlib import blake2b
 from typing import Any
 
 from rapidfuzz.distance import OSA, JaroWinkler
@@ -117,6 +118,24 @@ def block_keys(p: Profile) -> list[str]:
 def all_keys(p: Profile) -> list[str]:
     """Every key a record stores (terms and blocks, once each)."""
     return list(dict.fromkeys([*term_keys(p), *block_keys(p)]))
+
+
+#: Prefixes of the keys `block_keys` makes: only these pair records up.
+BLOCK_PREFIXES = frozenset({"em:", "ph:", "bd:", "zl:", "zf:", "nm:", "sh:", "cl:", "cf:", "id:"})
+
+
+def stored_key(key: str) -> int:
+    """The 64-bit integer a key is stored as: a blocking key ≥ 0, a term-only key < 0.
+
+    A million records hold about eleven million keys. As text (thirty bytes, a foreign key
+    check each) they were the largest write of an import; as integers the index is a third
+    of the size and no slower to join. The sign tells blocks from terms without the text.
+    Two keys sharing a hash (about one chance in a million in a base of ten million keys)
+    cost a pair scored for nothing or a term counted a little high, never a wrong merge:
+    every pair is scored on the records' values.
+    """
+    digest = int.from_bytes(blake2b(key.encode(), digest_size=8).digest(), "big") >> 1
+    return digest if key[:3] in BLOCK_PREFIXES else -digest - 1
 
 
 class Frequencies:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, text, update
 
 from hub.matching import review
 from hub.matching.linking import Thresholds, link
@@ -126,3 +126,28 @@ def test_a_record_back_after_a_lost_acknowledgement_joins_its_writer(store: Stor
         active = conn.execute(select(func.count()).select_from(contacts).where(
             contacts.c.status == "active")).scalar_one()
         assert active == 2
+
+
+def test_a_store_keyed_as_text_is_keyed_again_after_the_upgrade(store_url: str) -> None:
+    """Migration 0011: text keys go, and the next linking keys every record as integers."""
+    from hub.store.schema import settings
+    from tests.conftest import store_at_revision
+
+    with store_at_revision(store_url, "0010") as conn:
+        rid = add(conn, "crm", "1", MUELLER)
+        conn.execute(text("INSERT INTO match_keys (key, source_record_id) "
+                          "VALUES ('ln:MILLER', :rid)"), {"rid": rid})  # the text of 0010
+        conn.execute(insert(settings).values(name="matching.keyed", value="1"))
+        resolve(conn, max_records=25, run_id=None, now=FIXED_NOW)
+        conn.execute(update(source_records).values(dirty=False))  # keyed by the old hub
+    upgraded = Store.open(store_url)
+    try:
+        with upgraded.begin() as conn:
+            assert conn.execute(select(func.count()).select_from(match_keys)).scalar_one() == 0
+            add(conn, "shop", "9", {**MUELLER, "email": "private@example.com"})
+            sync(conn, auto_merge=1.0, review=0.5)
+            holders = conn.execute(select(match_keys.c.source_record_id).distinct()).scalars()
+            assert sorted(holders) == [rid, rid + 1]  # the old record too, not only the new
+            assert conn.execute(select(func.count()).select_from(match_pairs)).scalar_one() == 1
+    finally:
+        upgraded.close()

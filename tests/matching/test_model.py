@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from hub.matching.model import Frequencies, Model, candidate_pairs, profile
 
 
@@ -72,3 +75,14 @@ def test_blocking_finds_the_phonetic_twin_and_skips_oversized_blocks() -> None:
     assert candidate_pairs(profiles) == {(0, 1)}
     crowd = [profile(i, i, {"birthday": "1970-01-01"}) for i in range(100)]
     assert candidate_pairs(crowd, max_block=60) == set()
+
+
+@given(st.text(min_size=1, max_size=40))
+def test_a_stored_key_is_stable_and_its_sign_says_block_or_term(text: str) -> None:
+    from hub.matching.model import BLOCK_PREFIXES, stored_key
+
+    for prefix in ("em:", "nm:", "fn:", "ct:"):
+        key = prefix + text
+        value = stored_key(key)
+        assert value == stored_key(key) and -2**63 <= value < 2**63
+        assert (value >= 0) == (prefix in BLOCK_PREFIXES)
