@@ -96,6 +96,8 @@ class Batch:
     completed_at: str = ""
     finished: int = 0
     errored: int = 0
+    #: the results; None before the batch ran, or once its link has expired (a test sets
+    #: that: how long Mailchimp keeps the file is not documented)
     archive: bytes | None = field(default=None, repr=False)
 
     @property
@@ -230,7 +232,7 @@ class BatchQueue:
     def view(self, batch: Batch, base_url: str) -> dict[str, Any]:
         """The batch resource as Mailchimp shows it."""
         url = ""
-        if batch.archive is not None and base_url:
+        if batch.status == "finished" and base_url:
             url = base_url.rstrip("/") + RESULTS_PATH.format(name=batch.archive_name)
         return {"id": batch.id, "status": batch.status,
                 "total_operations": len(batch.operations),
