@@ -1,4 +1,4 @@
-"""The Mailchimp connector: one audience, read by `last_changed`, written by batch subscribe.
+"""The Mailchimp connector: one audience, read by `last_changed`, written in batches.
 
 Reading lists members changed since the cursor, oldest change first (so a crash resumes
 where it stopped), then the archived ones (which become deletions). Consent evidence follows
@@ -9,6 +9,8 @@ Writing never adds anyone without hub's say-so: `OutboundRecord.consent` is hub'
 send its confirmation mail, ``unsubscribed``). An existing member without a decision keeps
 its status (only its merge fields change); a new one without a decision is refused, never
 created ``pending``: that would mail someone who never asked (docs/consent.md, rule 11).
+Members with a decision go by batch subscribe (500 a call); those without one by PATCHes in
+one batch operation per write (`hub_mailchimp.batches`), which can update but never create.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from hub.plugin import (
     WriteResult,
     WriteStatus,
 )
+from hub_mailchimp.batches import BatchRun, BatchUnsettled, Operation
 
 #: golden field → merge tag (overridable per instance with `merge_fields`)
 MERGE_TAGS = {"first_name": "FNAME", "last_name": "LNAME", "phone": "PHONE",
@@ -69,6 +72,11 @@ class MailchimpSettings(ConnectorSettings):
     tag_prefix: str = "hub:"
     #: Re-read this much before the cursor, in case two changes share a second.
     overlap_seconds: int = 60
+    #: Members without a consent decision go by batch operations: the first wait before
+    #: reading the batch's status (doubling up to 30 s), and how long a batch may take before
+    #: hub stops it and tries its records again next run.
+    batch_poll_seconds: float = Field(default=2.0, gt=0)
+    batch_timeout_seconds: float = Field(default=900.0, gt=0)
 
     @field_validator("max_connections")
     @classmethod
@@ -108,14 +116,17 @@ class MailchimpConnector(Connector):
         base = settings.base_url or f"https://{raw.rsplit('-', 1)[1]}.api.mailchimp.com/3.0"
         self.http = context.client(base_url=base.rstrip("/"), auth=httpx.BasicAuth("hub", raw),
                                    max_connections=settings.max_connections, timeout=120.0)
+        #: results files of batch operations: another host, so no key (counted, retried)
+        self.files = context.client(base_url="", timeout=120.0, max_connections=1)
         self.tags = {**MERGE_TAGS, **settings.merge_fields}
         self._lead_field_ready = False
         #: hub's tags (static segments) on the audience, name → segment id, once listed
         self._segments: dict[str, int] | None = None
 
     def close(self) -> None:
-        """Close the HTTP client."""
+        """Close the HTTP clients."""
         self.http.close()
+        self.files.close()
 
     def _list(self, suffix: str = "") -> str:
         return f"/lists/{self.settings.list_id}{suffix}"
@@ -237,6 +248,7 @@ class MailchimpConnector(Connector):
         shown: dict[str, set[str]] = {}
         batch: list[dict[str, Any]] = []
         by_email: dict[str, OutboundRecord] = {}
+        undecided: list[tuple[OutboundRecord, str]] = []
         for record in records:
             email = str(record.fields.get("email") or "").strip()
             if record.operation == "delete":
@@ -252,7 +264,7 @@ class MailchimpConnector(Connector):
             if record.consent is None:
                 # no decision: an existing member keeps its status; nobody is added without
                 # one (docs/consent.md, rule 11: not even as pending, which mails them)
-                results[record.key] = self._patch(record, email, shown)
+                undecided.append((record, email))
                 continue
             member: dict[str, Any] = {"email_address": email, "status": record.consent,
                                       "merge_fields": self._merge(record)}
@@ -277,6 +289,8 @@ class MailchimpConnector(Connector):
                 if sent is not None:
                     status, reason = refusal(error)
                     results[sent.key] = WriteResult(sent.key, status, reason=reason)
+        if undecided:
+            results.update(self._patch(undecided, shown))
         tagging: list[tuple[OutboundRecord, str]] = []
         for record in records:
             result = results.get(record.key)
@@ -308,21 +322,47 @@ class MailchimpConnector(Connector):
             merge.update({tag: str(v) for tag, v in lead.items() if v is not None})
         return merge
 
-    def _patch(self, record: OutboundRecord, email: str,
-               shown: dict[str, set[str]]) -> WriteResult:
-        """Merge fields of an existing member; PATCH never creates one, so nobody is added.
+    def _patch(self, undecided: Sequence[tuple[OutboundRecord, str]],
+               shown: dict[str, set[str]]) -> dict[str, WriteResult]:
+        """Merge fields of existing members, as PATCHes in one batch operation.
 
-        The answer is the member, whose tags go into `shown` for the segment calls."""
-        member = _member_id(record, email)
-        response = self.http.patch(self._list(f"/members/{member}"),
-                                   json={"merge_fields": self._merge(record)})
-        if response.status_code == 404:
-            return WriteResult(record.key, "rejected", reason=_UNDECIDED)
-        if response.status_code >= 400:
-            return WriteResult(record.key, "rejected", reason=_detail(response))
-        body = response.json()
-        shown[record.key] = self._hub_tags(body)
-        return WriteResult(record.key, "updated", external_id=body.get("id"))
+        A PATCH never creates a member, so nobody is added; its answer is the member, whose
+        tags go into `shown` for the segment calls. Why not batch subscribe: `hub_mailchimp
+        .batches`."""
+        operations = [Operation(record.key, "PATCH",
+                                self._list(f"/members/{_member_id(record, email)}"),
+                                {"merge_fields": self._merge(record)})
+                      for record, email in undecided]
+        run = BatchRun(self.http, lambda: self.files, connector=self.name,
+                       secret=self.settings.api_key.secret,
+                       poll_s=self.settings.batch_poll_seconds,
+                       timeout_s=self.settings.batch_timeout_seconds,
+                       clock=self.context.clock, sleep=self.context.sleep)
+        try:
+            answers = run.run(operations)
+        except BatchUnsettled as exc:
+            reason = f"{exc}; hub tries again next run"
+            return {r.key: WriteResult(r.key, "retry", reason=reason) for r, _ in undecided}
+        results: dict[str, WriteResult] = {}
+        for record, _ in undecided:
+            answer = answers.get(record.key)
+            if answer is None:
+                continue  # no result for it: write() answers "retry"
+            if answer.status < 300:
+                shown[record.key] = self._hub_tags(answer.body)
+                results[record.key] = WriteResult(record.key, "updated",
+                                                  external_id=answer.body.get("id"))
+            elif answer.status == 404:
+                results[record.key] = WriteResult(record.key, "rejected", reason=_UNDECIDED)
+            elif answer.status == 429 or answer.status >= 500:
+                results[record.key] = WriteResult(
+                    record.key, "retry", reason=f"Mailchimp could not run the update (HTTP "
+                    f"{answer.status}); hub tries again next run")
+            else:
+                status, reason = _known(_problem(answer.body, answer.status)) or (
+                    "rejected", _problem(answer.body, answer.status))
+                results[record.key] = WriteResult(record.key, status, reason=reason)
+        return results
 
     def _archive(self, record: OutboundRecord) -> WriteResult:
         if record.external_id is None:
@@ -528,8 +568,12 @@ def _detail(response: httpx.Response) -> str:
         body = response.json()
     except ValueError:
         return f"HTTP {response.status_code}"
-    text = str(body.get("detail") or body.get("title") or f"HTTP {response.status_code}")
+    text = _problem(body if isinstance(body, dict) else {}, response.status_code)
     known = _known(text)
-    if known is not None:
-        return known[1]
-    return _ADDRESS.sub("<address>", text)  # Mailchimp quotes the address in its details
+    return known[1] if known is not None else text
+
+
+def _problem(body: dict[str, Any], status: int) -> str:
+    """A Problem-JSON answer in words, without the address Mailchimp quotes in its details."""
+    text = str(body.get("detail") or body.get("title") or f"HTTP {status}")
+    return _ADDRESS.sub("<address>", text)

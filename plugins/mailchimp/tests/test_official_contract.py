@@ -86,7 +86,11 @@ BODIES: dict[str, set[str]] = {
     "batch_segment_members": {"members_to_add", "members_to_remove"},
     "add_list_merge_field": {"tag", "name", "type", "required", "default_value", "public",
                              "display_order", "options", "help_text"},
+    # "Start batch operation": operations of method, path, params, body (a JSON string),
+    # operation_id
+    "start": {"operations"},
 }
+BATCH_OPERATION = {"method", "path", "params", "body", "operation_id"}
 MERGE_TYPES = {"text", "number", "address", "phone", "date", "url", "imageurl", "radio",
                "dropdown", "birthday", "zip"}
 
@@ -112,6 +116,16 @@ def check_body(operation: str, body: Any) -> None:
         assert all(isinstance(a, str) and "@" in a for a in body.get(name, []))
     if operation == "add_list_merge_field":
         assert body["type"] in MERGE_TYPES and body["tag"] == body["tag"].upper()
+    for inner in body.get("operations", []) if operation == "start" else ():
+        # each operation of a batch is itself a call of the official client, checked alike
+        assert set(inner) <= BATCH_OPERATION and {"method", "path"} <= set(inner), set(inner)
+        assert isinstance(inner.get("body", ""), str)
+        assert inner["path"].startswith("/")
+        found = [op for op in OPERATIONS if op.matches(inner["method"], inner["path"])]
+        assert found, f"{inner['method']} {inner['path']}: no operation of the official client"
+        named = max(found, key=lambda op: op.path.count("/"))
+        assert set(inner.get("params") or {}) <= named.accepts
+        check_body(named.method, json.loads(inner["body"]) if inner.get("body") else None)
 
 
 @dataclass
@@ -120,6 +134,7 @@ class Sent:
     path: str
     query: list[tuple[str, str]]
     body: Any
+    authorised: bool = False
 
 
 class Recorder(httpx.HTTPTransport):
@@ -133,7 +148,8 @@ class Recorder(httpx.HTTPTransport):
         content = request.read()
         self.sent.append(Sent(request.method, request.url.path,
                               parse_qsl(request.url.query.decode(), keep_blank_values=True),
-                              json.loads(content) if content else None))
+                              json.loads(content) if content else None,
+                              "authorization" in request.headers))
         return super().handle_request(request)
 
 
@@ -218,23 +234,39 @@ def test_every_request_the_connector_sends_is_the_official_clients(
     _drive(connector, sandbox)
     base_path = urlsplit(sandbox.credentials()["mailchimp"]["base_url"]).path
     used: set[str] = set()
+    files = [sent for sent in recorder.sent if not sent.path.startswith(base_path)]
+    # batch results come from a storage link, never with the API key
+    assert files and all(f.http == "GET" and not f.authorised for f in files)
     for sent in recorder.sent:
+        if sent in files:
+            continue
+        assert sent.authorised
         path = sent.path.removeprefix(base_path)
         matching = [op for op in OPERATIONS if op.matches(sent.http, path)]
         assert matching, f"{sent.http} {path}: no operation of the official client"
         # the most specific template wins (/lists/{id}/members before /lists/{id})
         operation = max(matching, key=lambda op: op.path.count("/"))
         used.add(f"{operation.api}.{operation.method}")
+        used.update(f"{op.api}.{op.method}" for op in _inner(sent.body))
         check_body(operation.method, sent.body)
         made = _client_request(operation, sent, base_path)
         assert (made.http, made.path) == (sent.http, sent.path)
         assert sorted(made.query) == sorted(sent.query), operation.method
         assert made.body == sent.body, operation.method
     # the drive reached every kind of request the connector makes
-    assert used == {"ping.get"} | {f"lists.{m}" for m in (
+    assert used == {"ping.get", "batches.start", "batches.status"} | {f"lists.{m}" for m in (
         "get_list", "get_list_members_info", "batch_list_members", "update_list_member",
         "get_list_merge_fields", "add_list_merge_field", "list_segments", "create_segment",
         "batch_segment_members", "delete_list_member", "delete_list_member_permanent")}
+
+
+def _inner(body: Any) -> list[Operation]:
+    """The official client's operations a batch request carries."""
+    found = []
+    for inner in (body or {}).get("operations", []) if isinstance(body, dict) else ():
+        ops = [op for op in OPERATIONS if op.matches(inner["method"], inner["path"])]
+        found.append(max(ops, key=lambda op: op.path.count("/")))
+    return found
 
 
 def test_the_body_check_refuses_what_mailchimp_does_not_document() -> None:
@@ -248,3 +280,9 @@ def test_the_body_check_refuses_what_mailchimp_does_not_document() -> None:
     with pytest.raises(AssertionError):
         check_body("batch_segment_members", {"members_to_add": [f"a{i}@b.de"
                                                                 for i in range(501)]})
+    with pytest.raises(AssertionError):  # a body that is no JSON string
+        check_body("start", {"operations": [{"method": "PATCH", "path": "/lists/a/members/b",
+                                             "body": {"merge_fields": {}}}]})
+    with pytest.raises(AssertionError):  # an undocumented field inside an operation's body
+        check_body("start", {"operations": [{"method": "PATCH", "path": "/lists/a/members/b",
+                                             "body": '{"consent": "subscribed"}'}]})

@@ -11,24 +11,30 @@ an unsubscribed or cleaned member cannot be set to `subscribed` (only to `pendin
 permanently deleted address can never be re-imported; fake-looking addresses are refused.
 Batch subscribe reports each refused member with Mailchimp's two `error_code` values.
 Errors are Problem-JSON with Mailchimp's titles and texts. More than `max_connections`
-requests in flight get a 429, as the real 10-connection limit does.
+requests in flight get a 429, as the real 10-connection limit does. Batch operations
+(``/3.0/batches``, `hub_sandbox.mailchimp.batches`) run any of these calls later, one batch
+at a time, through the same handlers.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
+import json
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
 
+from hub_sandbox.mailchimp.batches import RESULTS_PATH, BatchLimits, BatchQueue
+from hub_sandbox.mailchimp.errors import MailchimpError, not_found
 from hub_sandbox.people import Person
 
 STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional", "archived")
@@ -53,7 +59,6 @@ FAKE_LOCAL_PARTS = ("test", "fake", "asdf", "noreply", "no-reply", "abuse", "pos
 # for every other refusal, told apart only by the text.
 CONTACT_EXISTS = "ERROR_CONTACT_EXISTS"
 GENERIC = "ERROR_GENERIC"
-_DOC = "https://mailchimp.com/developer/marketing/docs/errors/"
 
 
 def subscriber_hash(email: str) -> str:
@@ -100,30 +105,8 @@ class MailchimpLimits:
     #: Domains (and their subdomains) refused as fake; see RESERVED_DOMAINS for the sources.
     refused_domains: tuple[str, ...] = RESERVED_DOMAINS + DISPOSABLE_DOMAINS
     refused_local_parts: tuple[str, ...] = FAKE_LOCAL_PARTS
-
-
-class MailchimpError(Exception):
-    """A Problem-JSON answer."""
-
-    def __init__(self, status: int, title: str, detail: str,
-                 errors: list[dict[str, str]] | None = None) -> None:
-        super().__init__(detail)
-        self.status, self.title, self.detail, self.errors = status, title, detail, errors
-
-    def response(self) -> Response:
-        instance = str(uuid.uuid4())
-        body: dict[str, Any] = {"type": _DOC, "title": self.title, "status": self.status,
-                                "detail": self.detail, "instance": instance}
-        if self.errors:
-            body["errors"] = self.errors
-        return JSONResponse(body, status_code=self.status, media_type="application/problem+json",
-                            headers={"X-Request-Id": instance, "Link": '<https://us1.api.'
-                                     'mailchimp.com/schema/3.0/ProblemDetailDocument.json>; '
-                                     'rel="describedBy"'})
-
-
-def _not_found() -> MailchimpError:
-    return MailchimpError(404, "Resource Not Found", "The requested resource could not be found.")
+    #: Batch operations: the documented pending limit and the settings no source fixes.
+    batches: BatchLimits = dataclasses.field(default_factory=BatchLimits)
 
 
 class MailchimpSimulator:
@@ -138,11 +121,16 @@ class MailchimpSimulator:
         self.clock = clock
         self.now = now
         self.in_flight = 0
+        self.batches = BatchQueue(self.dispatch, lambda: _iso(self.now()), self.limits.batches)
+        #: the API's routes with their bare handlers, for the operations of a batch
+        self._batchable = [Route(path, handler, methods=methods)
+                           for path, handler, methods in self._api()]
         self.reset(people)
 
     # -- state ---------------------------------------------------------------------------
     def reset(self, people: Sequence[Person]) -> None:
-        """Back to the seeded audience; nothing sent, nothing forgotten."""
+        """Back to the seeded audience; nothing sent, nothing forgotten, no batches."""
+        self.batches.reset()
         self.members: dict[str, dict[str, Any]] = {}
         #: Tags are static segments (Mailchimp: "tags are static segments"); by segment id.
         self.segments: dict[int, dict[str, Any]] = {}
@@ -227,7 +215,7 @@ class MailchimpSimulator:
         """The member clicks the confirmation link: subscribed, with the opt-in evidence."""
         member = self.members.get(subscriber_hash(email))
         if member is None or member["status"] != "pending":
-            raise _not_found()
+            raise not_found()
         moment = self.now()
         member.update(status="subscribed", timestamp_opt=_iso(moment), ip_opt="198.51.100.77",
                       last_changed=_iso(moment))
@@ -342,23 +330,33 @@ class MailchimpSimulator:
         return member, True
 
     # -- HTTP ----------------------------------------------------------------------------
-    def routes(self) -> list[BaseRoute]:
-        """The API under /3.0 plus the sandbox's confirmation click."""
+    def _api(self) -> list[tuple[str, Callable[[Request], Any], list[str]]]:
+        """The API's paths under /3.0, their handlers and methods: served over HTTP, and
+        run inside batch operations."""
         base = "/3.0/lists/{list_id}"
         member = base + "/members/{member_id}"
         return [
-            Route("/3.0/ping", self._endpoint(self._ping), methods=["GET"]),
-            Route(base, self._endpoint(self._list), methods=["GET", "POST"]),
-            Route(base + "/members", self._endpoint(self._members), methods=["GET", "POST"]),
-            Route(member, self._endpoint(self._member), methods=["GET", "PUT", "PATCH", "DELETE"]),
-            Route(member + "/actions/delete-permanent", self._endpoint(self._forget),
-                  methods=["POST"]),
-            Route(member + "/tags", self._endpoint(self._tags), methods=["GET", "POST"]),
-            Route(base + "/segments", self._endpoint(self._segments), methods=["GET", "POST"]),
-            Route(base + "/segments/{segment_id}", self._endpoint(self._segment_members),
+            ("/3.0/ping", self._ping, ["GET"]),
+            (base, self._list, ["GET", "POST"]),
+            (base + "/members", self._members, ["GET", "POST"]),
+            (member, self._member, ["GET", "PUT", "PATCH", "DELETE"]),
+            (member + "/actions/delete-permanent", self._forget, ["POST"]),
+            (member + "/tags", self._tags, ["GET", "POST"]),
+            (base + "/segments", self._segments, ["GET", "POST"]),
+            (base + "/segments/{segment_id}", self._segment_members, ["GET", "POST"]),
+            (base + "/merge-fields", self._merge_fields, ["GET", "POST"]),
+        ]
+
+    def routes(self) -> list[BaseRoute]:
+        """The API under /3.0, batch operations, their results, the confirmation click."""
+        return [
+            *(Route(path, self._endpoint(handler), methods=methods)
+              for path, handler, methods in self._api()),
+            Route("/3.0/batches", self._endpoint(self.batches.collection),
                   methods=["GET", "POST"]),
-            Route(base + "/merge-fields", self._endpoint(self._merge_fields),
-                  methods=["GET", "POST"]),
+            Route("/3.0/batches/{batch_id}", self._endpoint(self.batches.item),
+                  methods=["GET", "DELETE"]),
+            Route(RESULTS_PATH, self.batches.results, methods=["GET"]),
             Route("/_sandbox/mailchimp/confirm", self._confirm_click, methods=["POST"]),
         ]
 
@@ -372,16 +370,66 @@ class MailchimpSimulator:
                 return self.rate_limited_response()
             self.in_flight += 1
             try:
-                list_id = request.path_params.get("list_id")
-                if list_id is not None and list_id != self.limits.list_id:
-                    raise _not_found()
-                result = await handler(request)
-                return result if isinstance(result, Response) else JSONResponse(result)
-            except MailchimpError as exc:
-                return exc.response()
+                return await self._serve(handler, request)
             finally:
                 self.in_flight -= 1
         return endpoint
+
+    async def _serve(self, handler: Callable[[Request], Any], request: Request) -> Response:
+        try:
+            list_id = request.path_params.get("list_id")
+            if list_id is not None and list_id != self.limits.list_id:
+                raise not_found()
+            result = await handler(request)
+            return result if isinstance(result, Response) else JSONResponse(result)
+        except MailchimpError as exc:
+            return exc.response()
+
+    async def dispatch(self, method: str, path: str, params: dict[str, str],
+                       body: bytes) -> tuple[int, str]:
+        """One operation of a batch, run as Mailchimp runs it: inside, as the batch's user,
+        outside the connection limit (the batch holds no connection while it runs).
+
+        A path outside the API (or the batch endpoints themselves) is a 404; a body that is
+        not JSON a 400 [U: the title and text are those of real answers seen in logs, not of a
+        documented source].
+        """
+        scope: dict[str, Any] = {
+            "type": "http", "method": method.upper(), "root_path": "",
+            "path": "/3.0/" + path.lstrip("/"), "query_string": urlencode(params).encode(),
+            "headers": [(b"content-type", b"application/json")], "path_params": {}}
+        allowed = False
+        for route in self._batchable:
+            match, child = route.matches(scope)
+            if match == Match.FULL:
+                handler = route.endpoint
+                break
+            allowed = allowed or match == Match.PARTIAL
+        else:
+            error = MailchimpError(405, "Method Not Allowed", "The requested method and "
+                                   "resource are not compatible. See the Allow header for "
+                                   "this resource's available methods.") if allowed \
+                else not_found()
+            return error.status, _text(error.response())
+        if body:
+            try:
+                json.loads(body)
+            except ValueError:
+                error = MailchimpError(400, "JSON Parse Error", "We encountered an unspecified "
+                                       "JSON parsing error.")
+                return error.status, _text(error.response())
+        else:
+            body = b"{}"
+        sent = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            part = b"" if sent else body
+            sent = True
+            return {"type": "http.request", "body": part, "more_body": False}
+
+        response = await self._serve(handler, Request({**scope, **child}, receive))
+        return response.status_code, _text(response)
 
     def _authorised(self, request: Request) -> bool:
         header = request.headers.get("authorization", "")
@@ -464,7 +512,7 @@ class MailchimpSimulator:
         key = subscriber_hash(member_id) if "@" in member_id else member_id.lower()
         member = self.members.get(key)
         if member is None:
-            raise _not_found()
+            raise not_found()
         return member
 
     async def _member(self, request: Request) -> Any:
@@ -550,7 +598,7 @@ class MailchimpSimulator:
         """
         segment = self.segments.get(_int(request.path_params["segment_id"]))
         if segment is None:
-            raise _not_found()
+            raise not_found()
         if request.method == "GET":
             return self._count_segment(segment)
         body = await request.json()
@@ -651,3 +699,8 @@ def _drop(value: Any, path: list[str]) -> Any:
     if len(path) == 1:
         return {k: v for k, v in value.items() if k != path[0]}
     return {**value, path[0]: _drop(value[path[0]], path[1:])}
+
+
+def _text(response: Response) -> str:
+    """A response's body as text, as a batch result holds it."""
+    return bytes(response.body).decode()
