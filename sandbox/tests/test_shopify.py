@@ -493,6 +493,31 @@ def test_cost_is_reported_and_refunded(sandbox: Sandbox) -> None:
                                       "restoreRate": 100.0}
 
 
+NODES = """query Tags($ids: [ID!]!) { nodes(ids: $ids) {
+    ... on Customer { id tags defaultAddress { city } } ... on Order { id } } }"""
+
+
+def test_nodes_cost_one_object_per_id(sandbox: Sandbox) -> None:
+    ids = ["gid://shopify/Customer/7000000000001", "gid://shopify/Customer/7000000000002",
+           "gid://shopify/Customer/7000000009999"]
+    cost = sandbox.gql(NODES, {"ids": ids})["extensions"]["cost"]
+    # each id may be a Customer with an address object: 1 + 1, the dearer branch
+    assert cost["requestedQueryCost"] == 3 * 2
+    # two customers found (the third id is unknown), each an object plus its address (if any)
+    found = sandbox.gql("""query($ids: [ID!]!) { nodes(ids: $ids) { id } }""", {"ids": ids})
+    assert found["extensions"]["cost"] == {**found["extensions"]["cost"],
+                                           "requestedQueryCost": 3, "actualQueryCost": 2}
+
+
+def test_nodes_cost_once_as_a_setting() -> None:
+    simulator = ShopifySimulator(people(), limits=ShopifyLimits(nodes_cost_per_id=False),
+                                 clock=FakeTime().clock)
+    ids = [f"gid://shopify/Customer/700000000000{n}" for n in (1, 2)]
+    body = simulator.execute("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ids})
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 1
+    assert body["extensions"]["cost"]["actualQueryCost"] == 1
+
+
 def test_throttled_when_bucket_is_drained_then_restored(small_bucket: Sandbox) -> None:
     query = "{ customers(first: 10) { nodes { id } } }"  # costs 12, all of it used
     assert small_bucket.gql(query)["extensions"]["cost"]["throttleStatus"][
