@@ -493,6 +493,24 @@ def test_cost_is_reported_and_refunded(sandbox: Sandbox) -> None:
                                       "restoreRate": 100.0}
 
 
+def test_orders_of_named_customers(sandbox: Sandbox) -> None:
+    body = sandbox.gql("""{
+      one: orders(first: 10, query: "customer_id:7000000000001", sortKey: CREATED_AT) {
+        nodes { name customer { id } } }
+      two: orders(first: 10, query: "customer_id:7000000000001 OR customer_id:7000000000002") {
+        nodes { customer { id } } }
+      none: orders(first: 10, query: "customer_id:7000000000001 -financial_status:paid") {
+        nodes { name } }
+      counts: customer(id: "gid://shopify/Customer/7000000000001") { numberOfOrders } }""")
+    data = body["data"]
+    owners = {n["customer"]["id"] for n in data["one"]["nodes"]}
+    assert owners == {"gid://shopify/Customer/7000000000001"}
+    assert len(data["one"]["nodes"]) == int(data["counts"]["numberOfOrders"])
+    assert {n["customer"]["id"] for n in data["two"]["nodes"]} == {
+        "gid://shopify/Customer/7000000000001", "gid://shopify/Customer/7000000000002"}
+    assert len(data["none"]["nodes"]) < len(data["one"]["nodes"])  # the rest of the query holds
+
+
 NODES = """query Tags($ids: [ID!]!) { nodes(ids: $ids) {
     ... on Customer { id tags defaultAddress { city } } ... on Order { id } } }"""
 

@@ -8,12 +8,16 @@ that rule as a *shape* only, and scaled by what Shopify reported for the previou
 (`extensions.cost.requestedQueryCost` ÷ the rule's estimate); a MAX_COST_EXCEEDED answer
 doubles the scale (or takes the reported cost) and the same step is sent smaller.
 
-Customers are read without nested orders: a nested `orders(first: k)` is charged k for every
-customer, with orders or without. Instead each document carries, next to the next page of
-customers, one aliased ``customer(id:) { orders(first: numberOfOrders) }`` per customer of
-earlier pages that has orders, so a customer's orders cost what it has. A page is handed on
-once every one of its customers' orders is in, pages in order; new pages are only asked for
-when every waiting order follow-up fits the document, so the backlog stays one page deep.
+Customers are read with their `lastOrder` (one object each) and without nested orders: a
+nested `orders(first: k)` is charged k for every customer, with orders or without. A customer
+with one order is then complete. For a customer with more, each document carries, next to the
+next page of customers, one aliased ``orders(first: numberOfOrders - 1, query: "customer_id:…")``
+(the root connection: 2 points and one per order, where ``customer(id:) { orders }`` adds the
+customer object), so a customer's orders cost what it has. Orders are told apart by id, so the
+last order met again in a follow-up counts once and the one still missing is asked for. A page
+is handed on once every one of its customers' orders is in, pages in order; new pages are only
+asked for when every waiting order follow-up fits the document, so the backlog stays one page
+deep.
 """
 
 from __future__ import annotations
@@ -31,11 +35,11 @@ from hub_shopify.queries import read_query
 #: Shopify's largest page ("first/last max 250") and the most follow-ups one document carries.
 MAX_PAGE = 250
 #: The rule's shape (Shopify's "Calculating query costs": object 1, connection 2 + first ×
-#: item): a customer is its node and three objects (amountSpent, emailMarketingConsent,
-#: defaultAddress); an order follow-up is the customer object, its orders connection and
-#: one per order asked for; the customers connection and the count add their own.
-CUSTOMER_UNITS = 4
-FOLLOW_UP_UNITS = 3
+#: item): a customer is its node and four objects (amountSpent, emailMarketingConsent,
+#: defaultAddress, lastOrder); an order follow-up is its orders connection and one per order
+#: asked for; the customers connection and the count add their own.
+CUSTOMER_UNITS = 5
+FOLLOW_UP_UNITS = 2
 CONNECTION_UNITS = 2
 COUNT_UNITS = 1
 #: Orders nested per customer in a read's first document: a read of a few changed customers
@@ -48,6 +52,22 @@ class _Customer:
     node: dict[str, Any]
     totals: OrderTotals = field(default_factory=OrderTotals)
     waiting: bool = False
+    #: Ids of the orders counted so far (the last order can come twice).
+    seen: set[str] = field(default_factory=set)
+
+    def add(self, order: dict[str, Any]) -> None:
+        """Count `order` unless it has been counted."""
+        key = str(order.get("id") or "")
+        if key and key in self.seen:
+            return
+        if key:
+            self.seen.add(key)
+        self.totals.add(order)
+
+    @property
+    def missing(self) -> int:
+        """Orders Shopify counts for the customer that have not been met yet."""
+        return max(0, _number(self.node.get("numberOfOrders")) - len(self.seen))
 
 
 @dataclass
@@ -55,7 +75,6 @@ class _FollowUp:
     customer: _Customer
     first: int
     after: str | None = None
-    seen: int = 0
 
 
 @dataclass
@@ -104,7 +123,7 @@ class PagedRead:
             if page_size:
                 variables.update(first=page_size, after=after)
             for i, item in enumerate(picked):
-                variables[f"id{i}"] = item.customer.node["id"]
+                variables[f"q{i}"] = f"customer_id:{_legacy_id(item.customer.node['id'])}"
                 variables[f"after{i}"] = item.after
             document = read_query(self.version, page=bool(page_size), count=count,
                                   nested=nested, orders=[item.first for item in picked])
@@ -175,39 +194,44 @@ class PagedRead:
 
     @staticmethod
     def _first_orders(customer: _Customer, nested: bool, pending: deque[_FollowUp]) -> None:
-        """The nested orders a customer came with; a follow-up for the ones it did not."""
-        total = _number(customer.node.get("numberOfOrders"))
+        """The last order and nested orders a customer came with; a follow-up for the rest."""
+        last = customer.node.pop("lastOrder", None)
+        if last:
+            customer.add(last)
         orders = customer.node.pop("orders", None) if nested else None
-        after, seen = None, 0
+        after = None
         if orders is not None:
-            nodes = orders.get("nodes") or ()
-            for order in nodes:
-                customer.totals.add(order)
-            seen = len(nodes)
-            if not (orders.get("pageInfo") or {}).get("hasNextPage"):
+            for order in orders.get("nodes") or ():
+                customer.add(order)
+            info = orders.get("pageInfo") or {}
+            if not info.get("hasNextPage"):
                 return
-            after = (orders.get("pageInfo") or {}).get("endCursor")
-        elif total == 0:
+            after = info.get("endCursor")
+        if customer.missing == 0:
             return
         customer.waiting = True
-        pending.append(_FollowUp(customer, min(MAX_PAGE, max(total - seen, 1)), after, seen))
+        pending.append(_FollowUp(customer, min(MAX_PAGE, customer.missing), after))
 
     @staticmethod
     def _absorb(item: _FollowUp, answer: dict[str, Any] | None,
                 pending: deque[_FollowUp]) -> None:
-        """Add a follow-up's orders; ask again where Shopify has more."""
-        orders = (answer or {}).get("orders") or {}
-        nodes = orders.get("nodes") or ()
+        """Add a follow-up's orders; ask again where Shopify has more than were met."""
+        customer = item.customer
+        nodes = (answer or {}).get("nodes") or ()
         for order in nodes:
-            item.customer.totals.add(order)
-        item.seen += len(nodes)
-        info = orders.get("pageInfo") or {}
-        if answer is not None and info.get("hasNextPage"):
-            left = _number(item.customer.node.get("numberOfOrders")) - item.seen
-            pending.appendleft(_FollowUp(item.customer, min(MAX_PAGE, max(left, 1)),
-                                         info.get("endCursor"), item.seen))
+            customer.add(order)
+        info = (answer or {}).get("pageInfo") or {}
+        if answer is not None and info.get("hasNextPage") and customer.missing:
+            pending.appendleft(_FollowUp(customer, min(MAX_PAGE, customer.missing),
+                                         info.get("endCursor")))
         else:
-            item.customer.waiting = False
+            customer.waiting = False
+
+
+def _legacy_id(gid: Any) -> str:
+    """The number at the end of a global id (``gid://shopify/Customer/123`` → 123), which is
+    what the `customer_id:` search filter takes."""
+    return str(gid).rsplit("/", 1)[-1].split("?", 1)[0]
 
 
 def _number(value: Any) -> int:

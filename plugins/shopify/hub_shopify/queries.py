@@ -18,6 +18,9 @@ from collections.abc import Sequence
 from hub_shopify.versions import has_bulk_operation_query, has_count_limit
 
 _ORDER = "createdAt displayFinancialStatus cancelledAt"
+#: An order in a paged read also names its id: the customer's `lastOrder` comes with the
+#: profile, and its other orders are told apart from it by id.
+_PAGED_ORDER = f"id {_ORDER}"
 _PROFILE = """
     id email firstName lastName phone tags createdAt updatedAt numberOfOrders
     amountSpent { amount currencyCode }
@@ -36,16 +39,20 @@ def read_query(version: str, *, page: bool = True, count: bool = False, nested: 
     """One read document: a page of customers by update time (`page`), the number of
     customers matching (`count`, folded into the first page of a full read), and the orders
     of customers met on earlier pages: one aliased field ``o{i}`` per entry of `orders`, each
-    asking for that many orders of customer ``$id{i}`` after ``$after{i}``.
+    asking for that many of the orders matching ``$q{i}`` (``customer_id:…``), oldest first,
+    after ``$after{i}``.
 
-    Customers come with `nested` orders each (the first document of a read, so that a short
+    Every customer comes with its `lastOrder` (one object: a customer with one order needs
+    nothing more) and with `nested` orders each (the first document of a read, so that a short
     read is one call) or none: a nested connection is charged `first` per customer whether the
-    customer has orders or not, while an order follow-up asks for exactly ``numberOfOrders``
-    of the customers that have any.
+    customer has orders or not, while an order follow-up asks for exactly the orders a customer
+    has besides its last one. A follow-up is a root `orders` connection filtered by customer
+    (2 points and one per order) rather than ``customer(id:) { orders }`` (one more for the
+    customer object).
     """
     declared = ([*(["$first: Int!", "$after: String"] if page else []),
                  *(["$query: String"] if page or count else [])]
-                + [f"$id{i}: ID!, $after{i}: String" for i in range(len(orders))])
+                + [f"$q{i}: String!, $after{i}: String" for i in range(len(orders))])
     fields = []
     if count:
         fields.append(_count_field(version))
@@ -53,12 +60,12 @@ def read_query(version: str, *, page: bool = True, count: bool = False, nested: 
         fields.append(f"""customers(first: $first, after: $after, sortKey: UPDATED_AT,
             query: $query) {{
     pageInfo {{ hasNextPage endCursor }}
-    nodes {{ {_PROFILE} {_nested(nested)} }}
+    nodes {{ {_PROFILE} lastOrder {{ {_PAGED_ORDER} }} {_nested(nested)} }}
   }}""")
     for i, first in enumerate(orders):
-        fields.append(f"o{i}: customer(id: $id{i}) {{ id orders(first: {first}, after: $after{i}, "
+        fields.append(f"o{i}: orders(first: {first}, after: $after{i}, query: $q{i}, "
                       f"sortKey: CREATED_AT) {{ pageInfo {{ hasNextPage endCursor }} "
-                      f"nodes {{ {_ORDER} }} }} }}")
+                      f"nodes {{ {_PAGED_ORDER} }} }}")
     head = f"({', '.join(declared)})" if declared else ""
     return f"query HubRead{head} {{\n  " + "\n  ".join(fields) + "\n}\n"
 
@@ -67,7 +74,7 @@ def _nested(orders: int) -> str:
     if not orders:
         return ""
     return (f"orders(first: {orders}, sortKey: CREATED_AT) {{ pageInfo {{ hasNextPage "
-            f"endCursor }} nodes {{ {_ORDER} }} }}")
+            f"endCursor }} nodes {{ {_PAGED_ORDER} }} }}")
 
 
 def count_query(version: str) -> str:
