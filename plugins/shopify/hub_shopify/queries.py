@@ -35,7 +35,7 @@ def _count_field(version: str) -> str:
 
 
 def read_query(version: str, *, page: bool = True, count: bool = False, nested: int = 0,
-               orders: Sequence[int] = ()) -> str:
+               orders: Sequence[int] = (), shared: int = 0) -> str:
     """One read document: a page of customers by update time (`page`), the number of
     customers matching (`count`, folded into the first page of a full read), and the orders
     of customers met on earlier pages: one aliased field ``o{i}`` per entry of `orders`, each
@@ -48,11 +48,14 @@ def read_query(version: str, *, page: bool = True, count: bool = False, nested: 
     customer has orders or not, while an order follow-up asks for exactly the orders a customer
     has besides its last one. A follow-up is a root `orders` connection filtered by customer
     (2 points and one per order) rather than ``customer(id:) { orders }`` (one more for the
-    customer object).
+    customer object). With `shared`, one more root `orders` connection (alias ``shared``)
+    asks for that many orders matching ``$shared``, each with its `customer { id }`: the one
+    missing order of each of several customers.
     """
     declared = ([*(["$first: Int!", "$after: String"] if page else []),
                  *(["$query: String"] if page or count else [])]
-                + [f"$q{i}: String!, $after{i}: String" for i in range(len(orders))])
+                + [f"$q{i}: String!, $after{i}: String" for i in range(len(orders))]
+                + (["$shared: String!"] if shared else []))
     fields = []
     if count:
         fields.append(_count_field(version))
@@ -66,6 +69,9 @@ def read_query(version: str, *, page: bool = True, count: bool = False, nested: 
         fields.append(f"o{i}: orders(first: {first}, after: $after{i}, query: $q{i}, "
                       f"sortKey: CREATED_AT) {{ pageInfo {{ hasNextPage endCursor }} "
                       f"nodes {{ {_PAGED_ORDER} }} }}")
+    if shared:
+        fields.append(f"shared: orders(first: {shared}, query: $shared, sortKey: CREATED_AT) "
+                      f"{{ nodes {{ {_PAGED_ORDER} customer {{ id }} }} }}")
     head = f"({', '.join(declared)})" if declared else ""
     return f"query HubRead{head} {{\n  " + "\n  ".join(fields) + "\n}\n"
 
@@ -165,6 +171,7 @@ def documents(version: str) -> dict[str, str]:
             "customers": read_query(version),
             "first page": read_query(version, count=True, nested=10),
             "customers and orders": read_query(version, orders=(3, 250)),
+            "customers and shared orders": read_query(version, orders=(2,), shared=50),
             "orders": read_query(version, page=False, orders=(1, 2)),
             "bulk inner query": BULK_CUSTOMERS,
             "bulk run": BULK_RUN, "bulk status": bulk_status_query(version),
