@@ -98,6 +98,17 @@ class Batch:
     has_next: bool
 
 
+@dataclass(frozen=True)
+class Extra:
+    """A field the first document of a read carries besides customers (`field` as written,
+    with its `declared` variables and their `variables`); its answer is `PagedRead.extra`."""
+
+    alias: str
+    field: str
+    declared: str
+    variables: dict[str, Any]
+
+
 @dataclass
 class _Page:
     customers: list[_Customer]
@@ -120,11 +131,15 @@ class PagedRead:
         self.scale: float | None = None
         #: The count of a full read's first document (`customersCount`), when asked for.
         self.count: dict[str, Any] | None = None
+        #: The answer to the first document's `Extra` field, when one was asked for.
+        self.extra: dict[str, Any] | None = None
 
     def read(self, query: str | None, after: str | None, *, count: bool = False,
-             stop: Callable[[dict[str, Any]], bool] = lambda _count: False) -> Iterator[Batch]:
+             stop: Callable[[dict[str, Any]], bool] = lambda _count: False,
+             extra: Extra | None = None) -> Iterator[Batch]:
         """Complete pages from `after` on; with `count`, the first document also counts the
-        customers matching and `stop(count)` may end the read right there."""
+        customers matching and `stop(count)` may end the read right there. The first
+        document also carries `extra` (its answer is `self.extra` by the time `stop` runs)."""
         pending: deque[_FollowUp] = deque()
         shared: deque[_Customer] = deque()
         pages: deque[_Page] = deque()
@@ -145,9 +160,12 @@ class PagedRead:
                 variables["shared"] = " OR ".join(
                     f"(customer_id:{_legacy_id(c.node['id'])} -id:{_legacy_id(c.last)})"
                     for c in group)
+            if extra is not None:
+                variables.update(extra.variables)
             document = read_query(self.version, page=bool(page_size), count=count,
                                   nested=nested, orders=[item.first for item in picked],
-                                  shared=len(group))
+                                  shared=len(group),
+                                  extra=(extra.declared, extra.field) if extra else None)
             try:
                 data = self.api.run(document, variables, doing="reading customers",
                                     cost=units * (self.scale or 1.0))
@@ -159,6 +177,9 @@ class PagedRead:
                 shared.extendleft(reversed(group))
                 continue
             self._learn(units)
+            if extra is not None:
+                self.extra = data.get(extra.alias)
+                extra = None
             if count:
                 count = False
                 self.count = dict(data.get("customersCount") or {})

@@ -35,7 +35,8 @@ def _count_field(version: str) -> str:
 
 
 def read_query(version: str, *, page: bool = True, count: bool = False, nested: int = 0,
-               orders: Sequence[int] = (), shared: int = 0) -> str:
+               orders: Sequence[int] = (), shared: int = 0,
+               extra: tuple[str, str] | None = None) -> str:
     """One read document: a page of customers by update time (`page`), the number of
     customers matching (`count`, folded into the first page of a full read), and the orders
     of customers met on earlier pages: one aliased field ``o{i}`` per entry of `orders`, each
@@ -50,12 +51,14 @@ def read_query(version: str, *, page: bool = True, count: bool = False, nested: 
     (2 points and one per order) rather than ``customer(id:) { orders }`` (one more for the
     customer object). With `shared`, one more root `orders` connection (alias ``shared``)
     asks for that many orders matching ``$shared``, each with its `customer { id }`: the one
-    missing order of each of several customers.
+    missing order of each of several customers. `extra` is one more (declared variables,
+    field) to carry, as the first page of a read carries the poll of a bulk operation.
     """
     declared = ([*(["$first: Int!", "$after: String"] if page else []),
                  *(["$query: String"] if page or count else [])]
                 + [f"$q{i}: String!, $after{i}: String" for i in range(len(orders))]
-                + (["$shared: String!"] if shared else []))
+                + (["$shared: String!"] if shared else [])
+                + ([extra[0]] if extra else []))
     fields = []
     if count:
         fields.append(_count_field(version))
@@ -69,6 +72,8 @@ def read_query(version: str, *, page: bool = True, count: bool = False, nested: 
         fields.append(f"o{i}: orders(first: {first}, after: $after{i}, query: $q{i}, "
                       f"sortKey: CREATED_AT) {{ pageInfo {{ hasNextPage endCursor }} "
                       f"nodes {{ {_PAGED_ORDER} }} }}")
+    if extra:
+        fields.append(extra[1])
     if shared:
         fields.append(f"shared: orders(first: {shared}, query: $shared, sortKey: CREATED_AT) "
                       f"{{ nodes {{ {_PAGED_ORDER} customer {{ id }} }} }}")
@@ -124,6 +129,10 @@ def bulk_status_query(version: str) -> str:
             "\n}\n")
 
 
+#: The poll of a bulk operation by id that works in every version, as a field another document
+#: can carry (alias ``bulk``, variable ``$bulk``).
+BULK_POLL_FIELD = f"bulk: node(id: $bulk) {{ ... on BulkOperation {{ {_BULK_FIELDS} }} }}"
+
 #: A bulk operation by id in any version, for when another one has become the current one.
 BULK_NODE = f"""
 query HubBulkNode($id: ID!) {{
@@ -170,6 +179,8 @@ def documents(version: str) -> dict[str, str]:
     return {"check": CHECK, "count": count_query(version),
             "customers": read_query(version),
             "first page": read_query(version, count=True, nested=10),
+            "first page and bulk poll": read_query(version, count=True, nested=10,
+                                                   extra=("$bulk: ID!", BULK_POLL_FIELD)),
             "customers and orders": read_query(version, orders=(3, 250)),
             "customers and shared orders": read_query(version, orders=(2,), shared=50),
             "orders": read_query(version, page=False, orders=(1, 2)),
