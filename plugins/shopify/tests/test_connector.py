@@ -329,3 +329,20 @@ def test_lead_tags_are_written_without_reading_tags_first(make: Build,
     assert all(c.tags.count("hub:mql") == 1 and "hub:lead" not in c.tags for c in targets)
     # the same stage again: nothing older to remove
     assert tag("mql") == 1
+
+
+def test_a_write_document_priced_over_the_cap_is_sent_in_halves(make: Build,
+                                                                 sandbox: RunningSandbox) -> None:
+    sandbox.sandbox.shopify.limits.max_query_cost = 400  # Shopify's price is its own business
+    try:
+        customers = list(sandbox.sandbox.shopify.shop.customers.values())[:60]
+        connector = make()
+        results = connector.write([OutboundRecord(f"k{n}", n, {"first_name": "Halbe"},
+                                                  external_id=c.gid)
+                                   for n, c in enumerate(customers)])
+        assert {r.status for r in results} == {"updated"}
+        assert {c.first_name for c in customers} == {"Halbe"}
+        # 60 mutations (600 points) refused, then 30 + 30
+        assert connector.context.api_calls == 1 + 2
+    finally:
+        sandbox.sandbox.shopify.limits.max_query_cost = 1000
