@@ -6,13 +6,13 @@ would cost a large shop a call more than the job itself (start, poll, file). So 
 starts the job at once and asks the count in the first document it sends anyway, the job's
 first poll, which also carries the first page of customers: at `bulk_threshold` customers or
 more the read goes on with the job (that page is dropped; the file has them), otherwise the
-job is cancelled (when it still runs) and the read goes on paging from that page, a call more
-than paging alone. `bulk_threshold = 0` reads every shop in bulk without counting; `bulk_reads =
-false` pages every shop (the count then rides along with the first page, for the progress
-total). If
-another bulk job of this app is running, the first read pages. Every later read pages through
-the customers changed since the last one, starting where the bulk job started: changes made
-while the job ran are read then, not by an extra query right after the file.
+job is cancelled (when it still runs) and the read goes on paging from that page, a call or
+two more than paging alone, once per shop. `bulk_threshold = 0` reads every shop in bulk
+without counting; `bulk_reads = false` pages every shop (the count then rides along with the
+first page, for the progress total). While another bulk job of this app runs, the first read
+pages. Every later read pages through the customers changed since the last one, starting
+where the bulk job started: changes made while the job ran are read then, not by an extra
+query right after the file.
 """
 
 from __future__ import annotations
