@@ -493,6 +493,49 @@ def test_cost_is_reported_and_refunded(sandbox: Sandbox) -> None:
                                       "restoreRate": 100.0}
 
 
+def test_orders_of_named_customers(sandbox: Sandbox) -> None:
+    body = sandbox.gql("""{
+      one: orders(first: 10, query: "customer_id:7000000000001", sortKey: CREATED_AT) {
+        nodes { name customer { id } } }
+      two: orders(first: 10, query: "customer_id:7000000000001 OR customer_id:7000000000002") {
+        nodes { customer { id } } }
+      none: orders(first: 10, query: "customer_id:7000000000001 -financial_status:paid") {
+        nodes { name } }
+      counts: customer(id: "gid://shopify/Customer/7000000000001") { numberOfOrders } }""")
+    data = body["data"]
+    owners = {n["customer"]["id"] for n in data["one"]["nodes"]}
+    assert owners == {"gid://shopify/Customer/7000000000001"}
+    assert len(data["one"]["nodes"]) == int(data["counts"]["numberOfOrders"])
+    assert {n["customer"]["id"] for n in data["two"]["nodes"]} == {
+        "gid://shopify/Customer/7000000000001", "gid://shopify/Customer/7000000000002"}
+    assert len(data["none"]["nodes"]) < len(data["one"]["nodes"])  # the rest of the query holds
+
+
+NODES = """query Tags($ids: [ID!]!) { nodes(ids: $ids) {
+    ... on Customer { id tags defaultAddress { city } } ... on Order { id } } }"""
+
+
+def test_nodes_cost_one_object_per_id(sandbox: Sandbox) -> None:
+    ids = ["gid://shopify/Customer/7000000000001", "gid://shopify/Customer/7000000000002",
+           "gid://shopify/Customer/7000000009999"]
+    cost = sandbox.gql(NODES, {"ids": ids})["extensions"]["cost"]
+    # each id may be a Customer with an address object: 1 + 1, the dearer branch
+    assert cost["requestedQueryCost"] == 3 * 2
+    # two customers found (the third id is unknown), each an object plus its address (if any)
+    found = sandbox.gql("""query($ids: [ID!]!) { nodes(ids: $ids) { id } }""", {"ids": ids})
+    assert found["extensions"]["cost"] == {**found["extensions"]["cost"],
+                                           "requestedQueryCost": 3, "actualQueryCost": 2}
+
+
+def test_nodes_cost_once_as_a_setting() -> None:
+    simulator = ShopifySimulator(people(), limits=ShopifyLimits(nodes_cost_per_id=False),
+                                 clock=FakeTime().clock)
+    ids = [f"gid://shopify/Customer/700000000000{n}" for n in (1, 2)]
+    body = simulator.execute("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ids})
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 1
+    assert body["extensions"]["cost"]["actualQueryCost"] == 1
+
+
 def test_throttled_when_bucket_is_drained_then_restored(small_bucket: Sandbox) -> None:
     query = "{ customers(first: 10) { nodes { id } } }"  # costs 12, all of it used
     assert small_bucket.gql(query)["extensions"]["cost"]["throttleStatus"][

@@ -59,8 +59,9 @@ class BulkRead:
         self.clock = clock
         self.sleep = sleep
 
-    def start(self) -> str:
-        """The id of a running bulk customers query: a new one, or ours if one runs."""
+    def start(self, *, wait: bool = True) -> str:
+        """The id of a running bulk customers query: a new one, or ours if one runs. Another
+        bulk query of this app is waited for, or with `wait` False, BulkUnavailable at once."""
         deadline = self.clock() + timedelta(seconds=self.timeout_s)
         while True:
             data = self.api.run(BULK_RUN, {"query": BULK_CUSTOMERS},
@@ -79,9 +80,13 @@ class BulkRead:
             running = current.get("currentBulkOperation") or {}
             if running.get("query", "").split() == BULK_CUSTOMERS.split():
                 return str(running["id"])
-            if self.clock() > deadline:
+            if not wait or self.clock() > deadline:
                 raise BulkUnavailable("another bulk operation kept running")
             self.sleep(self.poll_s)
+
+    def cancel(self, operation_id: str) -> None:
+        """Stop a bulk operation hub no longer needs (its file would go unread)."""
+        self.api.run(BULK_CANCEL, {"id": operation_id}, doing="cancelling the bulk read")
 
     def wait(self, operation_id: str) -> dict[str, Any]:
         """The finished operation (with its file `url`); cancels one that runs too long."""
@@ -97,7 +102,7 @@ class BulkRead:
                 raise BulkUnavailable(f"bulk operation {operation_id} ended {status} "
                                       f"({operation.get('errorCode') or 'no error code'})")
             if self.clock() > deadline:
-                self.api.run(BULK_CANCEL, {"id": operation_id}, doing="cancelling the bulk read")
+                self.cancel(operation_id)
                 raise BulkUnavailable(f"bulk operation {operation_id} ran longer than "
                                       f"{self.timeout_s:.0f} s")
             self.sleep(self.poll_s)

@@ -8,10 +8,10 @@ hub records as an erasure of that record (the address is gone, the record id rem
 A customer's `locale` is not read as a language: Shopify fills it with the shop's default
 for everyone who never chose one, so it would outvote what the CRM or newsletter know.
 
-Customer value comes from the orders Shopify shows: all of them in a bulk read, the first 25
-(plus follow-ups) in a paged read. Without the ``read_all_orders`` scope Shopify shows only
-the last 60 days, so first-order dates can be late; `numberOfOrders` and `amountSpent` are
-Shopify's own totals and always complete.
+Customer value comes from the orders Shopify shows: all of them in a bulk read, the last one
+with the customer plus follow-ups for the others in a paged read. Without the
+``read_all_orders`` scope Shopify shows only the last 60 days, so first-order dates can be
+late; `numberOfOrders` and `amountSpent` are Shopify's own totals and always complete.
 """
 
 from __future__ import annotations

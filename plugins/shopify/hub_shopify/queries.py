@@ -18,6 +18,9 @@ from collections.abc import Sequence
 from hub_shopify.versions import has_bulk_operation_query, has_count_limit
 
 _ORDER = "createdAt displayFinancialStatus cancelledAt"
+#: An order in a paged read also names its id: the customer's `lastOrder` comes with the
+#: profile, and its other orders are told apart from it by id.
+_PAGED_ORDER = f"id {_ORDER}"
 _PROFILE = """
     id email firstName lastName phone tags createdAt updatedAt numberOfOrders
     amountSpent { amount currencyCode }
@@ -32,20 +35,30 @@ def _count_field(version: str) -> str:
 
 
 def read_query(version: str, *, page: bool = True, count: bool = False, nested: int = 0,
-               orders: Sequence[int] = ()) -> str:
+               orders: Sequence[int] = (), shared: int = 0,
+               extra: tuple[str, str] | None = None) -> str:
     """One read document: a page of customers by update time (`page`), the number of
     customers matching (`count`, folded into the first page of a full read), and the orders
     of customers met on earlier pages: one aliased field ``o{i}`` per entry of `orders`, each
-    asking for that many orders of customer ``$id{i}`` after ``$after{i}``.
+    asking for that many of the orders matching ``$q{i}`` (``customer_id:…``), oldest first,
+    after ``$after{i}``.
 
-    Customers come with `nested` orders each (the first document of a read, so that a short
+    Every customer comes with its `lastOrder` (one object: a customer with one order needs
+    nothing more) and with `nested` orders each (the first document of a read, so that a short
     read is one call) or none: a nested connection is charged `first` per customer whether the
-    customer has orders or not, while an order follow-up asks for exactly ``numberOfOrders``
-    of the customers that have any.
+    customer has orders or not, while an order follow-up asks for exactly the orders a customer
+    has besides its last one. A follow-up is a root `orders` connection filtered by customer
+    (2 points and one per order) rather than ``customer(id:) { orders }`` (one more for the
+    customer object). With `shared`, one more root `orders` connection (alias ``shared``)
+    asks for that many orders matching ``$shared``, each with its `customer { id }`: the one
+    missing order of each of several customers. `extra` is one more (declared variables,
+    field) to carry, as the first page of a read carries the poll of a bulk operation.
     """
     declared = ([*(["$first: Int!", "$after: String"] if page else []),
                  *(["$query: String"] if page or count else [])]
-                + [f"$id{i}: ID!, $after{i}: String" for i in range(len(orders))])
+                + [f"$q{i}: String!, $after{i}: String" for i in range(len(orders))]
+                + (["$shared: String!"] if shared else [])
+                + ([extra[0]] if extra else []))
     fields = []
     if count:
         fields.append(_count_field(version))
@@ -53,12 +66,17 @@ def read_query(version: str, *, page: bool = True, count: bool = False, nested: 
         fields.append(f"""customers(first: $first, after: $after, sortKey: UPDATED_AT,
             query: $query) {{
     pageInfo {{ hasNextPage endCursor }}
-    nodes {{ {_PROFILE} {_nested(nested)} }}
+    nodes {{ {_PROFILE} lastOrder {{ {_PAGED_ORDER} }} {_nested(nested)} }}
   }}""")
     for i, first in enumerate(orders):
-        fields.append(f"o{i}: customer(id: $id{i}) {{ id orders(first: {first}, after: $after{i}, "
+        fields.append(f"o{i}: orders(first: {first}, after: $after{i}, query: $q{i}, "
                       f"sortKey: CREATED_AT) {{ pageInfo {{ hasNextPage endCursor }} "
-                      f"nodes {{ {_ORDER} }} }} }}")
+                      f"nodes {{ {_PAGED_ORDER} }} }}")
+    if extra:
+        fields.append(extra[1])
+    if shared:
+        fields.append(f"shared: orders(first: {shared}, query: $shared, sortKey: CREATED_AT) "
+                      f"{{ nodes {{ {_PAGED_ORDER} customer {{ id }} }} }}")
     head = f"({', '.join(declared)})" if declared else ""
     return f"query HubRead{head} {{\n  " + "\n  ".join(fields) + "\n}\n"
 
@@ -67,7 +85,7 @@ def _nested(orders: int) -> str:
     if not orders:
         return ""
     return (f"orders(first: {orders}, sortKey: CREATED_AT) {{ pageInfo {{ hasNextPage "
-            f"endCursor }} nodes {{ {_ORDER} }} }}")
+            f"endCursor }} nodes {{ {_PAGED_ORDER} }} }}")
 
 
 def count_query(version: str) -> str:
@@ -110,6 +128,10 @@ def bulk_status_query(version: str) -> str:
     return (f"query HubBulkStatus {{\n  currentBulkOperation(type: QUERY) {{ {_BULK_FIELDS} }}"
             "\n}\n")
 
+
+#: The poll of a bulk operation by id that works in every version, as a field another document
+#: can carry (alias ``bulk``, variable ``$bulk``).
+BULK_POLL_FIELD = f"bulk: node(id: $bulk) {{ ... on BulkOperation {{ {_BULK_FIELDS} }} }}"
 
 #: A bulk operation by id in any version, for when another one has become the current one.
 BULK_NODE = f"""
@@ -157,7 +179,10 @@ def documents(version: str) -> dict[str, str]:
     return {"check": CHECK, "count": count_query(version),
             "customers": read_query(version),
             "first page": read_query(version, count=True, nested=10),
+            "first page and bulk poll": read_query(version, count=True, nested=10,
+                                                   extra=("$bulk: ID!", BULK_POLL_FIELD)),
             "customers and orders": read_query(version, orders=(3, 250)),
+            "customers and shared orders": read_query(version, orders=(2,), shared=50),
             "orders": read_query(version, page=False, orders=(1, 2)),
             "bulk inner query": BULK_CUSTOMERS,
             "bulk run": BULK_RUN, "bulk status": bulk_status_query(version),

@@ -39,8 +39,13 @@ class ShopifySettings(ConnectorSettings):
     #: by default hub only updates customers it has read from it.
     create_customers: bool = False
     #: A first full read uses a bulk operation when the shop has at least this many customers
-    #: (one job instead of a page per ~120 customers, and no query cost); smaller shops are paged.
+    #: (one job instead of a page per ~190 customers, and no query cost); smaller shops are
+    #: paged. The job is started before the count is known (the count rides along with its
+    #: first poll), so a smaller shop's first read costs one call more; 0 reads every shop in
+    #: bulk without counting.
     bulk_threshold: int = Field(default=2500, ge=0)
+    #: False: never a bulk operation, every read pages (no job is started to be counted).
+    bulk_reads: bool = True
     #: Seconds between polls of a running bulk operation, and how long to wait for one before
     #: cancelling it and paging instead (bulk jobs on dense shops have run "endlessly").
     bulk_poll_s: float = Field(default=2.0, gt=0)

@@ -1,11 +1,18 @@
 """Reading customers: a bulk operation for a large shop's first full read, then pages.
 
-See `hub_shopify.cursor` for the phases. A first read asks how many customers the shop has,
-folded into the first page of customers (so a paged read pays no call for it): at
-`bulk_threshold` or more it reads them all through one bulk operation instead (that first
-page is dropped; the file has them), otherwise it goes on paging. Every later read pages
-through the customers changed since the last one, starting where the bulk job started: changes
-made while the job ran are read then, not by an extra query right after the file.
+See `hub_shopify.cursor` for the phases. Choosing needs the number of customers, a query,
+and the bulk job is started by a mutation: one document cannot hold both, so asking first
+would cost a large shop a call more than the job itself (start, poll, file). So a first read
+starts the job at once and asks the count in the first document it sends anyway, the job's
+first poll, which also carries the first page of customers: at `bulk_threshold` customers or
+more the read goes on with the job (that page is dropped; the file has them), otherwise the
+job is cancelled (when it still runs) and the read goes on paging from that page, a call or
+two more than paging alone, once per shop. `bulk_threshold = 0` reads every shop in bulk
+without counting; `bulk_reads = false` pages every shop (the count then rides along with the
+first page, for the progress total). While another bulk job of this app runs, the first read
+pages. Every later read pages through the customers changed since the last one, starting
+where the bulk job started: changes made while the job ran are read then, not by an extra
+query right after the file.
 """
 
 from __future__ import annotations
@@ -19,7 +26,8 @@ from hub_shopify.bulk import BulkRead, BulkUnavailable
 from hub_shopify.cursor import Cursor
 from hub_shopify.customer import OrderTotals, to_record, when
 from hub_shopify.graphql import ShopifyAPI
-from hub_shopify.pages import FIRST_NESTED, PagedRead
+from hub_shopify.pages import FIRST_NESTED, Extra, PagedRead
+from hub_shopify.queries import BULK_POLL_FIELD
 from hub_shopify.settings import ShopifySettings
 
 #: Customers per page handed to the engine from a bulk file (each page is one commit).
@@ -48,32 +56,55 @@ class CustomerStream:
     def read(self, text: str | None) -> Iterator[Page]:
         """Pages of customers changed since the cursor `text` (None: all of them)."""
         cursor = Cursor.load(text)
-        if cursor is None and self.settings.bulk_threshold == 0:
+        threshold = self.settings.bulk_threshold
+        operation: dict[str, Any] | None = None
+        if cursor is None and threshold == 0 and self.settings.bulk_reads:
             cursor = Cursor(phase="bulk")
-        if cursor is None:
+        elif cursor is None:
+            started = self.clock()
+            bulk_id = self._start_quietly() if self.settings.bulk_reads else None
+            if bulk_id is None:
+                yield from self._pages(Cursor(), count=lambda _counted: False)
+                return
             big: list[bool] = []
 
             def to_bulk(counted: dict[str, Any]) -> bool:
-                big.append(int(counted.get("count") or 0) >= self.settings.bulk_threshold)
+                big.append(int(counted.get("count") or 0) >= threshold)
+                polled = self.paged.extra or {}
+                if not big[0] and polled.get("status") in ("CREATED", "RUNNING"):
+                    self.bulk.cancel(bulk_id)
                 return big[0]
 
-            yield from self._pages(Cursor(), count=to_bulk)
+            poll = Extra("bulk", BULK_POLL_FIELD, "$bulk: ID!", {"bulk": bulk_id})
+            yield from self._pages(Cursor(), count=to_bulk, extra=poll)
             if not big or not big[0]:
                 return
-            cursor = Cursor(phase="bulk")
+            cursor = Cursor(phase="bulk", bulk_id=bulk_id, bulk_started=_iso(started))
+            polled = self.paged.extra or {}
+            operation = dict(polled) if polled.get("status") == "COMPLETED" else None
         if cursor.phase == "bulk":
             try:
-                yield from self._bulk(cursor)
+                yield from self._bulk(cursor, operation)
                 return
             except BulkUnavailable as why:
                 self.log(f"bulk read unavailable ({why}); paging instead")
                 cursor = Cursor()
         yield from self._pages(cursor)
 
+    def _start_quietly(self) -> str | None:
+        """A bulk job started for a first read whose size is not known yet; None (page
+        instead) when another bulk job of this app is running."""
+        try:
+            return self.bulk.start(wait=False)
+        except BulkUnavailable as why:
+            self.log(f"bulk read unavailable ({why}); paging instead")
+            return None
+
     # -- bulk ----------------------------------------------------------------------------------
-    def _bulk(self, cursor: Cursor) -> Generator[Page, None, Cursor]:
-        operation: dict[str, Any] | None = None
-        if cursor.bulk_id is not None:
+    def _bulk(self, cursor: Cursor,
+              operation: dict[str, Any] | None = None) -> Generator[Page, None, Cursor]:
+        """The job's file as pages; `operation` is the job when it is known to be done."""
+        if operation is None and cursor.bulk_id is not None:
             try:
                 operation = self.bulk.wait(cursor.bulk_id)
             except BulkUnavailable:
@@ -100,15 +131,16 @@ class CustomerStream:
         return after_bulk
 
     # -- pages ---------------------------------------------------------------------------------
-    def _pages(self, cursor: Cursor,
-               count: Callable[[dict[str, Any]], bool] | None = None) -> Iterator[Page]:
+    def _pages(self, cursor: Cursor, count: Callable[[dict[str, Any]], bool] | None = None,
+               extra: Extra | None = None) -> Iterator[Page]:
         """Customers updated since `cursor.since`, with their orders; `count` (a full read's
-        first document) is told how many customers there are and may stop the read."""
+        first document) is told how many customers there are and may stop the read; `extra`
+        rides along with the first document."""
         query = f"updated_at:>='{cursor.since}'" if cursor.since else None
         newest = cursor.newest
         total: int | None = None
         batches = self.paged.read(query, cursor.after, count=count is not None,
-                                  stop=count or (lambda _c: False))
+                                  stop=count or (lambda _c: False), extra=extra)
         for batch in batches:
             counted = self.paged.count or {}
             if counted.get("precision") == "EXACT":

@@ -26,7 +26,7 @@ def _records(pages: list[Page]) -> dict[str, SourceRecord]:
 
 def test_a_bulk_read_and_a_paged_read_see_the_same_customers(make: Build,
                                                               sandbox: RunningSandbox) -> None:
-    paged_connector = make(bulk_threshold=10_000)
+    paged_connector = make(bulk_reads=False)
     bulk_connector = make(bulk_threshold=0)
     paged = _records(list(paged_connector.read("contacts", None)))
     bulk = _records(list(bulk_connector.read("contacts", None)))
@@ -36,19 +36,62 @@ def test_a_bulk_read_and_a_paged_read_see_the_same_customers(make: Build,
         other = bulk[gid]
         assert (record.fields, record.signals, record.consent, record.deleted) == \
             (other.fields, other.signals, other.consent, other.deleted), gid
-    # the paged read's floor by the simulator's cost rule: 4 points a customer, 1 an order,
-    # at most 998 a query besides its connection (the count rides along with the first page)
+    # the paged read's floor by the simulator's cost rule: 4 points a customer, 1 an order and
+    # 1 more for a customer with two orders or more (its orders beyond `lastOrder` need a
+    # connection), at most 998 a query besides its connection (the count rides along with the
+    # first page); benchmarks/connectors.py argues it
     orders = len(shop.orders)
-    floor = max(-(-len(paged) // 250), -(-(4 * len(paged) + orders) // 998))
+    several = sum(1 for c in shop.customers.values() if len(shop.orders_of(c)) >= 2)
+    floor = max(-(-len(paged) // 250), -(-(4 * len(paged) + orders + several) // 998))
     assert paged_connector.context.api_calls <= floor + 1
     # the bulk read: start, one poll (the sandbox completes on the first), the file
     assert bulk_connector.context.api_calls == 3
 
 
+def test_a_large_shops_first_read_counts_in_the_bulk_jobs_first_poll(
+        make: Build, sandbox: RunningSandbox) -> None:
+    shop = sandbox.sandbox.shopify.shop
+    connector = make(bulk_threshold=len(shop.customers))
+    records = _records(list(connector.read("contacts", None)))
+    assert set(records) == {c.gid for c in shop.customers.values()}
+    # start the job; its first poll with the count and a first page; the file
+    assert connector.context.api_calls == 3
+    assert [op.status for op in sandbox.sandbox.shopify.bulk.operations.values()] == \
+        ["COMPLETED"]
+
+
+def test_a_small_shops_first_read_cancels_the_job_and_pages(make: Build,
+                                                           sandbox: RunningSandbox) -> None:
+    shop = sandbox.sandbox.shopify.shop
+    sandbox.sandbox.shopify.bulk.polls_to_complete = 3  # still running at its first poll
+    connector = make(bulk_threshold=len(shop.customers) + 1)
+    pages = list(connector.read("contacts", None))
+    assert set(_records(pages)) == {c.gid for c in shop.customers.values()}
+    assert [op.status for op in sandbox.sandbox.shopify.bulk.operations.values()] == \
+        ["CANCELING"]  # Shopify answers a cancel with CANCELING
+    paged = make(bulk_reads=False)
+    list(paged.read("contacts", None))
+    # one call to start the job, one to cancel it: the first page came with the count
+    assert connector.context.api_calls == paged.context.api_calls + 2
+    assert all(Cursor.load(p.cursor).phase == "page" for p in pages)  # type: ignore[union-attr]
+
+
+def test_a_first_read_pages_when_another_bulk_job_runs(make: Build, sandbox: RunningSandbox,
+                                                      graphql: GraphQL) -> None:
+    sandbox.sandbox.shopify.bulk.polls_to_complete = 10_000
+    sandbox.sandbox.shopify.bulk.concurrency = 1
+    graphql('mutation { bulkOperationRunQuery(query: "{ customers { edges { node { id } } } }")'
+            " { userErrors { message } } }", {})
+    connector = make(bulk_threshold=1)
+    records = _records(list(connector.read("contacts", None)))
+    assert set(records) == {c.gid for c in sandbox.sandbox.shopify.shop.customers.values()}
+    assert len(sandbox.sandbox.shopify.bulk.operations) == 1  # only the other one
+
+
 def test_order_totals_become_customer_value_signals(make: Build,
                                                     sandbox: RunningSandbox) -> None:
     shop = sandbox.sandbox.shopify.shop
-    records = _records(list(make(bulk_threshold=10_000).read("contacts", None)))
+    records = _records(list(make(bulk_reads=False).read("contacts", None)))
     buyers = [c for c in shop.customers.values() if shop.orders_of(c)]
     assert buyers, "the seeded shop has customers with orders"
     for customer in buyers:
@@ -71,7 +114,7 @@ def test_customers_with_more_orders_than_a_page_nests_are_counted_fully(
     buyer = max(shop.customers.values(), key=lambda c: len(shop.orders_of(c)))
     many = len(shop.orders_of(buyer))
     assert many >= 2
-    connector = make(bulk_threshold=10_000)
+    connector = make(bulk_reads=False)
     stream = CustomerStream(connector.api, _bulk(connector), connector.settings,
                             clock=connector.context.clock, log=lambda _t: None, nested_orders=1)
     records = _records(list(stream.read(None)))
@@ -259,7 +302,7 @@ def test_a_foreign_cursor_is_refused_with_the_fix(make: Build) -> None:
 def test_throttled_answers_inside_http_200_are_retried(make: Build,
                                                       sandbox: RunningSandbox) -> None:
     sandbox.sandbox.controls.set_faults("shopify.429storm:4")
-    connector = make(bulk_threshold=10_000)
+    connector = make(bulk_reads=False)
     records = _records(list(connector.read("contacts", None)))
     assert len(records) == len(sandbox.sandbox.shopify.shop.customers)
     assert connector.context.retries >= 4
@@ -286,3 +329,20 @@ def test_lead_tags_are_written_without_reading_tags_first(make: Build,
     assert all(c.tags.count("hub:mql") == 1 and "hub:lead" not in c.tags for c in targets)
     # the same stage again: nothing older to remove
     assert tag("mql") == 1
+
+
+def test_a_write_document_priced_over_the_cap_is_sent_in_halves(make: Build,
+                                                                 sandbox: RunningSandbox) -> None:
+    sandbox.sandbox.shopify.limits.max_query_cost = 400  # Shopify's price is its own business
+    try:
+        customers = list(sandbox.sandbox.shopify.shop.customers.values())[:60]
+        connector = make()
+        results = connector.write([OutboundRecord(f"k{n}", n, {"first_name": "Halbe"},
+                                                  external_id=c.gid)
+                                   for n, c in enumerate(customers)])
+        assert {r.status for r in results} == {"updated"}
+        assert {c.first_name for c in customers} == {"Halbe"}
+        # 60 mutations (600 points) refused, then 30 + 30
+        assert connector.context.api_calls == 1 + 2
+    finally:
+        sandbox.sandbox.shopify.limits.max_query_cost = 1000

@@ -12,7 +12,21 @@ The formula (Shopify documents its parts; the sandbox applies them literally):
 - a mutation field costs 10, which covers its payload object and the payload's direct object
   fields (`customer`, `node`, `userErrors`); objects nested deeper cost as above;
 - on abstract types (`node(id:) { ... on Customer { } ... on Order { } }`) the dearest branch
-  counts.
+  counts;
+- `nodes(ids:)` costs one object (1 plus its dearest branch) per id asked for, like a
+  connection's `first` items but without the connection's 2. Shopify's page prices a query at
+  "the maximum of possible fields selected", an object at 1 and a connection "sized by `first`
+  and `last` arguments"; a list of up to 250 objects named by id is that many possible
+  objects, not one. No Shopify page states the price of `nodes` itself, so this is a setting
+  (`ShopifyLimits.nodes_cost_per_id`; False prices the whole list as one object).
+
+Sources: "GraphQL Admin API rate limits", https://shopify.dev/docs/apps/build/apis/graphql-admin/
+rate-limits ("Every field in the schema has an integer cost value assigned to it. The cost of a
+query is the maximum of possible fields selected." — Scalar 0, Enum 0, Object 1, Interface and
+Union "Maximum of possible selections", Connection "Sized by `first` and `last` arguments",
+Mutation 10); Shopify Engineering, "Rate Limiting GraphQL APIs by Calculating Query
+Complexity", https://shopify.engineering/rate-limiting-graphql-apis-calculating-query-complexity
+(objects one point, connections two points plus the objects returned, mutations ten points).
 
 The *requested* cost is computed from the document before execution and reserved from the
 bucket; the *actual* cost counts what was really returned (a page of 3 customers costs 2 + 3)
@@ -49,6 +63,8 @@ from graphql import (
 
 MUTATION_COST = 10
 CONNECTION_COST = 2
+#: Root list fields sized by an input list, by field name: the argument that sizes them.
+SIZED_LISTS = {"nodes": "ids"}
 
 
 def _is_connection(type_: Any) -> bool:
@@ -59,10 +75,12 @@ class RequestedCost:
     """The cost of an operation computed from its document and variables."""
 
     def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode],
-                 variables: dict[str, Any]) -> None:
+                 variables: dict[str, Any], *, per_id: bool = True) -> None:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
+        #: `nodes(ids:)` costs one object per id (True) or one object in all (False).
+        self.per_id = per_id
 
     def of(self, operation: OperationDefinitionNode) -> int:
         """Cost of the whole operation."""
@@ -134,7 +152,22 @@ class RequestedCost:
             return 0
         if _is_connection(definition.type):
             return CONNECTION_COST + self._page_size(node) * self._item(node, named)
-        return 1 + self._selections(node.selection_set, named)
+        each = 1 + self._selections(node.selection_set, named)
+        sized_by = SIZED_LISTS.get(node.name.value)
+        if self.per_id and sized_by is not None and parent is self.schema.query_type:
+            return self._list_size(node, sized_by, definition) * each
+        return each
+
+    def _list_size(self, node: FieldNode, name: str, definition: Any) -> int:
+        """How many items the list argument `name` asks for (its variable's value, or a
+        literal list)."""
+        for argument in node.arguments or ():
+            if argument.name.value == name:
+                value = value_from_ast(argument.value, definition.args[name].type,
+                                       self.variables)
+                if isinstance(value, list):
+                    return len(value)
+        return 1
 
     def _item(self, node: FieldNode, connection: Any) -> int:
         """Cost of one connection item: `edges { node }` plus `nodes`."""
@@ -181,8 +214,10 @@ class RequestedCost:
 class ActualCost:
     """graphql-core middleware counting the cost of what the resolvers actually returned."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, per_id: bool = True) -> None:
         self.total = 0
+        #: `nodes(ids:)` costs one object per node found (True) or one in all (False).
+        self.per_id = per_id
 
     def resolve(self, next_: Callable[..., Any], root: Any, info: GraphQLResolveInfo[Any],
                 **args: Any) -> Any:
@@ -193,11 +228,11 @@ class ActualCost:
             self.total += MUTATION_COST
         result = next_(root, info, **args)
         if not mutation_root:
-            self.total += self._cost(info, result)
+            self.total += self._cost(info, result, self.per_id)
         return result
 
     @staticmethod
-    def _cost(info: GraphQLResolveInfo[Any], result: Any) -> int:
+    def _cost(info: GraphQLResolveInfo[Any], result: Any, per_id: bool) -> int:
         if result is None or info.field_name.startswith("__") \
                 or info.parent_type.name.startswith("__"):
             return 0  # introspection is free
@@ -223,6 +258,8 @@ class ActualCost:
             return 0
         if is_list_type(return_type) or (is_non_null_type(return_type)
                                          and is_list_type(return_type.of_type)):
+            if per_id and name in SIZED_LISTS and info.path.prev is None:
+                return sum(1 for item in result if item is not None)
             return 1 if result else 0
         return 1
 

@@ -357,9 +357,16 @@ def _orders(context: Context, rows: list[ShopOrder], args: dict[str, Any]) -> di
 
 
 def orders(_root: Any, info: Info, **args: Any) -> dict[str, Any]:
-    """Top-level `orders(first, after, query, sortKey)`."""
+    """Top-level `orders(first, after, query, sortKey)`; a query naming customers
+    (``customer_id:…``) starts from their orders rather than the whole shop's."""
     context = ctx(info)
-    return _orders(context, list(context.shop.orders.values()), args)
+    shop = context.shop
+    customers = order_search(context, args.get("query")).pinned("customer_id")
+    if customers is None:
+        return _orders(context, list(shop.orders.values()), args)
+    rows = [order for number in sorted(customers) if number.isdigit()
+            for order in shop.orders_of_id(int(number))]
+    return _orders(context, rows, args)
 
 
 def _money_bag(order: ShopOrder, amount: Decimal, info: Info) -> dict[str, Any]:

@@ -161,6 +161,28 @@ def parse(text: str | None) -> Expr:
     return _Parser(text or "").parse()
 
 
+def _pinned(expr: Expr, field: str) -> set[str] | None:
+    if isinstance(expr, Term):
+        if expr.field == field and expr.comparator == ":" and expr.value != "*":
+            return {expr.value}
+        return None
+    if isinstance(expr, All):
+        for part in expr.parts:
+            values = _pinned(part, field)
+            if values is not None:
+                return values
+        return None
+    if isinstance(expr, AnyOf):
+        union: set[str] = set()
+        for part in expr.parts:
+            values = _pinned(part, field)
+            if values is None:
+                return None
+            union |= values
+        return union
+    return None
+
+
 def _as_datetime(value: str) -> tuple[datetime, datetime] | None:
     """[start, end) the value stands for: an instant, or a whole day for a bare date."""
     try:
@@ -209,6 +231,13 @@ class Search(Generic[Record]):
 
     def __call__(self, record: Record) -> bool:
         return self._eval(self.expr, record)
+
+    def pinned(self, field: str) -> set[str] | None:
+        """The values `field` must equal for a record to match (``customer_id:1 OR
+        customer_id:2`` → {"1", "2"}), so a resolver can look them up in an index instead of
+        testing every record; None when the query does not pin `field`. Matches are still
+        tested with the whole query."""
+        return _pinned(self.expr, field)
 
     def _eval(self, expr: Expr, record: Record) -> bool:
         if isinstance(expr, All):

@@ -266,7 +266,11 @@ class Shop:
 
     def orders_of(self, customer: Customer) -> list[ShopOrder]:
         """The customer's orders, oldest first."""
-        return [self.orders[order_id] for order_id in self._orders_by_customer.get(customer.id, [])]
+        return self.orders_of_id(customer.id)
+
+    def orders_of_id(self, customer_id: int) -> list[ShopOrder]:
+        """The orders of the customer with this (numeric) id, oldest first."""
+        return [self.orders[order_id] for order_id in self._orders_by_customer.get(customer_id, [])]
 
     def amount_spent(self, customer: Customer) -> Decimal:
         """Money the shop holds from this customer: paid orders net of refunds."""

@@ -107,6 +107,10 @@ class ShopifyLimits:
     max_page_size: int = 250
     #: A single query may cost at most this much (MAX_COST_EXCEEDED above).
     max_query_cost: int = 1000
+    #: `nodes(ids:)` costs one object per id (True), or one object whatever the ids (False)
+    #: [U: Shopify documents objects at 1 and a query at "the maximum of possible fields
+    #: selected", not the price of `nodes` itself; see `hub_sandbox.shopify.cost`].
+    nodes_cost_per_id: bool = True
     #: The shop's plan: it sets the restore rate (`PLAN_RESTORE_RATES`).
     plan: str = "standard"
     #: Leaky bucket overrides (None: from the plan; the size is a [U] multiple of the rate).
@@ -257,13 +261,14 @@ class ShopifySimulator:
                 return {"errors": invalid}
             fragments = {d.name.value: d for d in document.definitions
                          if isinstance(d, FragmentDefinitionNode)}
-            requested = RequestedCost(schema, fragments, variables).of(operation)
+            per_id = self.limits.nodes_cost_per_id
+            requested = RequestedCost(schema, fragments, variables, per_id=per_id).of(operation)
             if requested > self.limits.max_query_cost:
                 return max_cost_exceeded(requested, self.limits.max_query_cost,
                                          self._cost(requested, None))
             if self.limits.rate_limit and not self.bucket.take(requested):
                 return throttled(self._cost(requested, None))
-            actual = ActualCost()
+            actual = ActualCost(per_id=per_id)
             context = Context(self.shop, self.limits, now, base_url, self.bulk, version)
             result = execute(schema, document, context_value=context,
                              variable_values=variables, operation_name=operation_name,
