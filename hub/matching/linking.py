@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -36,7 +36,7 @@ from hub.matching.model import (
     term_keys,
 )
 from hub.matching.review import blocked
-from hub.pipeline.identity import Resolution, merge_contacts
+from hub.pipeline.identity import Resolution, crowded_keys, merge_contacts
 from hub.store.bulk import chunks, insert_rows
 from hub.store.schema import identity_keys, match_keys, match_pairs, settings, source_records
 
@@ -68,11 +68,13 @@ class Linking:
 
 
 def _profiles(conn: Connection, ids: Sequence[int], id_fields: Sequence[str],
-              max_records: int) -> dict[int, Profile]:
+              max_records: int, shared_keys: Set[str] | None = None) -> dict[int, Profile]:
     """Profiles of live records by id.
 
     An e-mail that is no identity key (a role or placeholder address) or that more records
     share than ``[identity] max_records_per_contact`` allows is left out: it says nothing.
+    `shared_keys`: every such shared key, when the caller has them all; else each batch
+    counts the holders of its records' keys.
     """
     result: dict[int, Profile] = {}
     for part in chunks(sorted(ids)):
@@ -80,8 +82,9 @@ def _profiles(conn: Connection, ids: Sequence[int], id_fields: Sequence[str],
         for key, rid in conn.execute(select(identity_keys.c.key, identity_keys.c.source_record_id)
                                      .where(identity_keys.c.source_record_id.in_(part))):
             keys[rid].add(key)
-        crowded = {key for key, n in _counts(
-            conn, identity_keys.c.key, {k for found in keys.values() for k in found}).items()
+        crowded = shared_keys if shared_keys is not None else {
+            key for key, n in _counts(
+                conn, identity_keys.c.key, {k for found in keys.values() for k in found}).items()
             if n > max_records}
         for found in keys.values():
             found -= crowded
@@ -124,11 +127,14 @@ def link(conn: Connection, *, thresholds: Thresholds, run_id: int | None, now: d
     if not ids:
         return result
     fresh = conn.execute(select(match_keys.c.key).limit(1)).first() is None
+    # keying every record: one pass over the identity keys finds the shared ones, instead of
+    # a count per batch of records (a hundred round trips per 100,000 records on PostgreSQL)
+    crowded = set(crowded_keys(conn, max_records, bulk=True)) if first_pass else None
     for batch in chunks(ids, KEY_BATCH):
         if not fresh:
             for part in chunks(list(batch)):
                 conn.execute(delete(match_keys).where(match_keys.c.source_record_id.in_(part)))
-        keyed = _profiles(conn, batch, id_fields, max_records)
+        keyed = _profiles(conn, batch, id_fields, max_records, crowded)
         insert_rows(conn, match_keys, ("key", "source_record_id"),
                     [(stored_key(key), rid) for rid, p in keyed.items() for key in all_keys(p)])
     del ids
@@ -141,7 +147,7 @@ def link(conn: Connection, *, thresholds: Thresholds, run_id: int | None, now: d
     for start in range(0, len(pairs), 2 * PAIR_BATCH):
         batch_pairs = pairs[start:start + 2 * PAIR_BATCH]
         wanted = sorted(set(batch_pairs))
-        everyone = _profiles(conn, wanted, id_fields, max_records)
+        everyone = _profiles(conn, wanted, id_fields, max_records, crowded)
         missing = {key for p in everyone.values() for key in term_keys(p)} - terms.keys()
         terms.update(dict.fromkeys(missing, 0))
         terms.update(_term_counts(conn, missing))

@@ -133,7 +133,7 @@ def resolve(conn: Connection, *, max_records: int, run_id: int | None, now: date
     total = conn.execute(select(func.count()).select_from(source_records)).scalar_one()
     bulk = dirty * 2 >= total
     _claim_returning(conn)
-    crowded = _crowded_keys(conn, max_records, bulk)
+    crowded = crowded_keys(conn, max_records, bulk)
     shared = _shared_keys(conn, bulk, crowded)
     first_import = dirty == total
     top_record = conn.execute(select(func.coalesce(func.max(source_records.c.id), 0))
@@ -214,7 +214,7 @@ def resolve(conn: Connection, *, max_records: int, run_id: int | None, now: date
     return result
 
 
-def _crowded_keys(conn: Connection, max_records: int, bulk: bool) -> dict[str, int]:
+def crowded_keys(conn: Connection, max_records: int, bulk: bool) -> dict[str, int]:
     """Keys held by more than `max_records` source records: too shared to identify a person."""
     query = (select(identity_keys.c.key, func.count().label("n"))
              .group_by(identity_keys.c.key).having(func.count() > max_records))
