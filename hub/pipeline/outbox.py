@@ -296,13 +296,17 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
             if fresh:
                 conn.execute(insert(outbox), fresh)
             # the same state written before and needed again (unsubscribed, subscribed,
-            # unsubscribed): the done row goes out once more instead of being taken as sent
-            again = [{"k": q["key"], "at": now, "rid": run_id} for q in queued
-                     if existing.get(q["key"]) == "done"]
+            # unsubscribed): the done row goes out once more instead of being taken as sent,
+            # with this run's payload: the key hashes what the system is to show, and a
+            # write that left a status the system showed then alone had no consent in its
+            # payload, where this one must say the withdrawal
+            again = [{"k": q["key"], "at": now, "rid": run_id, "p": q["payload"],
+                      "x": q["external_id"]} for q in queued if existing.get(q["key"]) == "done"]
             if again:
                 conn.execute(update(outbox).where(outbox.c.key == bindparam("k")).values(
                     status="pending", attempts=0, last_error=None, created_at=bindparam("at"),
-                    run_id=bindparam("rid")), again)
+                    run_id=bindparam("rid"), payload=bindparam("p", type_=outbox.c.payload.type),
+                    external_id=bindparam("x")), again)
         batch.clear()
 
     for row in _candidates(conn, connector, run_id, full):

@@ -192,6 +192,11 @@ FOUND = [
     # outbox key and was taken as sent
     "newsletter anna single_opt_in | crm carla single_opt_in second | newsletter anna opt_out"
     " sync | newsletter carla doi_confirmed sync | newsletter carla opt_out",
+    # a complaint after a bounce the CRM showed and a new opt-in there: the write hub left
+    # without a status (the CRM showed the bounce) went out again as it was, with no status
+    "crm anna single_opt_in | crm anna bounce sync | shop anna single_opt_in"
+    " | shop anna single_opt_in | newsletter carla doi_confirmed second sync"
+    " | newsletter anna single_opt_in | crm anna single_opt_in | shop anna complaint",
 ]
 
 
