@@ -37,6 +37,7 @@ from hub.matching.model import (
 )
 from hub.matching.review import blocked
 from hub.pipeline.identity import Resolution, crowded_keys, merge_contacts
+from hub.store import ANALYZE_FROM, analyze
 from hub.store.bulk import chunks, insert_rows
 from hub.store.schema import identity_keys, match_keys, match_pairs, settings, source_records
 
@@ -137,6 +138,10 @@ def link(conn: Connection, *, thresholds: Thresholds, run_id: int | None, now: d
         keyed = _profiles(conn, batch, id_fields, max_records, crowded)
         insert_rows(conn, match_keys, ("key", "source_record_id"),
                     [(stored_key(key), rid) for rid, p in keyed.items() for key in all_keys(p)])
+    if len(ids) >= ANALYZE_FROM:
+        # the pairs are joined next: without statistics of the keys just written (a first
+        # import's table was empty) PostgreSQL's planner nested its loops over millions of rows
+        analyze(conn, ("match_keys", "source_records"))
     del ids
 
     total = conn.execute(select(func.count()).select_from(source_records).where(
