@@ -138,9 +138,10 @@ def link(conn: Connection, *, thresholds: Thresholds, run_id: int | None, now: d
         keyed = _profiles(conn, batch, id_fields, max_records, crowded)
         insert_rows(conn, match_keys, ("key", "source_record_id"),
                     [(stored_key(key), rid) for rid, p in keyed.items() for key in all_keys(p)])
-    if len(ids) >= ANALYZE_FROM:
+    if first_pass and len(ids) >= ANALYZE_FROM:
         # the pairs are joined next: without statistics of the keys just written (a first
-        # import's table was empty) PostgreSQL's planner nested its loops over millions of rows
+        # import's table was empty) PostgreSQL's planner nested its loops over millions of
+        # rows; a later run changes a small part of tables whose statistics the last run made
         analyze(conn, ("match_keys", "source_records"))
     del ids
 
