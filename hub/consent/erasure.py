@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, String, cast, delete, insert, or_, select, update
 
 from hub.connector import Rejection
-from hub.consent import ledger, suppression
+from hub.consent import ledger, states, suppression
 from hub.errors import HubError
 from hub.pipeline.normalize import InvalidEmail, Normalizer
 from hub.pipeline.outbox import payload_hash
@@ -173,6 +173,8 @@ def forget(conn: Connection, email: str, *, deletable: Mapping[str, bool | None]
         result.records += len(record_ids)
         result.contacts += int(conn.execute(delete(contacts).where(
             contacts.c.id.in_(part))).rowcount or 0)
+    # the next refresh finds them gone and drops their stored states
+    states.mark(conn, ids)
     for names in chunks(sorted(external)):
         conn.execute(delete(dead_letters).where(dead_letters.c.record_id.in_(names)))
     if rows:

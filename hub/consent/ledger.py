@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, or_, select, text, update
 
+from hub.consent import states
 from hub.consent.readback import is_echo, last_written
 from hub.store.bulk import chunks, insert_rows, reserve_ids
 from hub.store.schema import consent_ledger, contacts, source_records
@@ -84,6 +85,9 @@ def append(conn: Connection, entries: list[dict[str, Any]]) -> int:
         prev = digest
     insert_rows(conn, consent_ledger,
                 ("id", *_FIELDS, "subject_hash", "prev_hash", "entry_hash"), rows)
+    # hub's own decisions are read back as what hub wrote (rule 10): an input of the state
+    states.mark(conn, (e.get("contact_id") for e in entries
+                       if str(e.get("kind", "")).startswith("decision:")))
     return len(rows)
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import func, insert, select, update
 from hub.clock import iso
 from hub.connector import Capability, Connector, Rejection
 from hub.consent import ledger
+from hub.consent import states as consent_states
 from hub.consent.policy import Policy
 from hub.errors import (
     EXIT_CRASH,
@@ -395,6 +396,11 @@ def _run(runtime: Runtime, store: Store, options: SyncOptions, progress: Progres
                 tally.fail(name, exc)
     if (tally.rejected_total or tally.drift) and tally.exit_code == 0:
         tally.exit_code = 1
+    began = time.monotonic()
+    with store.begin() as conn:
+        # what this run changed decided once now, so counting consent states is one query
+        consent_states.refresh(conn)
+    timed("consent states", began)
     with store.begin() as conn:
         contact_counts.total = conn.execute(select(func.count()).select_from(contacts).where(
             contacts.c.status == "active")).scalar_one()

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from hub.config import MergeRule
+from hub.consent import states
 from hub.pipeline.merge import Candidate, Survivorship
 from hub.store.bulk import chunks, dumps, update_rows
 from hub.store.schema import contacts, settings, source_records
@@ -108,6 +109,8 @@ def rebuild(conn: Connection, touched: set[int], survivorship: Survivorship, *,
             pending.clear()
     if pending:
         _write(conn, pending, run_id, now)
+    # records, addresses or links changed: what the consent count holds must be decided again
+    states.mark(conn, touched)
     conn.execute(update(source_records).where(source_records.c.dirty.is_(True)).values(dirty=False))
     return result
 
@@ -170,7 +173,9 @@ def stale_ids(conn: Connection) -> set[int]:
 def refresh(conn: Connection, contact_ids: Iterable[int], survivorship: Survivorship, *,
             now: datetime) -> None:
     """Recompute golden fields right away (review, split), leaving the push to the next run."""
-    for contact_id in sorted(set(contact_ids)):
+    ids = sorted(set(contact_ids))
+    states.mark(conn, ids)
+    for contact_id in ids:
         rows = list(_record_rows(conn, {contact_id}, False))
         values, provenance = survivorship.golden(candidates_of(rows)) if rows else ({}, {})
         conn.execute(update(contacts).where(contacts.c.id == contact_id).values(

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 
 from hub.connector import Capability, Connector, SystemKind
-from hub.consent import ledger
+from hub.consent import ledger, states
 from hub.consent.newsletter import (
     consent_by_address,
     newsletter_status,
@@ -277,6 +277,10 @@ def plan(conn: Connection, connector: Connector, *, run_id: int, now: datetime,
             else:
                 planned.update += 1
         upsert(conn, sync_state, in_sync, ("connector", "contact_id"))
+        # the record a sync state names is an input of the consent state (rule 10)
+        known = {row.id: row.external_id for row in batch}
+        states.mark(conn, (state["contact_id"] for state in in_sync
+                           if state["external_id"] != known.get(state["contact_id"])))
         for q in queued:
             told = q["payload"].get("consent")
             if told:

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from hub.connector import Capability, Connector, OutboundRecord, Rejection, WriteResult
+from hub.consent import states as consent_states
 from hub.errors import Interrupted
 from hub.pipeline.outbox import is_secondary
 from hub.pipeline.progress import ProgressSink, RejectionSink, StopSignal
@@ -190,7 +191,10 @@ def _settle(conn: Any, name: str, rows: Sequence[Any], records: Sequence[Outboun
             conn.execute(delete(sync_state).where(
                 sync_state.c.connector == name, sync_state.c.contact_id.in_(part),
                 sync_state.c.pushed_hash == IN_FLIGHT))
+        consent_states.mark(conn, settled)
     upsert(conn, sync_state, states, ("connector", "contact_id"))
+    # the record each sync state names is an input of the contact's consent state
+    consent_states.mark(conn, (s["contact_id"] for s in states))
     if reads_back:
         _link_written(conn, name, states, now, run_id, blind)
 
@@ -252,6 +256,7 @@ def _mark_in_flight(conn: Any, name: str, rows: Sequence[Any], sent: set[str],
               "pushed_hash": IN_FLIGHT, "pushed_at": now} for cid in sorted(first - have)]
     if fresh:
         conn.execute(insert(sync_state), fresh)
+        consent_states.mark(conn, sorted(first - have))
 
 
 def _unanswered(conn: Any, name: str, rows: Sequence[Any],
@@ -292,6 +297,7 @@ def _adopt_echoes(conn: Any, name: str, echoes: dict[str, tuple[int, int, int, d
         conn.execute(update(source_records).where(source_records.c.id == record_id)
                      .values(contact_id=owner, dirty=True))
         conn.execute(delete(sync_state).where(sync_state.c.contact_id == stranger))
+        consent_states.mark(conn, (owner, stranger))
         conn.execute(update(contacts).where(contacts.c.id == stranger).values(
             status="merged", merged_into=owner, updated_at=now, updated_run=run_id))
         conn.execute(insert(merges).values(

@@ -187,7 +187,7 @@ def update_rows(conn: Connection, table: Table, columns: Sequence[str], key: str
 
 def upsert_rows(conn: Connection, table: Table, columns: Sequence[str], keys: Sequence[str],
                 rows: Sequence[Sequence[Any]]) -> None:
-    """INSERT many rows, updating the other columns where `keys` exist.
+    """INSERT many rows, updating the other columns where `keys` exist (all keys: kept).
 
     ``ON CONFLICT … DO UPDATE`` reads the same on SQLite (3.24+) and PostgreSQL; on
     PostgreSQL the rows arrive by COPY into a scratch table first. Each key once per call.
@@ -197,7 +197,8 @@ def upsert_rows(conn: Connection, table: Table, columns: Sequence[str], keys: Se
     values = _convert(rows, _converters(conn, table, columns))
     updated = [c for c in columns if c not in keys]
     conflict = (f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
-                + ", ".join(f"{c} = excluded.{c}" for c in updated))
+                + ", ".join(f"{c} = excluded.{c}" for c in updated)) if updated \
+        else f"ON CONFLICT ({', '.join(keys)}) DO NOTHING"
     listed = ", ".join(columns)
     if conn.dialect.name == "postgresql" and len(rows) >= COPY_FROM:
         scratch = _scratch(conn, table, columns, values)

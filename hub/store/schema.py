@@ -272,6 +272,23 @@ consent_ledger = Table(
     Index("ix_consent_ledger_run_id", "run_id"),
 )
 
+#: The newsletter consent state of each contact that has one other than "none", as
+#: hub.consent.newsletter decides it: the console counts states without deciding every
+#: contact on each visit (hub.consent.states). Derived, kept current at the end of each run.
+consent_states = Table(
+    "consent_states", metadata,
+    Column("contact_id", _Id, primary_key=True),
+    Column("state", String(16), nullable=False, index=True),
+)
+
+#: Contacts whose consent inputs changed since their state was last decided (records, golden
+#: address, hub's own decisions and sync states); decided again at the end of a run, and
+#: decided on the fly by a count taken before that.
+consent_pending = Table(
+    "consent_pending", metadata,
+    Column("contact_id", _Id, primary_key=True),
+)
+
 #: Addresses erased with `hub consent forget`: only a salted hash (HMAC-SHA256), so the person
 #: is not re-imported from any source while the address itself is gone (docs/consent.md, rule 6).
 suppression = Table(

@@ -11,34 +11,14 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from hub.consent import erasure, export, ledger
-from hub.consent.newsletter import consent_of
+from hub.consent import erasure, export, ledger, states
 from hub.errors import HubError
-from hub.store.bulk import chunks
-from hub.store.schema import contacts
 from hub.web.app import action, audited, console_of
-
-STATES = ("confirmed", "unconfirmed", "pending", "unsubscribed", "suppressed", "none")
-
-
-def state_counts(conn: Any) -> dict[str, int]:
-    """Active contacts per newsletter consent state."""
-    counts = dict.fromkeys(STATES, 0)
-    ids = list(conn.execute(select(contacts.c.id).where(contacts.c.status == "active"))
-               .scalars())
-    for part in chunks(ids, 2000):
-        decided = consent_of(conn, part)
-        for contact_id in part:
-            decision = decided.get(contact_id)
-            state = decision.state if decision is not None else "none"
-            counts[state] = counts.get(state, 0) + 1
-    return counts
 
 
 def consent_page(request: Request, *, outcome: dict[str, Any] | None = None,
@@ -47,7 +27,7 @@ def consent_page(request: Request, *, outcome: dict[str, Any] | None = None,
     console = console_of(request)
     check = request.query_params.get("verify") == "1"
     with console.store.begin() as conn:
-        counts = state_counts(conn)
+        counts = states.counts(conn)
         verification = ledger.verify(conn) if check else None
     return console.render(request, "consent.html", status_code, title="Consent",
                           counts=counts, verification=verification, outcome=outcome,

@@ -9,7 +9,9 @@ contacts merge. After every sync the properties of issue 5 must hold:
    given before the write;
 2. after a run, every system that holds a person whose newest event is a withdrawal shows or
    was sent ``unsubscribed``;
-3. a single opt-in never becomes confirmed, also not through a merge.
+3. a single opt-in never becomes confirmed, also not through a merge;
+4. the consent states kept for counting equal a decision taken afresh, and the run leaves
+   nothing pending.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any, ClassVar
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import func, select
 
 from hub.connector import (
     Capability,
@@ -34,10 +37,12 @@ from hub.connector import (
     SourceRecord,
     WriteResult,
 )
+from hub.consent import states
 from hub.hookspecs import hookimpl
 from hub.pipeline.engine import SyncOptions, sync
 from hub.registry import load_plugins
 from hub.runtime import Runtime
+from hub.store.schema import consent_pending
 
 ADDRESSES = ("anna@example.de", "bert@example.de", "carla@example.de")
 WITHDRAWALS = frozenset({"opt_out", "bounce", "complaint"})
@@ -238,6 +243,11 @@ def test_consent_is_never_upgraded_and_withdrawals_travel(tmp_path_factory: Any,
                 summary = sync(runtime, SyncOptions()).as_dict()
                 assert summary["errors"] == [], summary["errors"]
                 _check(world)
+                with runtime.store.begin() as conn:
+                    # 4. the stored states the console counts are what deciding now gives
+                    assert states.counts(conn) == states.recount(conn)
+                    assert conn.execute(select(func.count()).select_from(
+                        consent_pending)).scalar_one() == 0
     finally:
         runtime.store.close()
         WORLDS.pop(str(folder), None)
