@@ -114,14 +114,16 @@ def _to_key(conn: Connection) -> tuple[array[int], bool]:
 
 
 def link(conn: Connection, *, thresholds: Thresholds, run_id: int | None, now: datetime,
-         id_fields: Sequence[str] = (), max_records: int = 25) -> Linking:
+         id_fields: Sequence[str] = (), max_records: int = 25,
+         crowded: Set[str] | None = None) -> Linking:
     """Key, block and score this run's changed records; merge or suggest what matches.
 
     Memory stays bounded by a batch, not by the import: records are keyed a batch at a
     time and their profiles dropped, the candidate pairs come from the store (records
     sharing a usable block, of different contacts, one of them changed), and each batch of
     pairs loads only the profiles it scores. A million-record first import never holds a
-    million profiles.
+    million profiles. `crowded`: every crowded identity key, when identity resolution of this
+    run already counted them all (`Resolution.crowded`).
     """
     result = Linking()
     ids, first_pass = _to_key(conn)
@@ -130,7 +132,10 @@ def link(conn: Connection, *, thresholds: Thresholds, run_id: int | None, now: d
     fresh = conn.execute(select(match_keys.c.key).limit(1)).first() is None
     # keying every record: one pass over the identity keys finds the shared ones, instead of
     # a count per batch of records (a hundred round trips per 100,000 records on PostgreSQL)
-    crowded = set(crowded_keys(conn, max_records, bulk=True)) if first_pass else None
+    if not first_pass:
+        crowded = None
+    elif crowded is None:
+        crowded = set(crowded_keys(conn, max_records, bulk=True))
     for batch in chunks(ids, KEY_BATCH):
         if not fresh:
             for part in chunks(list(batch)):

@@ -309,7 +309,8 @@ def _run(runtime: Runtime, store: Store, options: SyncOptions, progress: Progres
             matched = linking.link(conn, thresholds=linking.Thresholds(
                 identity_config.auto_merge, identity_config.review), run_id=run_id,
                 now=started, id_fields=identity_config.identifiers,
-                max_records=identity_config.max_records_per_contact)
+                max_records=identity_config.max_records_per_contact,
+                crowded=resolution.crowded)
             # in place: `touched` holds every contact of a first import
             resolution.touched.update(matched.touched)
             resolution.touched.update(golden.stale_ids(conn))

@@ -43,6 +43,9 @@ class Resolution:
     merged: int = 0
     held: int = 0
     merged_away: set[int] = field(default_factory=set)
+    #: Every crowded key of the store, when this run counted them all (a bulk run): linking
+    #: keys every record on its first pass and needs the same set, so it is counted once.
+    crowded: frozenset[str] | None = None
 
 
 class _Forest:
@@ -134,6 +137,8 @@ def resolve(conn: Connection, *, max_records: int, run_id: int | None, now: date
     bulk = dirty * 2 >= total
     _claim_returning(conn)
     crowded = crowded_keys(conn, max_records, bulk)
+    if bulk:
+        result.crowded = frozenset(crowded)
     shared = _shared_keys(conn, bulk, crowded)
     first_import = dirty == total
     top_record = conn.execute(select(func.coalesce(func.max(source_records.c.id), 0))

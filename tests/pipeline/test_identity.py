@@ -89,6 +89,20 @@ def test_a_crowded_key_is_held_for_review_not_merged(store: Store) -> None:
         assert held.key == "info@shop.de" and "5 source records" in held.reason
 
 
+def test_a_bulk_run_hands_every_crowded_key_on_and_a_small_run_none(store: Store) -> None:
+    """Linking's first pass takes the set from here instead of counting it again; a run
+    that counted only its own records' keys must not pass a partial set on."""
+    with store.begin() as conn:
+        for i in range(5):
+            add(conn, "shop", f"c{i}", ["info@shop.de"])
+        add(conn, "crm", "a", ["anna@example.de"])
+        first = resolve(conn, max_records=3, run_id=None, now=FIXED_NOW)
+        assert first.crowded == frozenset({"info@shop.de"})
+        conn.execute(update(source_records).values(dirty=False))
+        add(conn, "crm", "b", ["bert@example.de"])
+        assert resolve(conn, max_records=3, run_id=None, now=FIXED_NOW).crowded is None
+
+
 def test_records_without_keys_get_contacts_of_their_own(sqlite_store: Store) -> None:
     with sqlite_store.begin() as conn:
         a = add(conn, "shop", "1", [])
