@@ -104,7 +104,6 @@ def accept(store: Store, candidate_id: int, *, actor: str) -> int:
         if target != other:
             merge_contacts(conn, target, other, run_id=None, now=now, result=Resolution(),
                            reason=f"pair {candidate_id} accepted by {actor}")
-            _move_sync_state(conn, other, target)
             golden.refresh(conn, [target], golden.stored_survivorship(conn), now=now)
         conn.execute(update(match_pairs).where(match_pairs.c.id == candidate_id).values(
             status="accepted", decided_at=now, actor=actor))
@@ -255,15 +254,3 @@ def open_count(conn: Connection) -> int:
     """Pairs waiting for a decision (for the run summary and `hub status`)."""
     return int(conn.execute(select(func.count()).select_from(match_pairs).where(
         match_pairs.c.status == "open")).scalar_one())
-
-
-def _move_sync_state(conn: Connection, other: int, target: int) -> None:
-    """A merged-away contact's system links go to the survivor where it has none there."""
-    held = set(conn.execute(select(sync_state.c.connector).where(
-        sync_state.c.contact_id == target)).scalars())
-    for connector in conn.execute(select(sync_state.c.connector).where(
-            sync_state.c.contact_id == other)).scalars().all():
-        if connector not in held:
-            conn.execute(update(sync_state).where(
-                sync_state.c.connector == connector, sync_state.c.contact_id == other)
-                .values(contact_id=target, pushed_hash=None))

@@ -29,7 +29,14 @@ from sqlalchemy import Connection, Select, func, insert, select, update
 from hub.matching.folding import cologne, given_name
 from hub.matching.model import name_verdict
 from hub.store.bulk import Json, chunks, insert_rows, reserve_ids, update_rows
-from hub.store.schema import contacts, identity_keys, merges, outbox, source_records
+from hub.store.schema import (
+    contacts,
+    identity_keys,
+    merges,
+    outbox,
+    source_records,
+    sync_state,
+)
 
 STREAM = 20_000
 
@@ -301,12 +308,31 @@ def merge_contacts(conn: Connection, target: int, other: int, *, run_id: int | N
                  .values(contact_id=target))
     conn.execute(update(contacts).where(contacts.c.id == other)
                  .values(status="merged", merged_into=target, updated_at=now, updated_run=run_id))
+    _move_sync_state(conn, other, target)
     conn.execute(insert(merges).values(
         run_id=run_id, at=now, kind="merged", contact_id=target, other_id=other,
         reason=reason, source_record_ids=list(moved)))
     result.merged += 1
     result.merged_away.add(other)
     result.touched.add(target)
+
+
+def _move_sync_state(conn: Connection, other: int, target: int) -> None:
+    """A merged-away contact's system links go to the survivor where it has none there.
+
+    The survivor then keeps writing to the record hub wrote before (with several records of
+    the person in one system, the outbox prefers that one), and reading consent back knows
+    which record hub's writes went to. Review's accept and every automatic merge share it.
+    """
+    held = set(conn.execute(select(sync_state.c.connector).where(
+        sync_state.c.contact_id == target)).scalars())
+    for connector in conn.execute(select(sync_state.c.connector).where(
+            sync_state.c.contact_id == other)).scalars().all():
+        if connector not in held:
+            conn.execute(update(sync_state).where(
+                sync_state.c.connector == connector, sync_state.c.contact_id == other)
+                .values(contact_id=target, pushed_hash=None))
+
 
 
 def _record_held(conn: Connection, crowded: dict[str, int], run_id: int | None, now: datetime,

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from hub.pipeline.identity import resolve
 from hub.store import Store
-from hub.store.schema import contacts, identity_keys, merges, source_records
+from hub.store.schema import contacts, identity_keys, merges, source_records, sync_state
 from tests.conftest import FIXED_NOW
 
 
@@ -101,6 +101,29 @@ def test_a_bulk_run_hands_every_crowded_key_on_and_a_small_run_none(store: Store
         conn.execute(update(source_records).values(dirty=False))
         add(conn, "crm", "b", ["bert@example.de"])
         assert resolve(conn, max_records=3, run_id=None, now=FIXED_NOW).crowded is None
+
+
+def test_a_merge_moves_the_system_links_of_the_contact_merged_away(store: Store) -> None:
+    with store.begin() as conn:
+        a = add(conn, "crm", "1", ["anna@example.de"])
+        b = add(conn, "shop", "9", ["anna.work@example.de"])
+        settle(conn)
+        left, right = contact_of(conn, a), contact_of(conn, b)
+        conn.execute(insert(sync_state), [
+            {"connector": "newsletter", "contact_id": right, "external_id": "m-9",
+             "pushed_hash": "sent"},
+            {"connector": "crm", "contact_id": left, "external_id": "1", "pushed_hash": "x"},
+            {"connector": "crm", "contact_id": right, "external_id": "2", "pushed_hash": "y"}])
+        conn.execute(insert(identity_keys).values(key="anna@example.de", source_record_id=b))
+        conn.execute(update(source_records).where(source_records.c.id == b).values(dirty=True))
+        settle(conn)
+        assert contact_of(conn, b) == left
+        links = {(row.connector, row.contact_id): (row.external_id, row.pushed_hash)
+                 for row in conn.execute(select(sync_state))}
+        # moved where the survivor had none, and sent again in full (hash forgotten);
+        # where it had its own, the survivor's stays and the other is left as it was
+        assert links == {("newsletter", left): ("m-9", None), ("crm", left): ("1", "x"),
+                         ("crm", right): ("2", "y")}
 
 
 def test_records_without_keys_get_contacts_of_their_own(sqlite_store: Store) -> None:
