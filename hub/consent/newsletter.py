@@ -19,7 +19,7 @@ from sqlalchemy import Connection, select
 
 from hub.consent.policy import Decision, Policy, decide
 from hub.consent.readback import as_evidence, last_written
-from hub.store.bulk import chunks
+from hub.store.bulk import chunks, within
 from hub.store.schema import consent_ledger, contacts, source_records
 
 
@@ -55,15 +55,19 @@ def consent_by_address(conn: Connection,
     """
     found: dict[int, list[tuple[str, str | None, Any]]] = {}
     golden: dict[int, str | None] = {}
-    written = last_written(conn, ids)
-    for part in chunks(ids):
+    wanted = sorted(set(ids))
+    asked = set(wanted)
+    written = last_written(conn, wanted)
+    for part in chunks(wanted):
         for contact_id, connector, observed, own, address, record in conn.execute(
                 select(source_records.c.contact_id, source_records.c.connector,
                        source_records.c.consent, source_records.c.email, contacts.c.email,
                        source_records.c.external_id)
                 .join(contacts, contacts.c.id == source_records.c.contact_id)
-                .where(source_records.c.contact_id.in_(part),
+                .where(within(source_records.c.contact_id, part),
                        source_records.c.consent.is_not(None))):
+            if contact_id not in asked:
+                continue
             golden[contact_id] = address
             # rule 10: what hub wrote there, read back, is not the system's own evidence
             evidence = as_evidence(observed or (), written.get((contact_id, connector)),

@@ -30,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from hub.store.bulk import chunks
+from hub.store.bulk import chunks, within
 from hub.store.schema import consent_ledger, sync_state
 
 #: The observation kinds a system shows after hub wrote each status. A subscription hub
@@ -65,17 +65,20 @@ def last_written(conn: Connection, ids: Sequence[int]) -> dict[tuple[int, str], 
                      func.max(consent_ledger.c.id).label("last"))
               .where(consent_ledger.c.kind.like("decision:%"))
               .group_by(consent_ledger.c.contact_id, consent_ledger.c.connector))
-    for part in chunks(sorted(set(ids))):
-        chosen = newest.where(consent_ledger.c.contact_id.in_(part)).subquery()
+    asked = set(ids)
+    for part in chunks(sorted(asked)):
+        chosen = newest.where(within(consent_ledger.c.contact_id, part)).subquery()
         rows = conn.execute(select(consent_ledger.c.contact_id, consent_ledger.c.connector,
                                    consent_ledger.c.kind, consent_ledger.c.recorded_at)
                             .join(chosen, chosen.c.last == consent_ledger.c.id))
         for contact_id, connector, kind, recorded in rows:
+            if contact_id not in asked:
+                continue
             at = recorded if recorded.tzinfo else recorded.replace(tzinfo=UTC)
             found[(contact_id, connector)] = Written(kind.removeprefix("decision:"), at)
         for contact_id, connector, external_id in conn.execute(
                 select(sync_state.c.contact_id, sync_state.c.connector, sync_state.c.external_id)
-                .where(sync_state.c.contact_id.in_(part))):
+                .where(within(sync_state.c.contact_id, part))):
             if (contact_id, connector) in found:
                 found[(contact_id, connector)] = replace(found[(contact_id, connector)],
                                                          record=external_id)

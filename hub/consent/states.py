@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, delete, exists, func, select
+from sqlalchemy import Connection, delete, exists, func, select, text
 
 from hub.consent.newsletter import consent_of
 from hub.store.bulk import chunks, insert_rows, upsert_rows
@@ -43,17 +43,26 @@ def mark(conn: Connection, contact_ids: Iterable[int | None]) -> None:
 
 
 def refresh(conn: Connection) -> int:
-    """Decide every pending contact again and store the result; how many were decided."""
+    """Decide every pending contact again and store the result; how many were decided.
+
+    The pending set is taken whole, under a lock that holds back other transactions' marks
+    until this one commits, so emptying it at the end removes exactly what was decided.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("LOCK TABLE consent_pending IN SHARE ROW EXCLUSIVE MODE"))
+    else:  # SQLite: the database's write lock, taken now rather than at the first write
+        conn.execute(text("UPDATE consent_pending SET contact_id = contact_id WHERE 0"))
     pending = list(conn.execute(select(consent_pending.c.contact_id)
                                 .order_by(consent_pending.c.contact_id)).scalars())
+    if not pending:
+        return 0
+    conn.execute(delete(consent_states).where(
+        consent_states.c.contact_id.in_(select(consent_pending.c.contact_id))))
     for part in chunks(pending, BATCH):
-        decided = consent_of(conn, part)
-        rows = [(cid, decision.state) for cid, decision in decided.items()
-                if decision.state != "none"]
-        for ids in chunks(part):
-            conn.execute(delete(consent_states).where(consent_states.c.contact_id.in_(ids)))
-            conn.execute(delete(consent_pending).where(consent_pending.c.contact_id.in_(ids)))
-        insert_rows(conn, consent_states, ("contact_id", "state"), rows)
+        insert_rows(conn, consent_states, ("contact_id", "state"),
+                    [(cid, decision.state) for cid, decision in consent_of(conn, part).items()
+                     if decision.state != "none"])
+    conn.execute(delete(consent_pending))
     return len(pending)
 
 
