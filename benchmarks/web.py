@@ -1,4 +1,4 @@
-"""The web console with 100,000 contacts: search, a contact page and the overview.
+"""The web console with 100,000 contacts: search, a contact page and every list page.
 
     python benchmarks/web.py [--contacts 100000] [--repeat 15]
 
@@ -145,7 +145,9 @@ def main() -> None:
                     "search: first and last name":
                         f"/contacts?q={fields['first_name']}+{fields['last_name']}",
                     "search: phone": f"/contacts?q=030{fields['phone'][5:]}"}
-        pages = {**searches, "contact page": f"/contacts/{busiest}", "overview": "/"}
+        pages = {**searches, "contact page": f"/contacts/{busiest}", "overview": "/",
+                 "funnel": "/funnel", "runs": "/runs", "duplicates": "/duplicates",
+                 "consent": "/consent"}
         rows = [(name, timed(client, path, args.repeat)) for name, path in pages.items()]
         with runtime.store.begin() as conn:
             for name in SEARCHED_FIELDS:

@@ -15,6 +15,31 @@ def test_migrations_match_the_declared_schema(store: Store) -> None:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
 
 
+#: Lookups a run makes once per contact or per record: each must be an index search, since
+#: a scan per lookup is quadratic in the store (a first sync of 100,000 contacts to a
+#: writable connector once spent its time scanning the outbox for each contact).
+PER_ROW_LOOKUPS = {
+    "DELETE FROM outbox WHERE connector = 'crm' AND status = 'pending' AND contact_id = 5":
+        "ix_outbox_contact_id",
+    "SELECT connector FROM sync_state WHERE contact_id = 5": "ix_sync_state_contact_id",
+    "SELECT contact_id FROM sync_state WHERE external_id IN ('a', 'b')":
+        "ix_sync_state_external_id",
+    "SELECT contact_id FROM consent_ledger WHERE contact_id IN (1, 2) AND kind LIKE 'd%'":
+        "ix_consent_ledger_contact_id",
+    "SELECT id FROM source_records WHERE contact_id = 5": "ix_source_records_contact_id",
+    "SELECT contact_id FROM consent_pending WHERE contact_id = 5": "pk_consent_pending",
+}
+
+
+def test_lookups_made_per_contact_or_record_search_an_index(sqlite_store: Store) -> None:
+    with sqlite_store.engine.connect() as conn:
+        for statement, index in PER_ROW_LOOKUPS.items():
+            plan = " ".join(row[3] for row in conn.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {statement}"))
+            assert "SEARCH" in plan and (index in plan or "PRIMARY KEY" in plan), \
+                (statement, plan)
+
+
 def test_opening_twice_is_a_no_op(store: Store) -> None:
     store.migrate()
     with store.engine.connect() as conn:

@@ -166,6 +166,10 @@ sync_state = Table(
     #: Hash of the fields last written and acknowledged; equal hash → nothing to push.
     Column("pushed_hash", String(32), nullable=True),
     Column("pushed_at", UtcDateTime(), nullable=True),
+    #: a contact's links in every system (consent read-back, merges, splits, erasure) and a
+    #: record's holders (lifecycle's shared records): without them, a scan per lookup
+    Index("ix_sync_state_contact_id", "contact_id"),
+    Index("ix_sync_state_external_id", "external_id"),
 )
 
 outbox = Table(
@@ -185,6 +189,10 @@ outbox = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("run_id", _Id, nullable=True),
     Index("ix_outbox_connector_status", "connector", "status"),
+    #: planning replaces a contact's older pending write: one lookup per contact planned,
+    #: a scan of every pending write without it (a first sync of 100,000 contacts to a
+    #: writable connector never finished)
+    Index("ix_outbox_contact_id", "contact_id"),
 )
 
 dead_letters = Table(
