@@ -12,13 +12,24 @@ from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, String, and_, case, cast, func, or_, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from hub.clock import iso
 from hub.lifecycle.stage import Stage
 from hub.store.schema import contacts, leads, runs, stage_changes
 
 _ACTIVE = and_(leads.c.contact_id == contacts.c.id, contacts.c.status == "active")
+
+
+def tagged(tag: str) -> ColumnElement[bool]:
+    """Leads carrying `tag`, matched in the stored JSON text of their tags.
+
+    Tags are a JSON array of strings with no quote or backslash in them, so the quoted tag
+    occurs in the text exactly when the array holds it. Counted by the store, not by
+    loading every customer's tags.
+    """
+    return cast(leads.c.tags, String).like(f'%"{tag}"%')
 
 
 def counts(conn: Connection) -> dict[str, Any]:
@@ -31,12 +42,10 @@ def counts(conn: Connection) -> dict[str, Any]:
         str(k): int(v) for k, v in conn.execute(
             select(leads.c.band, func.count()).select_from(leads).join(contacts, _ACTIVE)
             .group_by(leads.c.band))}
-    tagged = conn.execute(select(leads.c.tags).select_from(leads).join(contacts, _ACTIVE)
-                          .where(leads.c.value.is_not(None))).scalars()
-    dormant = premium = 0
-    for tags in tagged:
-        dormant += "hub:dormant" in (tags or [])
-        premium += "hub:premium" in (tags or [])
+    dormant, premium = (int(conn.execute(
+        select(func.count()).select_from(leads).join(contacts, _ACTIVE)
+        .where(leads.c.value.is_not(None), tagged(tag))).scalar_one())
+        for tag in ("hub:dormant", "hub:premium"))
     return {"stages": {s.value: int(by_stage.get(s.value, 0)) for s in Stage},
             "bands": {str(k): int(v) for k, v in sorted(by_band.items())},
             "dormant_customers": dormant, "premium_customers": premium}
@@ -44,23 +53,29 @@ def counts(conn: Connection) -> dict[str, Any]:
 
 def report(conn: Connection, *, since: datetime | None, until: datetime) -> dict[str, Any]:
     """Counts now, plus the moves and conversions in [since, until] and new MQLs per run."""
-    moves = select(stage_changes.c.contact_id, stage_changes.c.from_stage,
-                   stage_changes.c.to_stage, stage_changes.c.source,
-                   stage_changes.c.run_id).where(stage_changes.c.at <= until)
-    if since is not None:
-        moves = moves.where(stage_changes.c.at >= since)
+    period = [stage_changes.c.at <= until, *([stage_changes.c.at >= since] if since else [])]
     transitions: dict[tuple[str, str], int] = {}
-    reached: dict[str, set[int]] = {}
-    for row in conn.execute(moves):
-        key = (row.from_stage or "new", row.to_stage)
-        transitions[key] = transitions.get(key, 0) + 1
-        reached.setdefault(row.to_stage, set()).add(row.contact_id)
+    for before, after, n in conn.execute(
+            select(stage_changes.c.from_stage, stage_changes.c.to_stage, func.count())
+            .where(*period).group_by(stage_changes.c.from_stage, stage_changes.c.to_stage)):
+        key = (before or "new", after)
+        transitions[key] = transitions.get(key, 0) + int(n)
+    # per contact, which stages it reached in the period; then, per step of the waterfall,
+    # how many reached it and how many of those reached a later one: counted by the store
     waterfall = [s for s in Stage if s is not Stage.OTHER]
+    reached = select(*(func.max(case((stage_changes.c.to_stage == s.value, 1), else_=0))
+                       .label(s.value) for s in waterfall)) \
+        .where(*period).group_by(stage_changes.c.contact_id).subquery("reached")
+    steps = list(pairwise(waterfall))
+    totals = conn.execute(select(*(
+        column for before, after in steps for column in (
+            func.coalesce(func.sum(reached.c[before.value]), 0),
+            func.coalesce(func.sum(case((and_(reached.c[before.value] == 1, or_(*(
+                reached.c[s.value] == 1 for s in waterfall[waterfall.index(after):]))), 1),
+                else_=0)), 0))))).one()
     conversions = []
-    for before, after in pairwise(waterfall):
-        entered = len(reached.get(before.value, set()))
-        went_on = len(reached.get(before.value, set()) & set().union(
-            *(reached.get(s.value, set()) for s in waterfall[waterfall.index(after):])))
+    for n, (before, after) in enumerate(steps):
+        entered, went_on = int(totals[2 * n]), int(totals[2 * n + 1])
         conversions.append({"from": before.value, "to": after.value, "entered": entered,
                             "converted": went_on,
                             "rate": round(went_on / entered, 3) if entered else None})
