@@ -15,7 +15,7 @@ not merged); a pair at or above ``review`` waits in `match_pairs` for `hub dupli
 from __future__ import annotations
 
 from array import array
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -47,6 +47,8 @@ KEYED = "matching.keyed"
 #: the memory of linking, whatever the size of the import.
 KEY_BATCH = 5000
 PAIR_BATCH = 5000
+#: Profiles kept between batches of pairs (about 40 MB).
+PROFILES_KEPT = 50_000
 
 K = TypeVar("K", str, int)
 
@@ -155,10 +157,21 @@ def link(conn: Connection, *, thresholds: Thresholds, run_id: int | None, now: d
     terms: dict[str, int] = {}
     best: dict[frozenset[int], tuple[Score, int, int]] = {}
     pairs = _candidate_pairs(conn, changed_only=not first_pass)
+    # a record is in a pair with each of its block mates, so it recurs across batches of
+    # pairs (1.45 million pairs of 120,637 records needed 1.45 million profiles); the most
+    # recently used ones are kept, a bounded number (about 800 bytes each)
+    kept: OrderedDict[int, Profile] = OrderedDict()
     for start in range(0, len(pairs), 2 * PAIR_BATCH):
         batch_pairs = pairs[start:start + 2 * PAIR_BATCH]
         wanted = sorted(set(batch_pairs))
-        everyone = _profiles(conn, wanted, id_fields, max_records, crowded)
+        for rid in wanted:
+            if rid in kept:
+                kept.move_to_end(rid)
+        kept.update(_profiles(conn, [rid for rid in wanted if rid not in kept], id_fields,
+                              max_records, crowded))
+        everyone = {rid: kept[rid] for rid in wanted if rid in kept}
+        while len(kept) > PROFILES_KEPT:
+            kept.popitem(last=False)
         missing = {key for p in everyone.values() for key in term_keys(p)} - terms.keys()
         terms.update(dict.fromkeys(missing, 0))
         terms.update(_term_counts(conn, missing))
