@@ -167,14 +167,14 @@ def link(conn: Connection, *, thresholds: Thresholds, run_id: int | None, now: d
         for rid in wanted:
             if rid in kept:
                 kept.move_to_end(rid)
-        fresh = _profiles(conn, [rid for rid in wanted if rid not in kept], id_fields,
-                          max_records, crowded)
-        kept.update(fresh)
+        loaded = _profiles(conn, [rid for rid in wanted if rid not in kept], id_fields,
+                           max_records, crowded)
+        kept.update(loaded)
         everyone = {rid: kept[rid] for rid in wanted if rid in kept}
         while len(kept) > PROFILES_KEPT:
             kept.popitem(last=False)
         # a kept profile's terms were counted when it was loaded
-        missing = {key for p in fresh.values() for key in term_keys(p)} - terms.keys()
+        missing = {key for p in loaded.values() for key in term_keys(p)} - terms.keys()
         terms.update(dict.fromkeys(missing, 0))
         terms.update(_term_counts(conn, missing))
         model = Model(Frequencies(terms, total))
