@@ -67,15 +67,19 @@ def report(conn: Connection, *, since: datetime | None, until: datetime) -> dict
                        .label(s.value) for s in waterfall)) \
         .where(*period).group_by(stage_changes.c.contact_id).subquery("reached")
     steps = list(pairwise(waterfall))
-    totals = conn.execute(select(*(
-        column for before, after in steps for column in (
-            func.coalesce(func.sum(reached.c[before.value]), 0),
-            func.coalesce(func.sum(case((and_(reached.c[before.value] == 1, or_(*(
-                reached.c[s.value] == 1 for s in waterfall[waterfall.index(after):]))), 1),
-                else_=0)), 0))))).one()
+    columns = []
+    for before, after in steps:
+        later = or_(*(reached.c[s.value] == 1 for s in waterfall[waterfall.index(after):]))
+        columns.append(func.coalesce(func.sum(reached.c[before.value]), 0)
+                       .label(f"entered_{before.value}"))
+        columns.append(func.coalesce(func.sum(case(
+            (and_(reached.c[before.value] == 1, later), 1), else_=0)), 0)
+            .label(f"converted_{before.value}"))
+    totals = conn.execute(select(*columns)).one()._mapping
     conversions = []
-    for n, (before, after) in enumerate(steps):
-        entered, went_on = int(totals[2 * n]), int(totals[2 * n + 1])
+    for before, after in steps:
+        entered = int(totals[f"entered_{before.value}"])
+        went_on = int(totals[f"converted_{before.value}"])
         conversions.append({"from": before.value, "to": after.value, "entered": entered,
                             "converted": went_on,
                             "rate": round(went_on / entered, 3) if entered else None})

@@ -334,7 +334,6 @@ def _move_sync_state(conn: Connection, other: int, target: int) -> None:
                 .values(contact_id=target, pushed_hash=None))
 
 
-
 def _record_held(conn: Connection, crowded: dict[str, int], run_id: int | None, now: datetime,
                  result: Resolution) -> None:
     """Log each crowded key once per run as a merge held for review."""
