@@ -49,6 +49,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,7 @@ CHANGED_SHARE = 0.03             # 30,000 changed rows at 1,000,000
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BENCH_DATABASE = "hub_bench"
+FLOOR_DATABASE = "hub_floor"
 STORES = ("sqlite", "postgresql")
 STORE_TITLE = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
@@ -377,9 +379,109 @@ def phase_dlt_arrow(work: Path, data: Path) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started, "rows": count}
 
 
+# -- the store's write floor ---------------------------------------------------------------
+#: Tables that carry hub's guarantees: provenance (each source record as read), the golden
+#: contact, the consent ledger and the lead state. An engine keeping less could not answer
+#: "where did this value come from", "who consented when" or "why is this person an MQL".
+ESSENTIAL = ("source_records", "contacts", "consent_ledger", "leads")
+FLOORS = ("all", "essential")
+#: Bookkeeping, not a cost per row (and migrated, not copied).
+NOT_COPIED = ("alembic_version",)
+
+
+def phase_floor(work: Path, variant: str) -> dict[str, Any]:
+    """What merely writing the rows of the first import costs, with no logic at all.
+
+    Every row hub's full import left in its store is read back, then written into a fresh
+    store of the same schema (hub's own migrations) in one transaction per table:
+    executemany on SQLite, one COPY per table on PostgreSQL. Only the writing is timed, and
+    with one transaction per table it is as optimistic as a bulk load gets; hub commits a
+    checkpoint per page and can only be slower. `variant`:
+
+    all        every table, indexes in place (the rows hub keeps, written as cheaply as can be)
+    essential  only source records, contacts, the consent ledger and leads, with no index
+               but their keys and unique constraints: no match keys, no identity keys, no
+               stage history, no search index. The least any engine keeping provenance,
+               golden records, a consent ledger and lead state has to write.
+    """
+    import tomllib
+
+    from sqlalchemy import text
+
+    from hub.store import Store, schema
+
+    config = tomllib.loads((work / "config.toml").read_text(encoding="utf-8"))
+    source = Store.open(config["hub"]["store"], base_dir=work, migrate=False)
+    postgres = source.dialect == "postgresql"
+    if postgres:
+        url = _postgres_database(config["hub"]["store"], FLOOR_DATABASE)
+    else:
+        (work / "floor.db").unlink(missing_ok=True)
+        url = "sqlite:///floor.db"
+    target = Store.open(url, base_dir=work)
+    tables = [t for t in schema.metadata.sorted_tables if t.name not in NOT_COPIED]
+    if variant == "essential":
+        wanted = set(ESSENTIAL)
+        for table in list(tables):  # and the small tables they refer to (runs)
+            if table.name in wanted:
+                wanted |= {fk.column.table.name for fk in table.foreign_keys}
+        tables = [t for t in tables if t.name in wanted]
+        listing = ("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = :t" if postgres
+                   else "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                        "AND tbl_name = :t AND sql IS NOT NULL")
+        with target.begin() as conn:
+            for table in tables:
+                for name, definition in conn.execute(text(listing), {"t": table.name}).all():
+                    if not definition.upper().startswith("CREATE UNIQUE"):
+                        conn.execute(text(f'DROP INDEX "{name}"'))
+    seconds, rows, per_table = 0.0, 0, {}
+    for table in tables:
+        names = ", ".join(f'"{c.name}"' for c in table.columns)
+        if postgres:
+            spool = work / "floor.copy"
+            with closing(source.engine.raw_connection()) as raw, spool.open("wb") as out, \
+                    raw.cursor().copy(f'COPY "{table.name}" ({names}) TO STDOUT') as copy:
+                for block in copy:
+                    out.write(block)
+            with spool.open("rb") as spooled:
+                count = sum(1 for _ in spooled)  # text COPY: one line per row
+            started = time.perf_counter()
+            with closing(target.engine.raw_connection()) as raw, spool.open("rb") as spooled:
+                with raw.cursor().copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+                    while block := spooled.read(1 << 20):
+                        copy.write(block)
+                raw.commit()
+            spent = time.perf_counter() - started
+            spool.unlink()
+        else:
+            with closing(source.engine.raw_connection()) as raw:
+                batch = raw.cursor().execute(f'SELECT {names} FROM "{table.name}"').fetchall()
+            count = len(batch)
+            marks = ", ".join("?" * len(table.columns))
+            started = time.perf_counter()
+            with closing(target.engine.raw_connection()) as raw:
+                raw.cursor().executemany(
+                    f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', batch)
+                raw.commit()
+            spent = time.perf_counter() - started
+            del batch
+        if count:
+            seconds += spent
+            rows += count
+            per_table[table.name] = [count, round(spent, 2)]
+    target.engine.dispose()
+    source.engine.dispose()
+    if not postgres:
+        for suffix in ("", "-wal", "-shm"):
+            (work / f"floor.db{suffix}").unlink(missing_ok=True)
+    return {"seconds": seconds, "rows": rows, "tables": per_table}
+
+
 def run_phase(args: argparse.Namespace) -> None:
     work, data = Path(args.work), Path(args.data)
-    if args.phase.startswith("hub-"):
+    if args.phase.startswith("floor-"):
+        result = phase_floor(work, args.phase.removeprefix("floor-"))
+    elif args.phase.startswith("hub-"):
         result = phase_hub(work)
     elif args.phase.startswith("dlt-rows"):
         result = phase_dlt_rows(work, data)
@@ -419,22 +521,22 @@ def _place(source: Path, folder: Path) -> None:
         os.replace(spare, target)
 
 
-def _postgres_database(admin_url: str) -> str:
-    """Drop and create the benchmark's own database; its URL."""
+def _postgres_database(admin_url: str, name: str = BENCH_DATABASE) -> str:
+    """Drop and create one of the benchmark's own databases; its URL."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{BENCH_DATABASE}"'))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # no server, no rights: say which and stop
-        raise SystemExit(f"PostgreSQL at {admin_url}: cannot create {BENCH_DATABASE}: "
+        raise SystemExit(f"PostgreSQL at {admin_url}: cannot create {name}: "
                          f"{type(exc).__name__}: {str(exc).splitlines()[0]}") from None
     finally:
         admin.dispose()
-    return make_url(admin_url).set(database=BENCH_DATABASE).render_as_string(hide_password=False)
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
 def run_store(store: str, root: Path, data: Path, changed_data: Path,
@@ -447,8 +549,10 @@ def run_store(store: str, root: Path, data: Path, changed_data: Path,
     url = "sqlite:///hub.db" if store == "sqlite" else _postgres_database(admin_url)
     (work / "config.toml").write_text(CONFIG.format(store=url, data=work / "data"),
                                       encoding="utf-8")
-    results = {"hub-full": _spawn("hub-full", work, data),
-               "hub-rerun": _spawn("hub-rerun", work, data)}
+    results = {"hub-full": _spawn("hub-full", work, data)}
+    for variant in FLOORS:  # right after the import: the rows it wrote, and nothing else
+        results[f"floor-{variant}"] = _spawn(f"floor-{variant}", work, data)
+    results["hub-rerun"] = _spawn("hub-rerun", work, data)
     _place(changed_data, work / "data")
     results["hub-change"] = _spawn("hub-change", work, changed_data)
     return results
@@ -508,6 +612,17 @@ def report(store: str, rows: int, changed: int, hub: dict[str, dict[str, Any]],
     if taken != changed:
         print(f"  ≠ {changed:,}: the content hashes of unchanged rows moved between the phases "
               "(hub's normalisation changed under the run?) — the change row measures more")
+    for variant, what in (("all", "every row the import wrote, indexes in place"),
+                          ("essential", "source records, contacts, ledger, leads; keys only")):
+        floor = hub.get(f"floor-{variant}")
+        if floor:
+            print(f"write floor, {variant} ({what}): {floor['seconds']:.1f} s for "
+                  f"{floor['rows']:,} rows = {rows / floor['seconds']:,.0f} source rows/s; "
+                  f"hub's import takes {full['seconds'] / floor['seconds']:.1f}× that; "
+                  f"{TARGET_FULL_ROWS_S:,} rows/s would allow "
+                  f"{rows / TARGET_FULL_ROWS_S / floor['seconds']:.2f}× it")
+            print("  " + ", ".join(f"{name} {n:,} in {secs:.1f} s"
+                                   for name, (n, secs) in floor["tables"].items()))
     print(f"full import by stage: {_stages(full['stages'])}")
     print(f"re-run by stage:      {_stages(rerun['stages'])}")
     print(f"change by stage:      {_stages(change['stages'])}")
