@@ -134,6 +134,10 @@ class SourceRecord:
     signals: Mapping[str, Any] = field(default_factory=dict)
     #: Where the record came from in human terms (file and line), for error messages.
     origin: str | None = None
+    #: The connector's digest of the record as the system delivered it, over everything that
+    #: shapes the record (the raw row and the settings that map it), or None. A record read
+    #: with a digest can later be skipped before it is built: `ConnectorContext.unchanged`.
+    digest: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +166,9 @@ class Page:
     cursor: str | None
     rejected: Sequence[Rejection] = ()
     total: int | None = None
+    #: Ids of records the connector left unbuilt because `ConnectorContext.unchanged` said
+    #: hub holds them exactly as delivered: they count as read, seen and unchanged.
+    unchanged: Sequence[str] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +225,12 @@ class ConnectorContext:
     timeouts: Timeouts = field(default_factory=Timeouts)
     #: Requests made to the system in this run; the HTTP layer counts, the engine reports.
     api_calls: int = 0
+    #: Set by the engine while it reads: given {record id: digest} for records about to be
+    #: built, the ids whose stored record came from the same digest, under the same
+    #: normalisation, and is live. A connector that re-delivers everything (a re-exported
+    #: file) asks before building each page and lists those ids in `Page.unchanged` instead:
+    #: building and hashing a record costs more than reading it. None outside a read.
+    unchanged: Callable[[Mapping[str, str]], set[str]] | None = None
     _counters: list[Counter] = field(default_factory=list, repr=False)
 
     def secret(self, ref: SecretRef) -> SecretStr:

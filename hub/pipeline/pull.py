@@ -10,6 +10,7 @@ malformed row) become dead letters with the reason; the rest of the page goes on
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -71,28 +72,72 @@ def pull(store: Store, connector: Connector, stream: str, *, normalizer: Normali
         known = conn.execute(select(source_records.c.id).where(
             source_records.c.connector == connector.name).limit(1)).first() is not None
         suppressed = Suppressed(conn)
-    for page in connector.read(stream, cursor):
-        with store.begin() as conn:
-            _apply_page(conn, connector.name, page, normalizer=normalizer, run_id=run_id,
-                        now=now, known=known, stats=stats, on_reject=on_reject,
-                        suppressed=suppressed)
-            _save_cursor(conn, connector.name, stream, page.cursor, now)
-            suppressed.save(conn)
-        known = known or stats.changed > 0  # later pages may repeat an id of an earlier one
-        stats.pages += 1
-        if page.total is not None:
-            stats.reported_total = page.total
-        stats.received += len(page.records) + len(page.rejected)
-        if stats.seen is not None:
-            stats.seen.update(record.id for record in page.records)
-        progress.advance(len(page.records) + len(page.rejected))
-        if stop is not None and stop.is_set():
-            raise Interrupted(f"stopped after a checkpoint of {connector.name}/{stream}")
+    lookup = Unchanged(store, connector.name, normalizer.fingerprint, known=known)
+    connector.context.unchanged = lookup
+    try:
+        for page in connector.read(stream, cursor):
+            with store.begin() as conn:
+                _apply_page(conn, connector.name, page, normalizer=normalizer, run_id=run_id,
+                            now=now, known=known, stats=stats, on_reject=on_reject,
+                            suppressed=suppressed)
+                _save_cursor(conn, connector.name, stream, page.cursor, now)
+                suppressed.save(conn)
+            # later pages may repeat an id of an earlier one
+            known = lookup.known = known or stats.changed > 0
+            stats.pages += 1
+            if page.total is not None:
+                stats.reported_total = page.total
+            delivered = len(page.records) + len(page.rejected) + len(page.unchanged)
+            stats.received += delivered
+            if stats.seen is not None:
+                stats.seen.update(record.id for record in page.records)
+                stats.seen.update(page.unchanged)
+            progress.advance(delivered)
+            if stop is not None and stop.is_set():
+                raise Interrupted(f"stopped after a checkpoint of {connector.name}/{stream}")
+    finally:
+        connector.context.unchanged = None
     return stats
 
 
+class Unchanged:
+    """`ConnectorContext.unchanged` for one read: which digests match what hub holds.
+
+    A stored record counts only while it is live: one the sweep marked deleted (it had
+    vanished from its system) must be taken again when it comes back, unchanged or not.
+    """
+
+    def __init__(self, store: Store, connector: str, fingerprint: str, *, known: bool) -> None:
+        self.store = store
+        self.connector = connector
+        self.fingerprint = fingerprint
+        #: False while the connector has no stored record (a first read): nothing to ask.
+        self.known = known
+
+    def __call__(self, digests: Mapping[str, str]) -> set[str]:
+        if not self.known or not digests:
+            return set()
+        found: set[str] = set()
+        with self.store.begin() as conn:
+            for part in chunks(list(digests)):
+                for ext, stored in conn.execute(
+                        select(source_records.c.external_id, source_records.c.raw_hash)
+                        .where(source_records.c.connector == self.connector,
+                               source_records.c.external_id.in_(part),
+                               source_records.c.deleted.is_(False))):
+                    if stored is not None and stored == raw_hash(self.fingerprint, digests[ext]):
+                        found.add(ext)
+        return found
+
+
+def raw_hash(fingerprint: str, digest: str) -> str:
+    """What `source_records.raw_hash` holds: the connector's digest under this normalisation."""
+    return hashlib.md5(f"{fingerprint}|{digest}".encode(), usedforsecurity=False).hexdigest()
+
+
 _COLUMNS = ("connector", "external_id", "email", "fields", "problems", "signals", "consent",
-            "content_hash", "source_updated_at", "seen_at", "deleted", "dirty", "origin")
+            "content_hash", "raw_hash", "source_updated_at", "seen_at", "deleted", "dirty",
+            "origin")
 
 
 def _apply_page(conn: Connection, name: str, page: Page, *, normalizer: Normalizer,
@@ -111,23 +156,30 @@ def _apply_page(conn: Connection, name: str, page: Page, *, normalizer: Normaliz
             stats.deleted += 1
         # a system listing one id twice: the later entry wins
         latest[record.id] = (record, _digest(record, normalizer.fingerprint))
-    existing: dict[str, tuple[int, str]] = {}
+    existing: dict[str, tuple[int, str, bool, str | None]] = {}
     if known:
         for part in chunks(list(latest)):
-            for rid, ext, digest in conn.execute(
+            for rid, ext, digest, deleted, raw in conn.execute(
                 select(source_records.c.id, source_records.c.external_id,
-                       source_records.c.content_hash)
+                       source_records.c.content_hash, source_records.c.deleted,
+                       source_records.c.raw_hash)
                 .where(source_records.c.connector == name,
                        source_records.c.external_id.in_(part))):
-                existing[ext] = (rid, digest)
+                existing[ext] = (rid, digest, deleted, raw)
 
     rows: dict[str, tuple[Any, ...]] = {}
     keys: dict[str, tuple[str, ...]] = {}
+    restamped: list[tuple[str | None, int]] = []
     for ext, (record, digest) in latest.items():
-        if ext in existing and existing[ext][1] == digest:
+        raw = raw_hash(normalizer.fingerprint, record.digest) if record.digest else None
+        stored = existing.get(ext)
+        # unchanged, unless the sweep marked it deleted (gone from its system) and it is back
+        if stored is not None and stored[1] == digest and stored[2] == record.deleted:
             stats.skipped_unchanged += 1
+            if stored[3] != raw:  # the same record delivered differently (or before 0014)
+                restamped.append((raw, stored[0]))
             continue
-        prepared = _prepare(name, record, normalizer, now, digest)
+        prepared = _prepare(name, record, normalizer, now, digest, raw)
         if isinstance(prepared, Rejection):
             letters.append(_letter(name, run_id, now, prepared))
             on_reject(name, prepared)
@@ -138,9 +190,13 @@ def _apply_page(conn: Connection, name: str, page: Page, *, normalizer: Normaliz
             continue
         rows[ext] = row
         keys[ext] = merge_keys
+    stats.read += len(page.unchanged)
+    stats.skipped_unchanged += len(page.unchanged)
     stats.rejected += len(letters)
     if letters:
         conn.execute(insert(dead_letters), letters)
+    if restamped:
+        update_rows(conn, source_records, ("raw_hash",), "id", restamped)
     if not rows:
         return
 
@@ -177,7 +233,8 @@ def _digest(record: SourceRecord, fingerprint: str) -> str:
 
 
 def _prepare(name: str, record: SourceRecord, normalizer: Normalizer, now: datetime,
-             digest: str) -> tuple[tuple[Any, ...], tuple[str, ...]] | Rejection:
+             digest: str, raw: str | None
+             ) -> tuple[tuple[Any, ...], tuple[str, ...]] | Rejection:
     """The store row for `record` (in `_COLUMNS` order) and its merge keys, or why not."""
     normalised = normalizer.record(record.fields)
     if normalised.invalid_email is not None:
@@ -187,7 +244,7 @@ def _prepare(name: str, record: SourceRecord, normalizer: Normalizer, now: datet
     problems = dumps([list(p) for p in normalised.problems]) if normalised.problems else None
     consent = dumps([_consent_json(c) for c in record.consent]) if record.consent else None
     signals = dumps(dict(record.signals)) if record.signals else None
-    row = (name, record.id, normalised.email, fields, problems, signals, consent, digest,
+    row = (name, record.id, normalised.email, fields, problems, signals, consent, digest, raw,
            as_utc(record.updated_at), now, record.deleted, True, record.origin)
     # a record deleted in its system keeps its contact link but joins nobody any more
     merge_keys = () if record.deleted else tuple(normalised.merge_keys)

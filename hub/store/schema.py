@@ -83,6 +83,10 @@ source_records = Table(
     Column("signals", JSON, nullable=True),
     Column("consent", JSON, nullable=True),
     Column("content_hash", String(32), nullable=False),
+    #: The connector's digest of the record as delivered (`SourceRecord.digest`) combined
+    #: with the normalisation it was stored under; NULL where the connector gives none. A
+    #: re-read compares it before the record is even built.
+    Column("raw_hash", String(32), nullable=True),
     Column("source_updated_at", UtcDateTime(), nullable=True),
     Column("seen_at", UtcDateTime(), nullable=False),
     Column("deleted", Boolean, nullable=False, default=False),

@@ -179,6 +179,66 @@ def test_a_full_sweep_reports_records_that_vanished_from_a_system(tmp_path: Path
     assert summary["exit_code"] == 1 and summary["contacts"]["total"] == 40  # contact kept
     again = sync(runtime, SyncOptions(full=True))
     assert again["drift"] == []  # reported once, not forever
+    shop.write_text("".join(lines), encoding="utf-8")  # it comes back exactly as it was
+    back = sync(runtime, SyncOptions())
+    assert back["connectors"]["shop"]["skipped_unchanged"] == 24  # only it is taken again
+    with runtime.store.begin() as conn:
+        deleted = conn.execute(select(source_records.c.deleted).where(
+            source_records.c.external_id == "7100000021")).scalar_one()
+    assert deleted is False  # live again: it joins its contact and contributes values
+    runtime.store.close()
+
+
+def test_a_re_exported_file_builds_only_the_rows_that_changed(
+        tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hub_csv.connector import _RowReader
+
+    runtime = runtime_for(tmp_path, store_url)
+    sync(runtime, SyncOptions())
+    built: list[str] = []
+    make = _RowReader.make
+
+    def counted(self: Any, row: list[str], line: int, digest: str | None = None) -> Any:
+        built.append(f"{self.filename}:{line}")
+        return make(self, row, line, digest)
+
+    monkeypatch.setattr(_RowReader, "make", counted)
+    shop = runtime.config.base_dir / "data" / "shop_customers.csv"
+    shop.write_text(shop.read_text(encoding="utf-8").replace("Krüger", "Krueger-Lang", 1),
+                    encoding="utf-8")
+    summary = sync(runtime, SyncOptions())
+    read = summary["connectors"]["shop"]
+    assert read["read"] == 25 and read["skipped_unchanged"] == 24
+    assert built == ["shop_customers.csv:8"]  # the other 24 rows were never built
+    with runtime.store.begin() as conn:
+        names = [f["last_name"] for (f,) in conn.execute(select(source_records.c.fields).where(
+            source_records.c.connector == "shop"))]
+    assert "Krueger-Lang" in names
+
+    # new normalisation settings: every row is built and normalised again
+    config = runtime.config.path
+    config.write_text(config.read_text().replace('default_region = "DE"',
+                                                 'default_region = "AT"'))
+    runtime.store.close()
+    runtime = Runtime.load(config, plugins=load_plugins(["csv"]), clock=lambda: FIXED_NOW)
+    built.clear()
+    again = sync(runtime, SyncOptions(full=True))
+    assert again["connectors"]["shop"]["skipped_unchanged"] == 0
+    assert sum(origin.startswith("shop_customers.csv:") for origin in built) == 25
+    runtime.store.close()
+
+
+def test_records_stored_before_row_digests_get_theirs_at_the_next_read(
+        tmp_path: Path, store_url: str) -> None:
+    runtime = runtime_for(tmp_path, store_url)
+    sync(runtime, SyncOptions())
+    with runtime.store.begin() as conn:  # as migration 0014 leaves an existing store
+        conn.execute(source_records.update().values(raw_hash=None))
+    compared = sync(runtime, SyncOptions(full=True))
+    assert compared["connectors"]["shop"]["skipped_unchanged"] == 25  # by content, as before
+    assert compared["contacts"]["updated"] == 0
+    assert count(runtime, source_records, source_records.c.raw_hash.is_(None),
+                 source_records.c.connector != "export") == 0
     runtime.store.close()
 
 

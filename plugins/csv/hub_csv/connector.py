@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import hashlib
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -38,6 +39,10 @@ from hub_csv.formats import KNOWN, ExportFormat, detect, generic, parse_time
 from hub_csv.settings import CsvSettings
 
 csv.field_size_limit(16 * 1024 * 1024)
+
+#: Part of every row digest: raise it when a row of the same file and mapping would now be
+#: built into a different record, so that every stored record is built again once.
+DIGEST_VERSION = 1
 
 
 class CsvConnector(Connector):
@@ -177,7 +182,8 @@ class CsvConnector(Connector):
             header = [h.strip().lstrip("\ufeff") for h in header]
             fmt = self._format(header, path)
             rows = _RowReader(fmt, header, path.name, mtime)
-            records: list[SourceRecord] = []
+            # rows of the page being gathered, built only once hub said which it lacks
+            pending: list[tuple[list[str], int]] = []
             rejected: list[Rejection] = []
             line = 0
             count = 0
@@ -209,19 +215,56 @@ class CsvConnector(Connector):
                         rejected.append(Rejection(None, _unclosed(first),
                                                   origin=f"{path.name}:{first}"))
                 elif line > start:
-                    made = rows.make(row, first)
-                    if isinstance(made, Rejection):
-                        rejected.append(made)
-                    else:
-                        records.append(made)
-                if len(records) + len(rejected) >= self.page_size:
+                    pending.append((row, first))
+                if len(pending) + len(rejected) >= self.page_size:
                     state[key] = {**printed, "line": line, "done": False, "rows": before}
-                    yield Page(records=records, cursor=_cursor(state), rejected=rejected)
-                    records, rejected = [], []
+                    records, unchanged = self._build(rows, pending, rejected)
+                    yield Page(records=records, cursor=_cursor(state), rejected=rejected,
+                               unchanged=unchanged)
+                    pending, rejected = [], []
             state[key] = {**printed, "line": line, "done": True, "rows": count}
             warning = self._shrunk(path, count, before)
+            records, unchanged = self._build(rows, pending, rejected)
             yield Page(records=records, cursor=_cursor(state),
-                       rejected=[*rejected, *([warning] if warning else [])])
+                       rejected=[*rejected, *([warning] if warning else [])],
+                       unchanged=unchanged)
+
+    def _build(self, rows: _RowReader, pending: list[tuple[list[str], int]],
+               rejected: list[Rejection]) -> tuple[list[SourceRecord], list[str]]:
+        """The page's records, leaving unbuilt the rows hub holds exactly as they are.
+
+        A changed export is read again in full and most of its rows did not change: asking
+        by digest first spares building each of them. An id found twice in the page is
+        built both times, so the engine keeps the later one, as for any repeated id.
+        Refused rows are added to `rejected`.
+        """
+        digests: dict[str, str] = {}
+        twice: set[str] = set()
+        marked: list[tuple[list[str], int, str | None]] = []
+        for row, line in pending:
+            rid = rows.identify(row)
+            digest = rows.digest(row) if rid else None
+            if rid and digest:
+                if rid in digests:
+                    twice.add(rid)
+                digests[rid] = digest
+            marked.append((row, line, digest))
+        ask = self.context.unchanged
+        same = ask({k: v for k, v in digests.items() if k not in twice}) \
+            if ask is not None and digests else set()
+        records: list[SourceRecord] = []
+        unchanged: list[str] = []
+        for row, line, digest in marked:
+            rid = rows.identify(row) if same else None
+            if rid is not None and rid in same:
+                unchanged.append(rid)
+                continue
+            made = rows.make(row, line, digest)
+            if isinstance(made, Rejection):
+                rejected.append(made)
+            else:
+                records.append(made)
+        return records, unchanged
 
     def _shrunk(self, path: Path, count: int, before: int | None) -> Rejection | None:
         """A refusal for a file that came up empty or far shorter than its last read."""
@@ -294,8 +337,26 @@ class _RowReader:
         self.mtime = mtime
         self.id_is_email = self.id_index is not None and \
             fmt.fields.get(header[self.id_index]) == "email"
+        # everything besides the row that shapes the record built from it: the same row
+        # under another mapping (or another version of this reader) is another record
+        self.signature = json.dumps(
+            [DIGEST_VERSION, fmt.name, header, sorted(fmt.fields.items()), fmt.id_columns,
+             fmt.updated_columns], ensure_ascii=False)
 
-    def make(self, row: list[str], line: int) -> SourceRecord | Rejection:
+    def identify(self, row: list[str]) -> str | None:
+        """The record id of a well-formed row; None where `make` would refuse it."""
+        if len(row) != self.width or self.id_index is None:
+            return None
+        record_id = row[self.id_index].strip().lstrip("'")
+        return (record_id.casefold() if self.id_is_email else record_id) or None
+
+    def digest(self, row: list[str]) -> str:
+        """`SourceRecord.digest`: the row's cells under this file's mapping."""
+        text = self.signature + "\x1e" + "\x1f".join(row)
+        return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+    def make(self, row: list[str], line: int, digest: str | None = None
+             ) -> SourceRecord | Rejection:
         origin = f"{self.filename}:{line}"
         if len(row) != self.width:
             return Rejection(None, f"row has {len(row)} fields but the header has {self.width}; "
@@ -307,9 +368,7 @@ class _RowReader:
                 if value and not value.isspace():
                     fields[golden] = _unquote_tags(value) if golden == "tags" else value
                     break
-        record_id = row[self.id_index].strip().lstrip("'") if self.id_index is not None else ""
-        if self.id_is_email:
-            record_id = record_id.casefold()
+        record_id = self.identify(row)
         if not record_id:
             return Rejection(None, "the row has no id (and no e-mail to use as one); add the "
                                    "id column or the e-mail", origin=origin)
@@ -323,7 +382,7 @@ class _RowReader:
         consent = self.fmt.consent(row, self.index) if self.fmt.consent else ()
         signals = self.fmt.signals(row, self.index) if self.fmt.signals else {}
         return SourceRecord(id=record_id, fields=fields, updated_at=updated, consent=consent,
-                            signals=signals, origin=origin)
+                            signals=signals, origin=origin, digest=digest)
 
 
 def _unquote_tags(value: str) -> list[str]:

@@ -243,3 +243,60 @@ def test_nothing_without_a_confirm_time_is_ever_a_confirmed_opt_in(
     assert MC.consent and SH.consent
     kinds = [c.kind for c in MC.consent(row, index)] + [c.kind for c in SH.consent(row, index)]
     assert "doi_confirmed" not in kinds
+
+
+def test_rows_hub_holds_as_they_are_are_listed_not_built(tmp_path: Path, make: Any) -> None:
+    (tmp_path / "s.csv").write_text(SHOPIFY, encoding="utf-8")
+    connector = make(path="s.csv")
+    first = records(connector)
+    assert all(r.digest for r in first) and len({r.digest for r in first}) == 2
+    asked: list[dict[str, str]] = []
+
+    def holds_7001(digests: Any) -> set[str]:
+        asked.append(dict(digests))
+        return {"7001"} if digests.get("7001") == first[0].digest else set()
+
+    connector.context.unchanged = holds_7001
+    (page,) = connector.read("contacts", None)
+    assert asked == [{r.id: r.digest for r in first}]  # one question for the page
+    assert list(page.unchanged) == ["7001"] and [r.id for r in page.records] == ["7002"]
+    assert page.records[0].digest == first[1].digest  # the same row reads to the same digest
+
+
+def test_a_row_digest_follows_the_row_and_the_mapping(tmp_path: Path, make: Any) -> None:
+    (tmp_path / "g.csv").write_text(GERMAN, encoding="utf-8")
+    mapped = {"path": "g.csv", "format": "generic", "id_column": "Kundennr"}
+    (before,) = records(make(**mapped, columns=COLUMNS))
+    (same,) = records(make(**mapped, columns=COLUMNS))
+    (remapped,) = records(make(**mapped, columns={**COLUMNS, "city": "Straße"}))
+    (tmp_path / "g.csv").write_text(GERMAN.replace("Köln", "Bonn"), encoding="utf-8")
+    (edited,) = records(make(**mapped, columns=COLUMNS))
+    assert before.digest == same.digest
+    assert len({before.digest, remapped.digest, edited.digest}) == 3
+
+
+def test_an_id_twice_in_a_page_is_built_both_times(tmp_path: Path, make: Any) -> None:
+    twice = SHOPIFY + "'7001,Anna,Neu,anna@example.de,yes,,,,,,,,,,no,0.00,0,,no,\n"
+    (tmp_path / "s.csv").write_text(twice, encoding="utf-8")
+    connector = make(path="s.csv")
+    asked: list[set[str]] = []
+
+    def holds_everything(digests: Any) -> set[str]:
+        asked.append(set(digests))
+        return set(digests)
+
+    connector.context.unchanged = holds_everything
+    (page,) = connector.read("contacts", None)
+    assert asked == [{"7002"}]  # the engine keeps the later 7001: both are delivered
+    assert [r.id for r in page.records] == ["7001", "7001"] and list(page.unchanged) == ["7002"]
+
+
+def test_refused_rows_are_refused_whatever_the_lookup_says(tmp_path: Path, make: Any) -> None:
+    broken = SHOPIFY + "'7003,Too,Short\n"
+    (tmp_path / "s.csv").write_text(broken, encoding="utf-8")
+    connector = make(path="s.csv")
+    connector.context.unchanged = lambda digests: set(digests)
+    (page,) = connector.read("contacts", None)
+    assert page.records == [] and sorted(page.unchanged) == ["7001", "7002"]
+    (refused,) = page.rejected
+    assert refused.origin == "s.csv:4" and "fields but the header has" in refused.reason
