@@ -113,7 +113,8 @@ def _sqlite_time(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _placeholder(conn: Connection) -> str:
+def placeholder(conn: Connection) -> str:
+    """The driver's parameter mark, for statements run by the million through the driver."""
     return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 
@@ -169,7 +170,7 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str],
     if conn.dialect.name == "postgresql" and len(rows) >= COPY_FROM:
         _copy(conn, table.name, columns, values)
         return
-    mark = _placeholder(conn)
+    mark = placeholder(conn)
     sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
            f"VALUES ({', '.join([mark] * len(columns))})")
     conn.exec_driver_sql(sql, values)
@@ -191,7 +192,7 @@ def update_rows(conn: Connection, table: Table, columns: Sequence[str], key: str
             f"FROM {scratch} s WHERE {table.name}.{key} = s.{key}")
         conn.exec_driver_sql(f"DROP TABLE {scratch}")
         return
-    mark = _placeholder(conn)
+    mark = placeholder(conn)
     sql = (f"UPDATE {table.name} SET {', '.join(f'{c} = {mark}' for c in columns)} "
            f"WHERE {key} = {mark}")
     conn.exec_driver_sql(sql, values)
@@ -218,7 +219,7 @@ def upsert_rows(conn: Connection, table: Table, columns: Sequence[str], keys: Se
                              f"FROM {scratch} {conflict}")
         conn.exec_driver_sql(f"DROP TABLE {scratch}")
         return
-    mark = _placeholder(conn)
+    mark = placeholder(conn)
     conn.exec_driver_sql(f"INSERT INTO {table.name} ({listed}) "
                          f"VALUES ({', '.join([mark] * len(columns))}) {conflict}", values)
 

@@ -339,9 +339,10 @@ class _RowReader:
             fmt.fields.get(header[self.id_index]) == "email"
         # everything besides the row that shapes the record built from it: the same row
         # under another mapping (or another version of this reader) is another record
-        self.signature = json.dumps(
+        signature = json.dumps(
             [DIGEST_VERSION, fmt.name, header, sorted(fmt.fields.items()), fmt.id_columns,
              fmt.updated_columns], ensure_ascii=False)
+        self._signed = hashlib.md5((signature + "\x1e").encode(), usedforsecurity=False)
 
     def identify(self, row: list[str]) -> str | None:
         """The record id of a well-formed row; None where `make` would refuse it."""
@@ -352,8 +353,9 @@ class _RowReader:
 
     def digest(self, row: list[str]) -> str:
         """`SourceRecord.digest`: the row's cells under this file's mapping."""
-        text = self.signature + "\x1e" + "\x1f".join(row)
-        return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+        digest = self._signed.copy()
+        digest.update("\x1f".join(row).encode())
+        return digest.hexdigest()
 
     def make(self, row: list[str], line: int, digest: str | None = None
              ) -> SourceRecord | Rejection:
