@@ -42,7 +42,7 @@ from hub.lifecycle.leads import SourceView, contact_batches, due, held_since, vi
 from hub.lifecycle.scoring import Fact, Score, Scorer, SignalFn
 from hub.lifecycle.stage import Stage
 from hub.store import upsert
-from hub.store.bulk import insert_rows, update_rows, upsert_rows
+from hub.store.bulk import insert_rows, update_rows, upsert_rows, within
 from hub.store.schema import contacts, leads, settings, stage_changes
 
 #: The `settings` row holding the fingerprint of the rules the last run applied.
@@ -289,10 +289,11 @@ class Lifecycle:
         wanted = None if touched is None or self.moves_with_the_clock else \
             due(conn, touched)
         for batch in contact_batches(conn, wanted):
-            ids = [row.id for row in batch]
+            ids = [row.id for row in batch]  # in id order: a first import's are one range
+            asked = set(ids)
             inputs = views(conn, ids)
             known = {row.contact_id: row for row in conn.execute(
-                select(leads).where(leads.c.contact_id.in_(ids)))}
+                select(leads).where(within(leads.c.contact_id, ids))) if row.contact_id in asked}
             held = held_since(conn, [cid for cid, row in known.items()
                                 if row.stage_source == "ops"])
             rows: list[dict[str, Any]] = []

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, or_, select
 
-from hub.store.bulk import chunks
+from hub.store.bulk import chunks, within
 from hub.store.schema import contacts, leads, source_records, stage_changes, sync_state
 
 BATCH = 2000
@@ -61,9 +61,10 @@ def contact_batches(conn: Connection, ids: list[int] | None) -> Iterator[list[An
     columns = (contacts.c.id, contacts.c.fields, contacts.c.updated_run)
     if ids is not None:
         for part in chunks(ids):
-            yield list(conn.execute(select(*columns).where(
-                contacts.c.status == "active", contacts.c.id.in_(part))
-                .order_by(contacts.c.id)))
+            asked = set(part)
+            yield [row for row in conn.execute(select(*columns).where(
+                contacts.c.status == "active", within(contacts.c.id, part))
+                .order_by(contacts.c.id)) if row.id in asked]
         return
     last = 0
     while True:
@@ -80,13 +81,15 @@ def views(conn: Connection, ids: Sequence[int]) -> dict[int, list[SourceView]]:
     """Each contact's live records that carry signals or consent."""
     views: dict[int, list[SourceView]] = {}
     rows: list[Any] = []
-    for part in chunks(list(ids)):
-        rows.extend(conn.execute(
+    for part in chunks(sorted(ids)):
+        asked = set(part)
+        rows.extend(row for row in conn.execute(
             select(source_records.c.contact_id, source_records.c.connector,
                    source_records.c.external_id, source_records.c.signals,
                    source_records.c.consent, source_records.c.source_updated_at,
                    source_records.c.seen_at)
-            .where(source_records.c.contact_id.in_(part), source_records.c.deleted.is_(False))))
+            .where(within(source_records.c.contact_id, part),
+                   source_records.c.deleted.is_(False))) if row.contact_id in asked)
     shared = shared_records(conn, [r for r in rows
                                    if r.signals and _SALES_SIGNALS & set(r.signals)])
     for row in rows:

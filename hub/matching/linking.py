@@ -38,7 +38,7 @@ from hub.matching.model import (
 from hub.matching.review import blocked
 from hub.pipeline.identity import Resolution, crowded_keys, merge_contacts
 from hub.store import ANALYZE_FROM, analyze
-from hub.store.bulk import chunks, insert_rows
+from hub.store.bulk import chunks, insert_rows, within
 from hub.store.schema import identity_keys, match_keys, match_pairs, settings, source_records
 
 #: The `settings` row saying every record has its match keys (set after the first pass).
@@ -81,10 +81,13 @@ def _profiles(conn: Connection, ids: Sequence[int], id_fields: Sequence[str],
     """
     result: dict[int, Profile] = {}
     for part in chunks(sorted(ids)):
+        # a dense slice (a first import) reads as one range: `within` may return ids around it
+        asked = set(part)
         keys: dict[int, set[str]] = defaultdict(set)
         for key, rid in conn.execute(select(identity_keys.c.key, identity_keys.c.source_record_id)
-                                     .where(identity_keys.c.source_record_id.in_(part))):
-            keys[rid].add(key)
+                                     .where(within(identity_keys.c.source_record_id, part))):
+            if rid in asked:
+                keys[rid].add(key)
         crowded = shared_keys if shared_keys is not None else {
             key for key, n in _counts(
                 conn, identity_keys.c.key, {k for found in keys.values() for k in found}).items()
@@ -93,7 +96,9 @@ def _profiles(conn: Connection, ids: Sequence[int], id_fields: Sequence[str],
             found -= crowded
         for rid, contact_id, fields in conn.execute(
                 select(source_records.c.id, source_records.c.contact_id, source_records.c.fields)
-                .where(source_records.c.id.in_(part), source_records.c.deleted.is_(False))):
+                .where(within(source_records.c.id, part), source_records.c.deleted.is_(False))):
+            if rid not in asked:
+                continue
             email = fields.get("email")
             shared = bool(email) and canonical_email(str(email)) not in keys[rid]
             result[rid] = profile(rid, contact_id, fields, id_fields=id_fields,

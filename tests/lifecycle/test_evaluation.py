@@ -190,6 +190,20 @@ def test_a_run_looks_at_touched_contacts_and_customers_unless_points_decay(
         assert decaying.apply(conn, run_id=4, now=later, touched=set()).evaluated == 2
 
 
+def test_a_run_reads_only_the_contacts_it_asks_for_inside_a_range_of_ids(store: Store) -> None:
+    lc = rules()
+    with store.begin() as conn:
+        for cid in (1, 2, 3):
+            _contact(conn, cid, HEAD, ENGAGED)
+        assert lc.apply(conn, run_id=1, now=NOW, touched={1, 2, 3}).evaluated == 3
+        conn.execute(update(leads).where(leads.c.contact_id == 2).values(stage="lead"))
+        # 1 and 3 read as one range of ids, which holds 2: it is neither evaluated nor fixed
+        again = lc.apply(conn, run_id=2, now=NOW, touched={1, 3})
+        assert again.evaluated == 2
+        assert conn.execute(select(leads.c.stage).where(leads.c.contact_id == 2)).scalar() \
+            == "lead"
+
+
 def test_behaviour_ages_from_when_its_value_changed_not_when_the_record_did() -> None:
     lc = Lifecycle(ScoringSection.model_validate({"half_life_days": 30, "rules": [
         {"field": "member_rating", "min": 4, "points": 40, "behaviour": True}]}),
