@@ -15,16 +15,19 @@ Modelled on singer-sdk's tap test class. In your plugin's tests::
 
 The kit then checks, each as its own test: the declarations are complete; settings validate
 and refuse unknown keys; `check()` passes; reading pages is complete, resumable from any
-committed cursor and never moves backwards; writing the same batch twice leaves the same
-state; a bad record is rejected with a reason without failing the batch; reads survive
-injected 429s and 5xx; and no secret value leaks into reprs, logs or exceptions.
+committed cursor and never moves backwards; record digests, where given, are the same on
+every read, and records hub holds are listed as unchanged, not lost; writing the same batch
+twice leaves the same state; a bad record is rejected with a reason without failing the
+batch; reads survive injected 429s and 5xx; and no secret value leaks into reprs, logs or
+exceptions.
 A check that needs something the environment does not provide fails and says what to add.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -74,6 +77,12 @@ class ContractEnvironment:
 
 def _no_wait(_seconds: float) -> None:
     """Retries in the kit do not really wait."""
+
+
+def _holds_all(asked: set[str], digests: Mapping[str, str]) -> set[str]:
+    """A stand-in for hub holding every record it is asked about, exactly as delivered."""
+    asked.update(digests)
+    return set(digests)
 
 
 class ConnectorContract:
@@ -181,6 +190,40 @@ class ConnectorContract:
                              for r in p.records}
                     assert changed_id in fresh, (f"record {changed_id!r} changed in the system "
                                                  "but the incremental read missed it")
+        finally:
+            connector.close()
+
+    def test_digests_are_stable_and_unchanged_records_are_listed(
+            self, contract_environment: ContractEnvironment) -> None:
+        env = contract_environment
+        connector = self.build(env)
+        if Capability.READ_CONTACTS not in connector.capabilities:
+            pytest.skip("the connector does not read")
+        try:
+            for stream in env.streams:
+                first = {r.id: r.digest for p in self.read_all(connector, stream)
+                         for r in p.records}
+                digested = {i: d for i, d in first.items() if d is not None}
+                if not digested:
+                    pytest.skip("the connector gives no record digests (SourceRecord.digest)")
+                again = {r.id: r.digest for p in self.read_all(connector, stream)
+                         for r in p.records}
+                moved = sorted(i for i, d in digested.items() if again.get(i) != d)
+                assert not moved, (f"{len(moved)} records read twice, unchanged, got another "
+                                   f"digest (e.g. {moved[:3]}): hub could never skip them")
+                asked: set[str] = set()
+                connector.context.unchanged = functools.partial(_holds_all, asked)
+                try:
+                    pages = self.read_all(connector, stream)
+                finally:
+                    connector.context.unchanged = None
+                listed = {i for p in pages for i in p.unchanged}
+                built = {r.id for p in pages for r in p.records}
+                assert listed <= asked, ("Page.unchanged lists ids the connector never asked "
+                                         "about: only ids context.unchanged returned may go there")
+                lost = sorted(set(first) - listed - built)
+                assert not lost, (f"{len(lost)} records neither built nor listed as unchanged "
+                                  f"(e.g. {lost[:3]}) while context.unchanged was set")
         finally:
             connector.close()
 
