@@ -18,10 +18,19 @@ the default is the local trust-auth server). Phases, each in a subprocess of its
 peak RSS is that phase's alone (the PostgreSQL server's memory is not counted):
 
     hub-full    first `hub sync` of the three files into an empty store (rows/s = source rows)
+    floor-all   right after hub-full: every row the import left in the store, written again
+                into a fresh store of the same schema, one transaction per table (executemany
+                on SQLite, COPY on PostgreSQL), only the writing timed: what merely storing
+                hub's data costs, with no logic at all
+    floor-essential  the same for the four tables hub's guarantees rest on (source records,
+                contacts, the consent ledger, leads) with no index but keys: the least any
+                engine keeping provenance, golden records, a consent ledger and lead state
+                writes (`phase_floor`)
     hub-rerun   `hub sync` again, nothing changed (should skip the files unopened)
     hub-change  the three files replaced by their changed copies, `hub sync` again: every
-                changed file is read again in full and unchanged rows are skipped by content
-                hash; rows/s = changed rows / seconds (the total re-read is printed too)
+                changed file is read again in full and unchanged rows are skipped by their
+                row digest before they are built; rows/s = changed rows / seconds (the total
+                re-read is printed too)
 
 Beside them, in the same run, the peer a data engineer would pick for "merge these exports into
 one table keyed on e-mail": dlt with write_disposition="merge", primary_key="email" into duckdb
@@ -623,6 +632,12 @@ def report(store: str, rows: int, changed: int, hub: dict[str, dict[str, Any]],
                   f"{rows / TARGET_FULL_ROWS_S / floor['seconds']:.2f}× it")
             print("  " + ", ".join(f"{name} {n:,} in {secs:.1f} s"
                                    for name, (n, secs) in floor["tables"].items()))
+            # a changed row writes at least an imported row's share of the floor (and
+            # deletes what it replaces, which this leaves out): a bound on the change's rate
+            share = floor["seconds"] * changed / rows
+            print(f"  its share for {changed:,} changed rows: {share:.2f} s, so at most "
+                  f"{changed / share:,.0f} changed rows/s before reading a single file "
+                  f"(target {TARGET_CHANGE_ROWS_S:,})")
     print(f"full import by stage: {_stages(full['stages'])}")
     print(f"re-run by stage:      {_stages(rerun['stages'])}")
     print(f"change by stage:      {_stages(change['stages'])}")
