@@ -90,8 +90,9 @@ def pull(store: Store, connector: Connector, stream: str, *, normalizer: Normali
                             suppressed=suppressed)
                 _save_cursor(conn, connector.name, stream, page.cursor, now)
                 suppressed.save(conn)
-            # later pages may repeat an id of an earlier one
-            known = lookup.known = known or stats.changed > 0
+            # later pages may repeat an id of an earlier one (the lookup by digest only spares
+            # work: in a first read it would look for each page's ids in vain)
+            known = known or stats.changed > 0
             stats.pages += 1
             if page.total is not None:
                 stats.reported_total = page.total
@@ -119,7 +120,9 @@ class Unchanged:
         self.store = store
         self.connector = connector
         self.fingerprint = fingerprint
-        #: False while the connector has no stored record (a first read): nothing to ask.
+        #: False when the connector had no stored record as the read began (a first read):
+        #: nothing to ask. An id repeated within that read is built again, and the content
+        #: hash sorts it out as for any connector without digests.
         self.known = known
 
     def __call__(self, digests: Mapping[str, str]) -> set[str]:

@@ -193,14 +193,15 @@ def test_a_run_looks_at_touched_contacts_and_customers_unless_points_decay(
 def test_a_run_reads_only_the_contacts_it_asks_for_inside_a_range_of_ids(store: Store) -> None:
     lc = rules()
     with store.begin() as conn:
-        for cid in (1, 2, 3):
+        everyone = set(range(1, 10))
+        for cid in sorted(everyone):
             _contact(conn, cid, HEAD, ENGAGED)
-        assert lc.apply(conn, run_id=1, now=NOW, touched={1, 2, 3}).evaluated == 3
-        conn.execute(update(leads).where(leads.c.contact_id == 2).values(stage="lead"))
-        # 1 and 3 read as one range of ids, which holds 2: it is neither evaluated nor fixed
-        again = lc.apply(conn, run_id=2, now=NOW, touched={1, 3})
-        assert again.evaluated == 2
-        assert conn.execute(select(leads.c.stage).where(leads.c.contact_id == 2)).scalar() \
+        assert lc.apply(conn, run_id=1, now=NOW, touched=everyone).evaluated == 9
+        conn.execute(update(leads).where(leads.c.contact_id == 5).values(stage="lead"))
+        # 1–4 and 6–9 read as one range of ids, which holds 5: it is neither evaluated nor fixed
+        again = lc.apply(conn, run_id=2, now=NOW, touched=everyone - {5})
+        assert again.evaluated == 8
+        assert conn.execute(select(leads.c.stage).where(leads.c.contact_id == 5)).scalar() \
             == "lead"
 
 
