@@ -80,8 +80,10 @@ def pull(store: Store, connector: Connector, stream: str, *, normalizer: Normali
         known = conn.execute(select(source_records.c.id).where(
             source_records.c.connector == connector.name).limit(1)).first() is not None
         suppressed = Suppressed(conn)
-    lookup = Unchanged(store, connector.name, normalizer.fingerprint, known=known)
-    connector.context.unchanged = lookup
+    # a first read has nothing to ask about: its pages' ids are new (an id repeated within
+    # it is built again, and the content hash sorts it out as for any connector)
+    connector.context.unchanged = Unchanged(store, connector.name, normalizer.fingerprint) \
+        if known else None
     try:
         for page in connector.read(stream, cursor):
             with store.begin() as conn:
@@ -90,9 +92,7 @@ def pull(store: Store, connector: Connector, stream: str, *, normalizer: Normali
                             suppressed=suppressed)
                 _save_cursor(conn, connector.name, stream, page.cursor, now)
                 suppressed.save(conn)
-            # later pages may repeat an id of an earlier one (the lookup by digest only spares
-            # work: in a first read it would look for each page's ids in vain)
-            known = known or stats.changed > 0
+            known = known or stats.changed > 0  # later pages may repeat an id of an earlier one
             stats.pages += 1
             if page.total is not None:
                 stats.reported_total = page.total
@@ -116,17 +116,13 @@ class Unchanged:
     vanished from its system) must be taken again when it comes back, unchanged or not.
     """
 
-    def __init__(self, store: Store, connector: str, fingerprint: str, *, known: bool) -> None:
+    def __init__(self, store: Store, connector: str, fingerprint: str) -> None:
         self.store = store
         self.connector = connector
         self.fingerprint = fingerprint
-        #: False when the connector had no stored record as the read began (a first read):
-        #: nothing to ask. An id repeated within that read is built again, and the content
-        #: hash sorts it out as for any connector without digests.
-        self.known = known
 
     def __call__(self, digests: Mapping[str, str]) -> set[str]:
-        if not self.known or not digests:
+        if not digests:
             return set()
         found: set[str] = set()
         tag = _tag(self.fingerprint)

@@ -238,6 +238,16 @@ class CsvConnector(Connector):
         built both times, so the engine keeps the later one, as for any repeated id.
         Refused rows are added to `rejected`.
         """
+        records: list[SourceRecord] = []
+        ask = self.context.unchanged
+        if ask is None:  # nothing to ask (outside a sync, or hub holds nothing of this yet)
+            for row, line in pending:
+                made = rows.make(row, line, rows.digest(row))
+                if isinstance(made, Rejection):
+                    rejected.append(made)
+                else:
+                    records.append(made)
+            return records, []
         digests: dict[str, str] = {}
         twice: set[str] = set()
         marked: list[tuple[list[str], int, str | None]] = []
@@ -249,10 +259,7 @@ class CsvConnector(Connector):
                     twice.add(rid)
                 digests[rid] = digest
             marked.append((row, line, digest))
-        ask = self.context.unchanged
-        same = ask({k: v for k, v in digests.items() if k not in twice}) \
-            if ask is not None and digests else set()
-        records: list[SourceRecord] = []
+        same = ask({k: v for k, v in digests.items() if k not in twice}) if digests else set()
         unchanged: list[str] = []
         for row, line, digest in marked:
             rid = rows.identify(row) if same else None
