@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -155,13 +156,21 @@ class ConnectorContract:
         finally:
             connector.close()
 
+    @contextmanager
+    def reading(self, env: ContractEnvironment) -> Iterator[Connector]:
+        """A connector that reads (the check is skipped for one that does not), closed after."""
+        connector = self.build(env)
+        try:
+            if Capability.READ_CONTACTS not in connector.capabilities:
+                pytest.skip("the connector does not read")
+            yield connector
+        finally:
+            connector.close()
+
     def test_read_is_complete_resumable_and_never_goes_back(
             self, contract_environment: ContractEnvironment) -> None:
         env = contract_environment
-        connector = self.build(env)
-        if Capability.READ_CONTACTS not in connector.capabilities:
-            pytest.skip("the connector does not read")
-        try:
+        with self.reading(env) as connector:
             for stream in env.streams:
                 pages = self.read_all(connector, stream)
                 assert pages, f"stream {stream!r}: a full read returned no page at all"
@@ -190,16 +199,11 @@ class ConnectorContract:
                              for r in p.records}
                     assert changed_id in fresh, (f"record {changed_id!r} changed in the system "
                                                  "but the incremental read missed it")
-        finally:
-            connector.close()
 
     def test_digests_are_stable_and_unchanged_records_are_listed(
             self, contract_environment: ContractEnvironment) -> None:
         env = contract_environment
-        connector = self.build(env)
-        if Capability.READ_CONTACTS not in connector.capabilities:
-            pytest.skip("the connector does not read")
-        try:
+        with self.reading(env) as connector:
             for stream in env.streams:
                 first = {r.id: r.digest for p in self.read_all(connector, stream)
                          for r in p.records}
@@ -224,8 +228,6 @@ class ConnectorContract:
                 lost = sorted(set(first) - listed - built)
                 assert not lost, (f"{len(lost)} records neither built nor listed as unchanged "
                                   f"(e.g. {lost[:3]}) while context.unchanged was set")
-        finally:
-            connector.close()
 
     def test_writing_the_same_batch_twice_is_idempotent(
             self, contract_environment: ContractEnvironment) -> None:
