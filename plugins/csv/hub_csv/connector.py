@@ -238,31 +238,23 @@ class CsvConnector(Connector):
         built both times, so the engine keeps the later one, as for any repeated id.
         Refused rows are added to `rejected`.
         """
+        ask = self.context.unchanged  # None: nothing to ask (outside a sync, a first read)
+        marked = [(row, line, rows.identify(row) if ask else None, rows.digest(row))
+                  for row, line in pending]
+        same: set[str] = set()
+        if ask is not None:
+            digests: dict[str, str] = {}
+            twice: set[str] = set()
+            for _, _, rid, digest in marked:
+                if rid:
+                    if rid in digests:
+                        twice.add(rid)
+                    digests[rid] = digest
+            if digests:
+                same = ask({k: v for k, v in digests.items() if k not in twice})
         records: list[SourceRecord] = []
-        ask = self.context.unchanged
-        if ask is None:  # nothing to ask (outside a sync, or hub holds nothing of this yet)
-            for row, line in pending:
-                made = rows.make(row, line, rows.digest(row))
-                if isinstance(made, Rejection):
-                    rejected.append(made)
-                else:
-                    records.append(made)
-            return records, []
-        digests: dict[str, str] = {}
-        twice: set[str] = set()
-        marked: list[tuple[list[str], int, str | None]] = []
-        for row, line in pending:
-            rid = rows.identify(row)
-            digest = rows.digest(row) if rid else None
-            if rid and digest:
-                if rid in digests:
-                    twice.add(rid)
-                digests[rid] = digest
-            marked.append((row, line, digest))
-        same = ask({k: v for k, v in digests.items() if k not in twice}) if digests else set()
         unchanged: list[str] = []
-        for row, line, digest in marked:
-            rid = rows.identify(row) if same else None
+        for row, line, rid, digest in marked:
             if rid is not None and rid in same:
                 unchanged.append(rid)
                 continue
