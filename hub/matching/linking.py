@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 
 from hub.matching.folding import canonical_email
 from hub.matching.model import (
@@ -38,7 +38,7 @@ from hub.matching.model import (
 from hub.matching.review import blocked
 from hub.pipeline.identity import Resolution, crowded_keys, merge_contacts
 from hub.store import ANALYZE_FROM, analyze
-from hub.store.bulk import chunks, insert_rows, within
+from hub.store.bulk import EmptyTableLoad, chunks, delete_rows, insert_rows, within
 from hub.store.schema import identity_keys, match_keys, match_pairs, settings, source_records
 
 #: The `settings` row saying every record has its match keys (set after the first pass).
@@ -49,6 +49,9 @@ KEY_BATCH = 5000
 PAIR_BATCH = 5000
 #: Profiles kept between batches of pairs (about 40 MB).
 PROFILES_KEPT = 50_000
+#: Records keyed into an empty `match_keys` from which its index is built once, after the
+#: rows (`EmptyTableLoad`), rather than row by row.
+LOAD_FROM = 10_000
 
 K = TypeVar("K", str, int)
 
@@ -143,13 +146,27 @@ def link(conn: Connection, *, thresholds: Thresholds, run_id: int | None, now: d
         crowded = None
     elif crowded is None:
         crowded = set(crowded_keys(conn, max_records, bulk=True))
+    # an empty table keyed by the thousand (a first import) gets its index built once
+    load = EmptyTableLoad(conn, match_keys, ("key", "source_record_id")) \
+        if fresh and len(ids) >= LOAD_FROM else None
     for batch in chunks(ids, KEY_BATCH):
-        if not fresh:
-            for part in chunks(list(batch)):
-                conn.execute(delete(match_keys).where(match_keys.c.source_record_id.in_(part)))
         keyed = _profiles(conn, batch, id_fields, max_records, crowded)
-        insert_rows(conn, match_keys, ("key", "source_record_id"),
-                    [(stored_key(key), rid) for rid, p in keyed.items() for key in all_keys(p)])
+        rows = [(stored_key(key), rid) for rid, p in keyed.items() for key in all_keys(p)]
+        if load is not None:
+            load.add(rows)
+            continue
+        if not fresh:
+            # a changed record keeps most of its keys (a new phone number moves two of
+            # eleven): only the ones it lost are deleted and the ones it gained written
+            held = {(key, rid) for part in chunks(list(batch)) for key, rid in conn.execute(
+                select(match_keys.c.key, match_keys.c.source_record_id)
+                .where(match_keys.c.source_record_id.in_(part)))}
+            wanted = set(rows)
+            delete_rows(conn, match_keys, ("key", "source_record_id"), sorted(held - wanted))
+            rows = [row for row in rows if row not in held]
+        insert_rows(conn, match_keys, ("key", "source_record_id"), rows)
+    if load is not None:
+        load.finish()
     if first_pass and len(ids) >= ANALYZE_FROM:
         # the pairs are joined next: without statistics of the keys just written (a first
         # import's table was empty) PostgreSQL's planner nested its loops over millions of
@@ -311,6 +328,8 @@ def _decide(conn: Connection, best: dict[frozenset[int], tuple[Score, int, int]]
         else:
             suggestions.append((x, y, score, left, right))
     waiting = _open_by_contacts(conn, contact_ids)
+    opened: list[dict[str, Any]] = []
+    renewed: list[dict[str, Any]] = []
     for x, y, score, left, right in suggestions:
         if cluster[x] is cluster[y]:
             continue  # joined through other pairs in this run: nothing left to review
@@ -322,12 +341,15 @@ def _decide(conn: Connection, best: dict[frozenset[int], tuple[Score, int, int]]
         row = {"left_contact": x, "right_contact": y, "probability": score.probability,
                "evidence": score.evidence, "run_id": run_id}
         if known is None:
-            conn.execute(insert(match_pairs).values(left_record=left, right_record=right,
-                                                    status="open", created_at=now, **row))
+            opened.append({"left_record": left, "right_record": right, "status": "open",
+                           "created_at": now, **row})
         else:
-            conn.execute(update(match_pairs).where(match_pairs.c.id == known[0]).values(**row))
+            renewed.append({"pid": known[0], **row})
         result.suggested += 1
+    _write_pairs(conn, opened, renewed)
     target_of: dict[int, int] = {}
+    made: list[dict[str, Any]] = []
+    remade: list[dict[str, Any]] = []
     for x, y, probability, left, right, score in merges:
         target = min(cluster[x])
         for cid in sorted(cluster[x] - {target}):
@@ -343,7 +365,21 @@ def _decide(conn: Connection, best: dict[frozenset[int], tuple[Score, int, int]]
                "decided_at": now, "actor": "hub"}
         known = decided.get((left, right))
         if known is None:
-            conn.execute(insert(match_pairs).values(left_record=left, right_record=right,
-                                                    created_at=now, **row))
+            made.append({"left_record": left, "right_record": right, "created_at": now, **row})
         else:
-            conn.execute(update(match_pairs).where(match_pairs.c.id == known[0]).values(**row))
+            remade.append({"pid": known[0], **row})
+    # merging moves records and contacts, never pairs: the pairs can be written after it
+    _write_pairs(conn, made, remade)
+
+
+def _write_pairs(conn: Connection, new: list[dict[str, Any]],
+                 known: list[dict[str, Any]]) -> None:
+    """Insert `new` pairs and update `known` ones (by "pid"), each in one executemany.
+
+    A change scores thousands of pairs; a statement apiece spent more on compiling than on
+    writing.
+    """
+    if new:
+        conn.execute(insert(match_pairs), new)
+    if known:
+        conn.execute(update(match_pairs).where(match_pairs.c.id == bindparam("pid")), known)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import Connection, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from hub.matching import review
 from hub.matching.linking import Thresholds, link
@@ -151,3 +153,113 @@ def test_a_store_keyed_as_text_is_keyed_again_after_the_upgrade(store_url: str) 
             assert conn.execute(select(func.count()).select_from(match_pairs)).scalar_one() == 1
     finally:
         upgraded.close()
+
+
+def _indexes(conn: Connection) -> set[str]:
+    if conn.dialect.name == "sqlite":
+        return {row[1] for row in conn.execute(text("PRAGMA index_list(match_keys)"))}
+    return set(conn.execute(text(
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'match_keys'")).scalars())
+
+
+def _keyed_state(conn: Connection) -> tuple[list[Any], list[Any]]:
+    keys = sorted(tuple(row) for row in conn.execute(select(match_keys)))
+    pairs = sorted(tuple(row) for row in conn.execute(select(
+        match_pairs.c.left_record, match_pairs.c.right_record, match_pairs.c.probability)))
+    return keys, pairs
+
+
+NEIGHBOURS = [
+    MUELLER,
+    {**MUELLER, "first_name": "Juergen", "last_name": "Mueller", "phone": "089/1234567",
+     "email": "J.Mueller+shop@googlemail.com"},
+    {**MUELLER, "first_name": "Anna", "email": "anna.mueller@firma.de"},
+    {"first_name": "Ben", "last_name": "Wolf", "zip": "80331", "city": "München",
+     "email": "ben@wolf.de"},
+    {"first_name": "Ben", "last_name": "Wolff", "zip": "80331", "phone": "+49 89 7654321"},
+]
+
+
+def test_a_first_keying_builds_the_index_once_with_the_same_keys_and_pairs(
+        store: Store, monkeypatch: Any) -> None:
+    """An empty match_keys filled in bulk (`EmptyTableLoad`) holds what row by row gives."""
+    from hub.matching import linking
+    from hub.store.schema import settings
+
+    with store.begin() as conn:
+        before = _indexes(conn)
+        for i, person in enumerate(NEIGHBOURS):
+            add(conn, "crm", str(i), person)
+        monkeypatch.setattr(linking, "LOAD_FROM", 0)
+        sync(conn, auto_merge=1.01, review=0.01)  # nothing merges: every pair is kept
+        bulk = _keyed_state(conn)
+        assert _indexes(conn) == before  # the key and the index are back, under their names
+        # and enforced: the same key twice for a record is refused, as before
+        key, rid = bulk[0][0]
+        with pytest.raises(IntegrityError), conn.begin_nested():
+            conn.execute(insert(match_keys).values(key=key, source_record_id=rid))
+
+        # the same records keyed again row by row
+        conn.execute(match_pairs.delete())
+        conn.execute(match_keys.delete())
+        conn.execute(settings.delete().where(settings.c.name == linking.KEYED))
+        conn.execute(update(source_records).values(dirty=True))
+        monkeypatch.setattr(linking, "LOAD_FROM", 10**9)
+        sync(conn, auto_merge=1.01, review=0.01)
+        assert _keyed_state(conn) == bulk
+        assert len(bulk[0]) > 20 and len(bulk[1]) >= 3
+
+
+def test_a_first_keying_that_dies_leaves_the_table_and_its_indexes(
+        store: Store, monkeypatch: Any) -> None:
+    from hub.matching import linking
+    from hub.store import bulk
+
+    with store.begin() as conn:
+        before = _indexes(conn)
+    monkeypatch.setattr(linking, "LOAD_FROM", 0)
+
+    def dies(self: Any) -> None:
+        raise RuntimeError("killed while building the index")
+
+    monkeypatch.setattr(bulk.EmptyTableLoad, "finish", dies)
+    with pytest.raises(RuntimeError, match="killed"), store.begin() as conn:
+        for i, person in enumerate(NEIGHBOURS):
+            add(conn, "crm", str(i), person)
+        sync(conn)
+    with store.begin() as conn:
+        assert _indexes(conn) == before
+        assert conn.execute(select(func.count()).select_from(match_keys)).scalar_one() == 0
+        assert conn.execute(select(func.count()).select_from(source_records)).scalar_one() == 0
+
+
+def test_a_changed_record_keeps_exactly_the_keys_a_fresh_keying_gives(store: Store) -> None:
+    """Re-keying writes only what changed; the result equals keying everything anew."""
+    from hub.matching import linking
+    from hub.store.schema import settings
+
+    people = [{"first_name": f"Name{i}", "last_name": f"Family{i % 4}", "zip": f"8033{i % 3}",
+               "city": "München", "street": f"Weg {i}", "phone": f"+49 89 12345{i:02d}",
+               "email": f"person{i}@example.de"} for i in range(16)]
+    with store.begin() as conn:
+        rids = [add(conn, "crm", str(i), person) for i, person in enumerate(people)]
+        sync(conn, auto_merge=1.01, review=0.99)
+        for i, rid in enumerate(rids[:8]):  # a new phone and street for half of them
+            fields = NORMALIZER.record({**people[i], "phone": f"+49 30 99999{i:02d}",
+                                        "street": "Neue Straße 1"}).values()
+            conn.execute(update(source_records).where(source_records.c.id == rid)
+                         .values(fields=fields, dirty=True))
+        # and eight are gone from their system: none of their keys may stay
+        conn.execute(update(source_records).where(source_records.c.id.in_(rids[8:]))
+                     .values(deleted=True, dirty=True))
+        before = conn.execute(select(func.count()).select_from(match_keys)).scalar_one()
+        sync(conn, auto_merge=1.01, review=0.99)
+        changed = sorted(tuple(row) for row in conn.execute(select(match_keys)))
+        assert {rid for _, rid in changed} == set(rids[:8])
+        assert len(changed) < before
+
+        conn.execute(match_keys.delete())
+        conn.execute(settings.delete().where(settings.c.name == linking.KEYED))
+        conn.execute(update(source_records).values(dirty=True))
+        sync(conn, auto_merge=1.01, review=0.99)
+        assert sorted(tuple(row) for row in conn.execute(select(match_keys))) == changed
