@@ -21,6 +21,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from hashlib import blake2b
 from typing import Any
 
@@ -124,6 +125,7 @@ def all_keys(p: Profile) -> list[str]:
 BLOCK_PREFIXES = frozenset({"em:", "ph:", "bd:", "zl:", "zf:", "nm:", "sh:", "cl:", "cf:", "id:"})
 
 
+@lru_cache(maxsize=1 << 16)  # names, postcodes and towns recur: a hash is 1.7 µs, a hit 0.16
 def stored_key(key: str) -> int:
     """The 64-bit integer a key is stored as: a blocking key ≥ 0, a term-only key < 0.
 

@@ -128,14 +128,21 @@ class Unchanged:
         tag = _tag(self.fingerprint)
         with self.store.begin() as conn:
             mark = placeholder(conn)
-            for part in chunks(list(digests)):
-                # one plain statement per slice: this runs for every row of a re-read file
-                marks = ", ".join([mark] * len(part))
-                sql = ("SELECT external_id, raw_hash FROM source_records WHERE connector = "
-                       f"{mark} AND NOT deleted AND external_id IN ({marks})")
-                for ext, stored in conn.exec_driver_sql(sql, (self.connector, *part)):
-                    if stored is not None and stored == digests[ext][:24] + tag:
-                        found.add(ext)
+            # the driver's own cursor: this runs for every row of a re-read file, and
+            # fetching through the engine's result cost more than the lookup (a million rows)
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                for part in chunks(list(digests)):
+                    marks = ", ".join([mark] * len(part))
+                    cursor.execute(
+                        "SELECT external_id, raw_hash FROM source_records WHERE connector = "
+                        f"{mark} AND NOT deleted AND external_id IN ({marks})",
+                        (self.connector, *part))
+                    for ext, stored in cursor.fetchall():
+                        if stored is not None and stored == digests[ext][:24] + tag:
+                            found.add(ext)
+            finally:
+                cursor.close()
         return found
 
 
