@@ -161,8 +161,8 @@ def link(conn: Connection, *, thresholds: Thresholds, run_id: int | None, now: d
             held = {(key, rid) for part in chunks(list(batch)) for key, rid in conn.execute(
                 select(match_keys.c.key, match_keys.c.source_record_id)
                 .where(match_keys.c.source_record_id.in_(part)))}
-            wanted = set(rows)
-            delete_rows(conn, match_keys, ("key", "source_record_id"), sorted(held - wanted))
+            delete_rows(conn, match_keys, ("key", "source_record_id"),
+                        sorted(held.difference(rows)))
             rows = [row for row in rows if row not in held]
         insert_rows(conn, match_keys, ("key", "source_record_id"), rows)
     if load is not None:
