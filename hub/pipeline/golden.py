@@ -20,10 +20,13 @@ from sqlalchemy import Connection, insert, select, update
 from hub.config import MergeRule
 from hub.consent import states
 from hub.pipeline.merge import Candidate, Survivorship
-from hub.store.bulk import chunks, dumps, update_rows
-from hub.store.schema import contacts, settings, source_records
+from hub.store.bulk import chunks, dumps, indexes_built_after, update_rows
+from hub.store.schema import SEARCHED_FIELDS, contacts, settings, source_records
 
 BATCH = 5000
+#: The indexes of `contacts` whose keys a golden write replaces (e-mail, searched fields).
+_REWRITTEN = frozenset({"ix_contacts_email", *(f"ix_contacts_search_{name}"
+                                                for name in SEARCHED_FIELDS)})
 #: The `settings` row holding the ``[merge]`` rules the golden contacts were last built with.
 RULES = "merge.rules"
 #: `content_hash` of a contact rebuilt outside a run (review, split): the next run rewrites
@@ -89,26 +92,31 @@ def rebuild(conn: Connection, touched: set[int], survivorship: Survivorship, *,
         for part in chunks(sorted(touched)):
             hashes.update((cid, digest) for cid, digest in conn.execute(
                 known.where(contacts.c.id.in_(part))))
-    pending: list[tuple[Any, ...]] = []
-    for contact_id, group in groupby(_record_rows(conn, touched, bulk), key=lambda r: r.contact_id):
-        if contact_id not in touched:
-            continue
-        values, provenance = survivorship.golden(candidates_of(group))
-        serialised = dumps(values)
-        digest = hashlib.md5(serialised.encode(), usedforsecurity=False).hexdigest()
-        previous = hashes.get(contact_id)
-        if previous == digest:
-            continue
-        if previous is None:
-            result.created += 1
-        result.updated += 1
-        pending.append((values.get("email"), serialised, dumps(provenance), digest, now,
-                        run_id, contact_id))
-        if len(pending) >= BATCH:
+    # most contacts written (a first import): their e-mail and search indexes are built once
+    # after the writes (770,000 contacts: 16.6 s in place, 8.8 s so on SQLite)
+    deferred = [index for index in contacts.indexes if index.name in _REWRITTEN] if bulk else []
+    with indexes_built_after(conn, deferred):
+        pending: list[tuple[Any, ...]] = []
+        for contact_id, group in groupby(_record_rows(conn, touched, bulk),
+                                         key=lambda r: r.contact_id):
+            if contact_id not in touched:
+                continue
+            values, provenance = survivorship.golden(candidates_of(group))
+            serialised = dumps(values)
+            digest = hashlib.md5(serialised.encode(), usedforsecurity=False).hexdigest()
+            previous = hashes.get(contact_id)
+            if previous == digest:
+                continue
+            if previous is None:
+                result.created += 1
+            result.updated += 1
+            pending.append((values.get("email"), serialised, dumps(provenance), digest, now,
+                            run_id, contact_id))
+            if len(pending) >= BATCH:
+                _write(conn, pending, run_id, now)
+                pending.clear()
+        if pending:
             _write(conn, pending, run_id, now)
-            pending.clear()
-    if pending:
-        _write(conn, pending, run_id, now)
     # records, addresses or links changed: what the consent count holds must be decided again
     states.mark(conn, touched)
     conn.execute(update(source_records).where(source_records.c.dirty.is_(True)).values(dirty=False))

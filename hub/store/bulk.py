@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import JSON, Connection, Table, func, select, text
+from sqlalchemy import JSON, Connection, Index, Table, func, select, text
 
 from hub.store.types import UtcDateTime
 
@@ -265,6 +266,23 @@ def reserve_ids(conn: Connection, table: Table, count: int) -> list[int]:
         conn.exec_driver_sql(f"UPDATE {table.name} SET id = id WHERE 0")
     start = int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one())
     return list(range(start + 1, start + 1 + count))
+
+
+@contextmanager
+def indexes_built_after(conn: Connection, indexes: Sequence[Index]) -> Iterator[None]:
+    """Drop `indexes` for the writes of the block, and build them again after it.
+
+    For a write that changes most rows of a table whose indexes hold random keys (e-mail
+    addresses, names): rebuilding an index sorts it once, where updating it in place reads
+    and rewrites a random page per row. In the caller's transaction (DDL included): when the
+    block fails, the rollback brings the indexes back. Use it only where no statement of the
+    block looks rows up by these indexes.
+    """
+    for index in indexes:
+        index.drop(conn)
+    yield
+    for index in indexes:
+        index.create(conn)
 
 
 class EmptyTableLoad:

@@ -312,3 +312,54 @@ def test_a_large_run_refreshes_postgresql_statistics_before_resolving_and_decidi
     calls.clear()
     engine.sync(runtime, SyncOptions())  # nothing changed: no statistics to refresh
     assert calls == []
+
+
+def _index_names(runtime: Runtime, table: str) -> set[str]:
+    with runtime.store.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            return {row[1] for row in conn.exec_driver_sql(f"PRAGMA index_list({table})")}
+        return set(conn.exec_driver_sql(
+            f"SELECT indexname FROM pg_indexes WHERE tablename = '{table}'").scalars())
+
+
+def test_a_first_import_builds_the_contacts_indexes_after_writing_them(
+        tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Golden records written in bulk: e-mail and search indexes dropped, then built again.
+
+    Whatever happens, the store keeps every index: after the run, and after a run that died
+    while writing golden records.
+    """
+    from hub.pipeline import golden
+    from hub.web import search
+
+    runtime = runtime_for(tmp_path, store_url)
+    before = _index_names(runtime, "contacts")
+    assert {"ix_contacts_email", "ix_contacts_search_last_name"} <= before
+    dropped: list[str] = []
+    original = golden.indexes_built_after
+
+    def watched(conn: Any, indexes: Any) -> Any:
+        dropped.extend(index.name for index in indexes)
+        return original(conn, indexes)
+
+    monkeypatch.setattr(golden, "indexes_built_after", watched)
+    with monkeypatch.context() as dying:
+        def dies(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("killed while writing golden records")
+
+        dying.setattr(golden, "_write", dies)
+        with pytest.raises(RuntimeError, match="killed"):
+            sync(runtime, SyncOptions())
+        assert _index_names(runtime, "contacts") == before
+    assert sorted(dropped) == sorted(golden._REWRITTEN)
+    first = sync(runtime, SyncOptions())
+    assert first["contacts"]["total"] == 40
+    assert _index_names(runtime, "contacts") == before
+    with runtime.store.begin() as conn:  # the rebuilt indexes find what the rows hold
+        cid, fields = conn.execute(select(contacts.c.id, contacts.c.fields).where(
+            contacts.c.fields["last_name"].as_string().is_not(None)).limit(1)).one()
+        hits = search.search(conn, fields["last_name"])
+        assert cid in {hit.id for hit in hits}
+        assert conn.execute(select(contacts.c.id).where(
+            contacts.c.email == fields["email"])).scalar_one() == cid
+    runtime.store.close()
