@@ -324,7 +324,8 @@ def _index_names(runtime: Runtime, table: str) -> set[str]:
 
 def test_a_first_import_builds_the_contacts_indexes_after_writing_them(
         tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Golden records written in bulk: e-mail and search indexes dropped, then built again.
+    """Golden records written in bulk: e-mail and search indexes dropped, then built again
+    (SQLite).
 
     Whatever happens, the store keeps every index: after the run, and after a run that died
     while writing golden records.
@@ -351,7 +352,9 @@ def test_a_first_import_builds_the_contacts_indexes_after_writing_them(
         with pytest.raises(RuntimeError, match="killed"):
             sync(runtime, SyncOptions())
         assert _index_names(runtime, "contacts") == before
-    assert sorted(dropped) == sorted(golden._REWRITTEN)
+    # SQLite only: on PostgreSQL the dropped index would lock the console out until commit
+    sqlite = store_url.startswith("sqlite")
+    assert sorted(dropped) == (sorted(golden._REWRITTEN) if sqlite else [])
     first = sync(runtime, SyncOptions())
     assert first["contacts"]["total"] == 40
     assert _index_names(runtime, "contacts") == before
