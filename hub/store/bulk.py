@@ -290,9 +290,9 @@ class EmptyTableLoad:
 
     A B-tree fed keys in random order (hashes, e-mail addresses) touches a random page per
     row: once the index outgrows the page cache, nearly every row reads a page and later
-    writes it back. The match keys of a million-record first import (8.7 million rows)
-    cost three times as much per row as those of 100,000 that way. An index built once
-    from sorted keys writes each page once.
+    writes it back. An index built once from sorted keys writes each page once. The 8.7
+    million match keys of a million-record import, written alone: 33.6 s row by row and
+    26.5 s so on SQLite; 47.1 s and 12.7 s on PostgreSQL.
 
     - PostgreSQL: the primary key and indexes are dropped, the rows COPYed into the bare
       table, and the key and indexes added again (each a sorted build).
