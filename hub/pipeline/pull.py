@@ -27,6 +27,7 @@ from hub.pipeline.progress import ProgressSink, RejectionSink, StopSignal
 from hub.store import Store
 from hub.store.bulk import (
     chunks,
+    driver_cursor,
     dumps,
     insert_rows,
     placeholder,
@@ -128,10 +129,8 @@ class Unchanged:
         tag = _tag(self.fingerprint)
         with self.store.begin() as conn:
             mark = placeholder(conn)
-            # the driver's own cursor: this runs for every row of a re-read file, and
-            # fetching through the engine's result cost more than the lookup (a million rows)
-            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            try:
+            # the driver's own cursor: this runs for every row of a re-read file
+            with driver_cursor(conn) as cursor:
                 for part in chunks(list(digests)):
                     marks = ", ".join([mark] * len(part))
                     cursor.execute(
@@ -141,8 +140,6 @@ class Unchanged:
                     for ext, stored in cursor.fetchall():
                         if stored is not None and stored == digests[ext][:24] + tag:
                             found.add(ext)
-            finally:
-                cursor.close()
         return found
 
 
